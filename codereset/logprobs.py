@@ -1,0 +1,92 @@
+"""Token log-probabilities of sequences under a causal LM, and the padded batch they come in.
+
+- `collate(sequences, trained_from, pad_id)` -> `TokenBatch` of (B,T) tensors: right-padded
+  `input_ids`, `attention_mask`, and `loss_mask` with 1 exactly at positions
+  trained_from[i] <= t < len(sequences[i]) (a rollout's trained suffix; the prompt and any reset
+  prefix before it are 0).
+- `token_logprobs(model, input_ids, attention_mask)` -> (B,T) float32 where
+  out[i, t] = log pi(input_ids[i, t] | input_ids[i, :t]) for t >= 1 and out[i, 0] = 0 (and 0 at
+  padding). Position ids are recomputed from the attention mask (cumsum - 1), the same rule
+  Hugging Face `generate` uses with left padding, so a sequence gets the same log-probs whether it
+  was padded left, right or not at all.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Sequence
+
+import torch
+from torch import Tensor
+
+
+@dataclass
+class TokenBatch:
+    """Right-padded (B,T) tensors for one forward pass.
+
+    input_ids: token ids, padded with pad_id.
+    attention_mask: 1 on real tokens, 0 on padding.
+    loss_mask: 1 on the tokens that are trained (see `collate`).
+    """
+
+    input_ids: Tensor
+    attention_mask: Tensor
+    loss_mask: Tensor
+
+    def to(self, device: Any) -> "TokenBatch":
+        return TokenBatch(self.input_ids.to(device), self.attention_mask.to(device), self.loss_mask.to(device))
+
+
+def collate(sequences: Sequence[Sequence[int]], trained_from: Sequence[int], pad_id: int) -> TokenBatch:
+    """Pad `sequences` (full token ids: prompt + prefix + generated suffix) on the right.
+
+    trained_from[i]: index in sequences[i] of its first trained token, i.e. len(prompt ids) plus
+    len(reset-prefix ids). Must satisfy 1 <= trained_from[i] <= len(sequences[i]) (position 0 has
+    no log-prob; equality means nothing is trained).
+    """
+    if len(sequences) != len(trained_from) or not sequences:
+        raise ValueError(f"need one trained_from per sequence (got {len(sequences)} sequences, "
+                         f"{len(trained_from)} trained_from) and at least one sequence")
+    width = max(len(s) for s in sequences)
+    ids = torch.full((len(sequences), width), int(pad_id), dtype=torch.long)
+    attn = torch.zeros((len(sequences), width), dtype=torch.long)
+    loss_mask = torch.zeros((len(sequences), width), dtype=torch.float32)
+    for i, (seq, start) in enumerate(zip(sequences, trained_from)):
+        if not 1 <= start <= len(seq):
+            raise ValueError(f"sequence {i}: trained_from={start} must be in [1, len(sequence)={len(seq)}]")
+        ids[i, : len(seq)] = torch.as_tensor(list(seq), dtype=torch.long)
+        attn[i, : len(seq)] = 1
+        loss_mask[i, start : len(seq)] = 1.0
+    return TokenBatch(ids, attn, loss_mask)
+
+
+def position_ids_from_mask(attention_mask: Tensor) -> Tensor:
+    """(B,T) -> (B,T): 0,1,2,... over each row's real tokens (padding gets 0 / the last value)."""
+    pos = attention_mask.long().cumsum(dim=1) - 1
+    return pos.clamp(min=0)
+
+
+def token_logprobs(model: Any, input_ids: Tensor, attention_mask: Tensor, chunk_rows: int = 4) -> Tensor:
+    """(B,T), (B,T) -> (B,T) float32 log-probs of each token given the previous ones.
+
+    Gradients flow when called with grad enabled. The log-softmax is taken `chunk_rows` rows at a
+    time in float32 so no second (B,T,V) float32 copy of the logits is held at once.
+    """
+    if input_ids.shape != attention_mask.shape or input_ids.dim() != 2:
+        raise ValueError(f"input_ids {tuple(input_ids.shape)} and attention_mask "
+                         f"{tuple(attention_mask.shape)} must be the same (B,T) shape")
+    logits = model(
+        input_ids=input_ids,
+        attention_mask=attention_mask,
+        position_ids=position_ids_from_mask(attention_mask),
+        use_cache=False,
+    ).logits  # (B,T,V)
+    targets = input_ids[:, 1:]  # (B,T-1)
+    rows = []
+    for s in range(0, input_ids.shape[0], chunk_rows):
+        lg = logits[s : s + chunk_rows, :-1].float()  # (b,T-1,V)
+        picked = lg.gather(-1, targets[s : s + chunk_rows, :, None]).squeeze(-1)  # (b,T-1)
+        rows.append(picked - torch.logsumexp(lg, dim=-1))
+    out = torch.cat(rows, dim=0)  # (B,T-1)
+    out = torch.cat([torch.zeros_like(out[:, :1]), out], dim=1)  # (B,T); position 0 -> 0
+    return out * attention_mask.to(out.dtype)

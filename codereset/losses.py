@@ -1,0 +1,120 @@
+"""Policy-gradient losses over a batch of rollouts, with their masks.
+
+Registry `LOSSES`, lookup `get_loss(name)`. One signature for all:
+
+    fn(logprobs (B,T), old_logprobs (B,T) | None, advantages (B,), mask (B,T), cfg: LossConfig)
+        -> (loss: scalar Tensor, stats: dict[str, float])
+
+`logprobs[i, t]` is log pi(y_t | y_<t) of token t of rollout i under the current policy (with
+grad); `mask[i, t]` is 1 for the tokens rollout i trains on (its generated suffix: prompt, reset
+prefix and padding are 0). Both losses average per rollout first, then over the B rollouts
+("sequence-mean of token-means", method.md), so each rollout weighs the same whatever its length;
+a rollout with no trained token contributes 0 but still counts in B. When the trainer splits a
+batch into mini-batches for gradient accumulation it scales each mini-batch loss by B_mini/B_total.
+
+- "pg" (default, method.md): L = - mean_i [ A_i * mean_{t: mask} log pi(y_t | ...) ].
+  No importance ratio, no clipping, no KL. `old_logprobs` is ignored.
+- "clipped" (PPO-style ablation): rho_t = exp(logprobs - old_logprobs),
+  L = - mean_i mean_{t: mask} min(rho_t A_i, clip(rho_t, 1 - eps_low, 1 + eps_high) A_i).
+  With old_logprobs None the step is on-policy: old = logprobs.detach(), so rho = 1 and its
+  gradient equals the "pg" gradient exactly (the loss *values* differ: -A vs -A*log pi).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+import torch
+from torch import Tensor
+
+
+@dataclass
+class LossConfig:
+    """Which policy loss and its knobs.
+
+    name: registry key in LOSSES ("pg" default, "clipped").
+    clip_eps: clipped loss: the ratio is clipped below at 1 - clip_eps.
+    clip_eps_high: clipped loss: the ratio is clipped above at 1 + clip_eps_high
+        (None: the same as clip_eps).
+    """
+
+    name: str = "pg"
+    clip_eps: float = 0.2
+    clip_eps_high: float | None = None
+
+
+LossFn = Callable[[Tensor, "Tensor | None", Tensor, Tensor, LossConfig], "tuple[Tensor, dict]"]
+
+
+def _check(logprobs: Tensor, advantages: Tensor, mask: Tensor, old: Tensor | None) -> Tensor:
+    if logprobs.dim() != 2:
+        raise ValueError(f"logprobs must be (B,T), got shape {tuple(logprobs.shape)}")
+    if mask.shape != logprobs.shape:
+        raise ValueError(f"mask shape {tuple(mask.shape)} != logprobs shape {tuple(logprobs.shape)}")
+    if old is not None and old.shape != logprobs.shape:
+        raise ValueError(f"old_logprobs shape {tuple(old.shape)} != logprobs shape {tuple(logprobs.shape)}")
+    if advantages.shape != logprobs.shape[:1]:
+        raise ValueError(f"advantages must be (B,)={tuple(logprobs.shape[:1])}, got {tuple(advantages.shape)}")
+    return mask.to(logprobs.dtype)
+
+
+def _seq_token_mean(x: Tensor, mask: Tensor) -> Tensor:
+    """(B,T) -> (B,): mean over each row's masked tokens (0 for a row with none)."""
+    return (x * mask).sum(dim=1) / mask.sum(dim=1).clamp(min=1.0)
+
+
+def pg_loss(logprobs: Tensor, old_logprobs: Tensor | None, advantages: Tensor, mask: Tensor,
+            cfg: LossConfig) -> tuple[Tensor, dict]:
+    """- mean_i [A_i * mean_{t in mask_i} logprobs[i, t]]; shapes (B,T), -, (B,), (B,T)."""
+    m = _check(logprobs, advantages, mask, old_logprobs)
+    adv = advantages.to(logprobs.dtype).detach()
+    seq_logp = _seq_token_mean(logprobs, m)  # (B,)
+    loss = -(adv * seq_logp).mean()
+    n_tok = m.sum()
+    stats = {
+        "loss": loss.item(),
+        "mean_logprob": ((logprobs.detach() * m).sum() / n_tok.clamp(min=1.0)).item(),
+        "tokens": int(n_tok.item()),
+        "advantage_abs_mean": adv.abs().mean().item(),
+    }
+    return loss, stats
+
+
+def clipped_loss(logprobs: Tensor, old_logprobs: Tensor | None, advantages: Tensor, mask: Tensor,
+                 cfg: LossConfig) -> tuple[Tensor, dict]:
+    """PPO clipped surrogate, sequence-mean of token-means; shapes (B,T), (B,T)|None, (B,), (B,T)."""
+    m = _check(logprobs, advantages, mask, old_logprobs)
+    old = logprobs.detach() if old_logprobs is None else old_logprobs.detach().to(logprobs.dtype)
+    lo = 1.0 - cfg.clip_eps
+    hi = 1.0 + (cfg.clip_eps if cfg.clip_eps_high is None else cfg.clip_eps_high)
+    adv = advantages.to(logprobs.dtype).detach()[:, None]  # (B,1)
+    log_ratio = (logprobs - old) * m  # (B,T); 0 outside the mask so exp stays finite
+    ratio = torch.exp(log_ratio)
+    surrogate = torch.minimum(ratio * adv, ratio.clamp(lo, hi) * adv)  # (B,T)
+    loss = -_seq_token_mean(surrogate, m).mean()
+    with torch.no_grad():
+        n_tok = m.sum().clamp(min=1.0)
+        clipped = ((ratio < lo) | (ratio > hi)).to(m.dtype) * m
+        approx_kl = ((ratio - 1.0) - log_ratio) * m  # k3 estimator of KL(old || new)
+        stats = {
+            "loss": loss.item(),
+            "mean_logprob": ((logprobs.detach() * m).sum() / n_tok).item(),
+            "tokens": int(m.sum().item()),
+            "advantage_abs_mean": adv.abs().mean().item(),
+            "ratio_mean": ((ratio * m).sum() / n_tok).item(),
+            "clip_frac": (clipped.sum() / n_tok).item(),
+            "approx_kl": (approx_kl.sum() / n_tok).item(),
+        }
+    return loss, stats
+
+
+LOSSES: dict[str, LossFn] = {"pg": pg_loss, "clipped": clipped_loss}
+
+
+def get_loss(name: str) -> LossFn:
+    """The loss registered under `name`; unknown names raise listing the known ones."""
+    try:
+        return LOSSES[name]
+    except KeyError:
+        raise ValueError(f"unknown loss {name!r}; known: {sorted(LOSSES)}") from None
