@@ -1,0 +1,17 @@
+"""Task suites: the `Task` record, the suite registry and `load_suite`.
+
+Registered suites (see `SUITES`; each names its loader, imported on first use):
+  code: ``basic`` (default training suite), ``stdio``, ``humaneval``, ``humaneval_plus``,
+  ``mbpp_plus`` (the last two need the optional `evalplus` package);
+  math: ``arith``;
+  file loaders (``path=`` or a hub dataset): ``jsonl``, ``mbpp``, ``livecodebench``, ``apps``,
+  ``gsm8k``, ``math``.
+"""
+
+from envs.tasks.registry import SUITES, SuiteSpec, load_suite, register_suite, suite_spec
+from envs.tasks.task import SPLITS, Task
+
+register_suite(SuiteSpec("arith", "math", "envs.tasks.arith:load", SPLITS,
+                         "procedural multi-step arithmetic word problems with step-level truth"))
+
+__all__ = ["SUITES", "SPLITS", "SuiteSpec", "Task", "load_suite", "register_suite", "suite_spec"]

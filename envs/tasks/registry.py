@@ -1,0 +1,66 @@
+"""Registry of task suites: name -> how to load it. `load_suite` is the one way to get tasks.
+
+Entries name their loader as ``"module:function"`` so that importing `envs` loads no suite (and
+imports no optional dependency) until one is asked for.
+"""
+
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass
+
+from envs.tasks.task import Task
+
+
+@dataclass(frozen=True)
+class SuiteSpec:
+    """A registered suite.
+
+    Attributes:
+        name: registry key.
+        kind: "code" or "math".
+        loader: ``"module:function"``; the function takes ``(split, seed, **kw)`` and returns
+            a list of `Task`.
+        splits: the splits it provides; None for file loaders, which label their tasks with
+            whatever split is asked for (and pass it on to a hub dataset).
+        doc: one line for listings.
+    """
+
+    name: str
+    kind: str
+    loader: str
+    splits: tuple[str, ...] | None
+    doc: str
+
+
+SUITES: dict[str, SuiteSpec] = {}
+
+
+def register_suite(spec: SuiteSpec) -> None:
+    """Add a suite; a name is registered once."""
+    if spec.name in SUITES:
+        raise ValueError(f"task suite {spec.name!r} is already registered")
+    SUITES[spec.name] = spec
+
+
+def suite_spec(name: str) -> SuiteSpec:
+    """The registered suite `name`; unknown names raise ValueError listing the known ones."""
+    try:
+        return SUITES[name]
+    except KeyError:
+        raise ValueError(f"unknown task suite {name!r}; known suites: {sorted(SUITES)}") from None
+
+
+def load_suite(name: str, split: str = "train", seed: int = 0, **kw) -> list[Task]:
+    """Tasks of suite `name` for `split`; procedural suites are deterministic given `seed`.
+
+    Extra keywords go to the suite's loader (e.g. ``n=`` task count, ``path=`` for file loaders).
+    """
+    spec = suite_spec(name)
+    if spec.splits is not None and split not in spec.splits:
+        raise ValueError(
+            f"task suite {name!r} has no split {split!r}; its splits: {list(spec.splits)}"
+        )
+    module_name, func_name = spec.loader.split(":")
+    loader = getattr(importlib.import_module(module_name), func_name)
+    return loader(split=split, seed=seed, **kw)

@@ -1,0 +1,142 @@
+"""Rewards: score a task's thoughts. Math by `math-verify` equivalence, code through `sandboxes`.
+
+`Verifier.score` is the single reward function of the project: the env and the trainer both
+call it. Math answers are compared in this process (`math-verify` parses LaTeX into SymPy);
+code answers run in a sandbox (created lazily on the first code task, so math-only use never
+starts one), batched through `Sandbox.run_many` in `score_many`.
+
+Reward: math 1.0 / 0.0; code the fraction of test cases passed; 0.0 when the text has no final
+answer (status ``"no_answer"``). `Outcome.correct` is True only when everything passed.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from math_verify import parse as mv_parse
+from math_verify import verify as mv_verify
+
+from envs.rules import ThoughtRules
+from envs.tasks.task import Task
+
+MATH_TIMEOUT_S = 5  # per parse/compare; math-verify's alarm works in the main thread only
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """The verdict on one rollout.
+
+    Attributes:
+        reward: math 0/1; code fraction of test cases passed; 0.0 without an answer.
+        correct: True when the answer is right (all test cases passed).
+        status: "ok" when correct, else "no_answer", "wrong_answer" or a sandbox status
+            ("runtime_error", "syntax_error", "timeout", "memory_limit", ...).
+        info: JSON-safe summary (answer found, cases passed, sandbox status, ...).
+    """
+
+    reward: float
+    correct: bool
+    status: str
+    info: dict[str, Any] = field(default_factory=dict)
+
+
+def _timeout() -> int | None:
+    return MATH_TIMEOUT_S if threading.current_thread() is threading.main_thread() else None
+
+
+def _as_latex(answer: str) -> str:
+    return f"$\\boxed{{{answer}}}$"
+
+
+def math_equal(gold: str, predicted: str) -> bool:
+    """True when `predicted` is mathematically equivalent to `gold` (math-verify)."""
+    timeout = _timeout()
+    gold_parsed = mv_parse(_as_latex(gold), parsing_timeout=timeout)
+    pred_parsed = mv_parse(_as_latex(predicted), parsing_timeout=timeout)
+    if not gold_parsed or not pred_parsed:
+        return False
+    return bool(mv_verify(gold_parsed, pred_parsed, timeout_seconds=timeout))
+
+
+def _verdict_summary(verdict: Any) -> dict[str, Any]:
+    results = list(getattr(verdict, "results", ()) or ())
+    passed = sum(1 for r in results if getattr(r, "passed", False))
+    return {"answer_found": True, "sandbox_status": str(verdict.status),
+            "fraction": float(verdict.fraction), "n_cases": len(results), "n_passed": passed}
+
+
+class Verifier:
+    """Scores rollouts. Use as a context manager or call `close()` to release the sandbox.
+
+    Args:
+        sandbox: "auto" / "local" / "bwrap" / "docker" (a backend name for
+            `sandboxes.make_sandbox`, started on the first code task and closed by `close`),
+            or a started `Sandbox` instance (shared; `close` leaves it open).
+        rules: the Thought-MDP rules (answer extraction).
+    """
+
+    def __init__(self, sandbox: Any = "auto", rules: ThoughtRules = ThoughtRules()) -> None:
+        self.rules = rules
+        self._sandbox_arg = sandbox
+        self._sandbox = None if isinstance(sandbox, str) else sandbox
+        self._owns_sandbox = isinstance(sandbox, str)
+
+    # -- sandbox lifecycle -------------------------------------------------------------
+    @property
+    def sandbox(self) -> Any:
+        """The sandbox, started on first use when the Verifier was given a backend name."""
+        if self._sandbox is None:
+            from sandboxes import make_sandbox
+
+            self._sandbox = make_sandbox(self._sandbox_arg)
+            enter = getattr(self._sandbox, "__enter__", None)
+            if enter is not None:
+                self._sandbox = enter()
+        return self._sandbox
+
+    def close(self) -> None:
+        """Stop the sandbox this Verifier started (a shared one is left running)."""
+        if self._owns_sandbox and self._sandbox is not None:
+            self._sandbox.__exit__(None, None, None)
+            self._sandbox = None
+
+    def __enter__(self) -> Verifier:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- scoring -----------------------------------------------------------------------
+    def score(self, task: Task, thoughts: Sequence[str]) -> Outcome:
+        """Score one rollout (its thoughts, in order) of `task`."""
+        return self.score_many([(task, thoughts)])[0]
+
+    def score_many(self, items: Sequence[tuple[Task, Sequence[str]]]) -> list[Outcome]:
+        """Score many rollouts; code answers run in one parallel `run_many` batch."""
+        outcomes: list[Outcome | None] = [None] * len(items)
+        code_jobs: list[tuple[int, str, Any]] = []
+        for i, (task, thoughts) in enumerate(items):
+            answer = self.rules.extract_answer(self.rules.join(thoughts), task.kind)
+            if answer is None:
+                outcomes[i] = Outcome(0.0, False, "no_answer", {"answer_found": False})
+            elif task.kind == "math":
+                outcomes[i] = self._score_math(task, answer)
+            else:
+                program = f"{task.code_prefix}\n{answer}" if task.code_prefix else answer
+                code_jobs.append((i, program, task.tests))
+        if code_jobs:
+            verdicts = self.sandbox.run_many([(program, tests) for _, program, tests in code_jobs])
+            for (i, _, _), verdict in zip(code_jobs, verdicts, strict=True):
+                outcomes[i] = Outcome(
+                    reward=float(verdict.fraction), correct=bool(verdict.passed),
+                    status="ok" if verdict.passed else str(verdict.status),
+                    info=_verdict_summary(verdict))
+        return outcomes  # type: ignore[return-value]
+
+    def _score_math(self, task: Task, answer: str) -> Outcome:
+        correct = math_equal(task.answer, answer)
+        info = {"answer_found": True, "predicted": answer, "expected": task.answer}
+        return Outcome(1.0 if correct else 0.0, correct, "ok" if correct else "wrong_answer", info)

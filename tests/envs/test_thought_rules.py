@@ -1,0 +1,91 @@
+"""ThoughtRules: exact splitting, answer extraction, termination."""
+
+import random
+
+import pytest
+
+from envs.rules import ThoughtRules
+
+RULES = ThoughtRules()
+S = RULES.stop
+
+
+@pytest.mark.parametrize("text", [
+    "", "a", f"a{S}", f"a{S}b", f"a{S}b{S}", f"{S}{S}", f"x{S}\n{S}tail", "naïve ∑ 日本" + S,
+])
+def test_split_join_roundtrip(text):
+    thoughts = RULES.split(text)
+    assert "".join(thoughts) == text
+    assert RULES.split("".join(thoughts)) == thoughts
+    assert all(t.endswith(S) for t in thoughts[:-1])
+
+
+def test_split_random_texts_roundtrip():
+    rng = random.Random(0)
+    alphabet = ["a", "b", "\n", "<", "/", ">", S, "thought", "é"]
+    for _ in range(500):
+        text = "".join(rng.choice(alphabet) for _ in range(rng.randint(0, 30)))
+        thoughts = RULES.split(text)
+        assert "".join(thoughts) == text and RULES.split(text) == thoughts
+
+
+def test_split_known_answer():
+    assert RULES.split(f"plan{S}\ncode") == (f"plan{S}", "\ncode")
+    assert RULES.split("") == ()
+
+
+def test_custom_stop_pattern():
+    rules = ThoughtRules(stop="<END>")
+    assert rules.split("a<END>b") == ("a<END>", "b")
+    assert rules.split(f"a{S}b") == (f"a{S}b",)
+
+
+def test_extract_code_last_python_block_wins():
+    text = ("```python\nx = 1\n```\nthen ```bash\nls\n```\n```Python\nx = 2\n```"
+            "\n```\nuntagged\n```")
+    assert RULES.extract_answer(text, "code") == "x = 2\n"
+    assert RULES.extract_answer("```python\nunclosed", "code") is None
+    assert RULES.extract_answer("```\nx = 1\n```", "code") is None
+    assert RULES.extract_answer("```py\ny = 3\n```", "code") == "y = 3\n"
+
+
+def test_extract_boxed_last_wins_and_nested_braces():
+    assert RULES.extract_answer(r"\boxed{1} then \boxed{\frac{1}{2}}", "math") == r"\frac{1}{2}"
+    assert RULES.extract_answer(r"\boxed{ 42 }", "math") == "42"
+    assert RULES.extract_answer(r"\boxed{unclosed", "math") is None
+    assert RULES.extract_answer("no answer", "math") is None
+
+
+def test_unknown_kind_lists_known():
+    with pytest.raises(ValueError, match="code.*math"):
+        RULES.extract_answer("x", "chess")
+
+
+def test_status():
+    closed = f"step{S}"
+    assert RULES.status((), "math") == "continue"
+    assert RULES.status((closed,), "math") == "continue"
+    assert RULES.status((closed, rf"so \boxed{{3}}{S}"), "math") == "terminated"
+    assert RULES.status((closed, r"so \boxed{3}"), "math") == "terminated"  # open but final
+    assert RULES.status((closed, "cut mid-thought"), "math") == "truncated"
+    assert RULES.status((closed, "ends with eos"), "math", eos=True) == "terminated"
+    assert RULES.status((closed,) * 20, "math") == "truncated"
+    assert RULES.status((closed,) * 19, "math") == "continue"
+    # The final answer wins over the budget.
+    assert RULES.status((closed,) * 19 + ("```python\nx=1\n```" + S,), "code") == "terminated"
+    assert ThoughtRules(max_thoughts=2).status((closed, closed), "code") == "truncated"
+
+
+def test_check_thought():
+    RULES.check_thought(f"one{S}")
+    RULES.check_thought("open")
+    for bad in ("", f"a{S}b", f"a{S}b{S}", 3):
+        with pytest.raises(ValueError):
+            RULES.check_thought(bad)
+
+
+def test_invalid_rules():
+    with pytest.raises(ValueError):
+        ThoughtRules(stop="")
+    with pytest.raises(ValueError):
+        ThoughtRules(max_thoughts=0)
