@@ -1,0 +1,55 @@
+"""Command line: `python -m codereset.report SWEEP_OR_RUN_DIRS... --out DIR`.
+
+Reads every run directory at or below the given paths (recursively; Hydra multirun sweeps
+included) and writes DIR/report.md, DIR/report.html (self-contained), DIR/summary.json and
+DIR/figures/*.png. Exit status 2 with a message for bad arguments (missing paths, no runs,
+unknown baseline).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from codereset.report.build import ReportConfig, build_report
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    defaults = ReportConfig()
+    parser = argparse.ArgumentParser(
+        prog="python -m codereset.report",
+        description="Compare agents across seeds from run directories (no training).")
+    parser.add_argument("paths", nargs="+", metavar="SWEEP_OR_RUN_DIR",
+                        help="run directories, or directories above them (sweeps)")
+    parser.add_argument("--out", required=True, help="folder for report.md/.html and figures")
+    parser.add_argument("--baseline", default=defaults.baseline,
+                        help="group whose final value sets the speed-up target "
+                             "(default: grpo when present, else the first group)")
+    parser.add_argument("--group-by", default=defaults.group_by,
+                        help=f"dotted config key that forms the groups (default: "
+                             f"{defaults.group_by})")
+    parser.add_argument("--smooth", type=int, default=defaults.smooth,
+                        help=f"trailing-mean window in steps for per-step rates "
+                             f"(default: {defaults.smooth}; 1 = raw)")
+    parser.add_argument("--title", default=defaults.title, help="report title")
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    cfg = ReportConfig(baseline=args.baseline, group_by=args.group_by, smooth=args.smooth,
+                       title=args.title)
+    try:
+        result = build_report(args.paths, args.out, cfg)
+    except ValueError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    runs = result.summary["runs"]
+    partial = sum(1 for r in runs if r["partial"])
+    print(f"read {len(runs)} run(s) ({partial} partial) in {len(result.summary['groups'])} "
+          f"group(s); wrote {result.markdown}, {result.html}, {len(result.figures)} figure(s)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

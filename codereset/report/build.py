@@ -1,0 +1,272 @@
+"""Builds the whole report from run directories: groups runs (by agent by default), computes the
+curves, speed-ups and tables, draws the figures, and writes `report.md`, a self-contained
+`report.html`, `summary.json` (every number shown, as data) and `figures/*.png` into one folder.
+
+It only reads run directories, so it can be re-run at any time (also on a sweep in progress).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from codereset.report import aggregate as agg
+from codereset.report import plots
+from codereset.report import tables as tb
+from codereset.report.document import Bullets, Document, Figure, Heading, Para, Table
+from codereset.report.document import to_html, to_markdown
+from codereset.report.runs import Run, load_runs
+
+#: Agents in the order the paper compares them; other groups follow alphabetically.
+AGENT_ORDER = ("grpo", "rrpo", "srpo", "caro")
+FIGURES = ("learning_curves.png", "compute.png", "reset_diagnostics.png", "oracle_panels.png",
+           "final_eval.png")
+
+
+@dataclass
+class ReportConfig:
+    """How the report groups and summarizes runs.
+
+    Fields:
+        baseline: group whose final value defines the speed-up target; None picks "grpo" when
+            present, else the first group (the report says which).
+        group_by: dotted config key whose value forms the groups (compare agents: agent.name).
+        smooth: trailing-mean window, in steps, applied per run to the per-step pass rate and
+            reset shares before averaging over seeds (1 = raw values).
+        title: the report's title.
+    """
+
+    baseline: str | None = None
+    group_by: str = "agent.name"
+    smooth: int = 5
+    title: str = "codereset report: pass rate, compute and reset diagnostics"
+
+
+@dataclass
+class ReportResult:
+    """What `build_report` wrote."""
+
+    out_dir: Path
+    markdown: Path
+    html: Path
+    summary_path: Path
+    figures: list[Path]
+    summary: dict = field(repr=False)
+
+
+def group_runs(runs: list[Run], group_by: str) -> dict[str, list[Run]]:
+    """Runs by group label, groups in the paper's agent order then alphabetical."""
+    groups: dict[str, list[Run]] = {}
+    for run in runs:
+        groups.setdefault(run.label(group_by), []).append(run)
+    known = {name: i for i, name in enumerate(AGENT_ORDER)}
+    order = sorted(groups, key=lambda g: (known.get(g.lower(), len(known)), g))
+    return {g: sorted(groups[g], key=lambda r: (str(r.seed), str(r.path))) for g in order}
+
+
+def resolve_baseline(groups: dict[str, list[Run]], wanted: str | None) -> str:
+    if wanted is not None:
+        if wanted not in groups:
+            raise ValueError(f"baseline '{wanted}' is not a group of these runs; groups: "
+                             f"{sorted(groups)}")
+        return wanted
+    return "grpo" if "grpo" in groups else next(iter(groups))
+
+
+def _curve_data(curves: dict[str, agg.Curve]) -> dict:
+    def clean(a):
+        return [None if not math.isfinite(v) else float(v) for v in a]
+    return {k: {"x": clean(c.x), "mean": clean(c.mean), "se": clean(c.se), "n": c.n.tolist()}
+            for k, c in curves.items()}
+
+
+def _overview(doc: Document, runs: list[Run], groups, cfg: ReportConfig, baseline: str) -> None:
+    seeds = ", ".join(f"{g}: {len(rs)} run(s)" for g, rs in groups.items())
+    doc.add(Para(f"{len(runs)} run(s) grouped by config key `{cfg.group_by}` ({seeds}). "
+                 f"Baseline for speed-ups: {baseline}. Bands and ± are 1 standard error over "
+                 f"runs (seeds). Per-step pass rates are smoothed per run with a trailing mean "
+                 f"over {cfg.smooth} step(s) before averaging."))
+    partial = [r for r in runs if r.partial]
+    root = tb.common_root(runs)
+    if partial:
+        doc.add(Para(f"Partial runs ({len(partial)} of {len(runs)}): their data is used as far "
+                     "as it goes; averages at later steps cover fewer runs (see n)."),
+                Bullets([f"{tb.run_name(r, root)} ({r.label(cfg.group_by)}, seed {r.seed}): "
+                         + "; ".join(r.problems) for r in partial]))
+    else:
+        doc.add(Para("All runs are complete (finished, every step logged, evaluated)."))
+    for key in ("env.tasks", "model.name"):
+        values = sorted({str(r.get(key)) for r in runs})
+        if len(values) > 1:
+            doc.add(Para(f"Note: runs differ in `{key}` ({', '.join(values)}); groups compare "
+                         "runs of different settings."))
+
+
+def _learning_section(doc, groups, cfg, baseline, colors, fig_dir, summary) -> None:
+    doc.add(Heading("1. Learning curves"))
+    rows: list[plots.CurveRow] = []
+    metrics = [("pass_rate", "train pass rate (base group)", cfg.smooth),
+               ("val_pass_rate", "validation pass rate (greedy pass@1)", 1)]
+    speed_rows, summary["curves"], summary["speedups"] = [], {}, []
+    for metric, ylabel, smooth in metrics:
+        by_step = {g: c for g, rs in groups.items()
+                   if (c := agg.step_curve(g, rs, metric, smooth)) is not None}
+        if not by_step:
+            continue
+        by_tokens = {g: c for g, rs in groups.items()
+                     if (c := agg.token_curve(g, rs, metric, smooth))}
+        marks = agg.speedups(by_step, groups, baseline, metric) if baseline in by_step else []
+        rows.append(plots.CurveRow(metric, ylabel, by_step, by_tokens, marks, baseline))
+        summary["curves"][metric] = _curve_data(by_step)
+        summary["speedups"] += [m.as_dict() for m in marks]
+        for m in marks:
+            speed_rows.append([
+                metric, m.label, f"{m.target:.3f}",
+                "not reached" if m.step is None else str(m.step),
+                "—" if m.speedup is None else f"{m.speedup:.2f}x",
+                "—" if m.tokens is None else f"{m.tokens:,.0f}",
+                "—" if m.token_speedup is None else f"{m.token_speedup:.2f}x"])
+    if not rows:
+        doc.add(Para("No run logged a pass rate yet: no learning curves."))
+        return
+    plots.learning_curves(rows, colors, fig_dir / "learning_curves.png")
+    doc.add(Figure("figures/learning_curves.png",
+                   "Pass rate per agent (mean ± 1 SE over seeds) against training step (left) "
+                   "and cumulative generated tokens incl. seed search and localization (right); "
+                   f"dashed: {baseline}'s final value; ▼ where each agent first reaches it."),
+            Table(["metric", "agent", "target", "step to target", "speed-up (steps)",
+                   "generated tokens to target", "speed-up (tokens)"], speed_rows,
+                  f"Speed-up: first step at which each agent's mean curve reaches {baseline}'s "
+                  f"final value; speed-up = {baseline}'s step / the agent's step"))
+
+
+def _compute_section(doc, groups, fig_dir, summary) -> None:
+    doc.add(Heading("2. Compute"))
+    data, tables = tb.compute_section(groups)
+    summary["compute"] = data
+    labels = list(groups)
+
+    def col(part: str, key: str) -> list[float]:
+        return [data[part][g][key]["mean"] or 0.0 for g in labels]
+    times = {name: col("time", key) for key, name in
+             (("time_generate_s", "generate"), ("time_verify_s", "verify"),
+              ("time_localize_s", "localize"), ("time_train_s", "train"))}
+    other = [max(0.0, t - sum(p)) for t, p in
+             zip(col("time", "time_step_s"), zip(*times.values()))]
+    times["other"] = other
+    tokens = {name: col("tokens", key) for key, name in
+              (("tokens_trained", "trained"), ("tokens_seed_search", "seed search"),
+               ("tokens_localization", "localization"))}
+    tokens["untrained other"] = [max(0.0, g - sum(p)) for g, p in
+                                 zip(col("tokens", "tokens_generated"), zip(*tokens.values()))]
+    plots.compute_bars(labels, times, tokens, col("tokens", "tokens_prefix_reused"),
+                       fig_dir / "compute.png")
+    doc.add(Figure("figures/compute.png", "Mean seconds per step by phase and tokens per step "
+                   "by kind (hatched: reset-prefix tokens reused, not generated)."), *tables)
+
+
+def _reset_section(doc, groups, cfg, colors, fig_dir, summary) -> None:
+    doc.add(Heading("3. Reset diagnostics"))
+    with_resets = {g: rs for g, rs in groups.items() if tb.has_resets(rs)}
+    if not with_resets:
+        doc.add(Para("No run made reset groups (GRPO only, or no seed found): nothing to show."))
+        return
+    data, table = tb.reset_section(groups)
+    summary["resets"] = data
+    positions = {g: agg.pooled(rs, "reset_depths") for g, rs in with_resets.items()}
+    signal = {g: c for g, rs in with_resets.items()
+              if (c := agg.step_curve(g, rs, "reset_groups_with_signal", cfg.smooth))}
+    correction = {g: c for g, rs in with_resets.items()
+                  if (c := agg.step_curve(g, rs, "correction_rate", cfg.smooth))}
+    plots.reset_diagnostics(positions, signal, correction, colors,
+                            fig_dir / "reset_diagnostics.png")
+    doc.add(Figure("figures/reset_diagnostics.png",
+                   "Left: where resets land in the seed (h*/n; RRPO is uniform by design, SRPO "
+                   "where the model localizes the error). Middle: share of reset groups whose "
+                   "rewards differ (they carry a gradient). Right: share with a correct suffix."),
+            table)
+    if tb.has_oracle([r for rs in groups.values() for r in rs]):
+        _oracle_section(doc, groups, cfg, colors, fig_dir, summary)
+
+
+def _oracle_section(doc, groups, cfg, colors, fig_dir, summary) -> None:
+    doc.add(Heading("Localization against the oracle", 3))
+    data, table = tb.oracle_section(groups)
+    summary["oracle"] = data
+    deviations = {g: agg.pooled(groups[g], "localization_deviations") for g in data}
+    curves = {g: c for g in data
+              if (c := agg.step_curve(g, groups[g], "localization_deviation", cfg.smooth))}
+    plots.oracle_panels(deviations, curves, data, colors, fig_dir / "oracle_panels.png")
+    doc.add(Figure("figures/oracle_panels.png",
+                   "(a) h* − h_oracle: 0 is exact, < 0 resets before the first error (clean "
+                   "prefix), > 0 after it (the prefix already holds the error). (b) mean "
+                   "deviation per step. (c, d) correction rate and suffix-group pass@4 from "
+                   "clean vs erroneous prefixes."), table)
+
+
+def _eval_section(doc, groups, colors, fig_dir, summary) -> None:
+    doc.add(Heading("4. Final evaluation"))
+    data, table = tb.eval_section(groups)
+    summary["eval"] = data
+    root = tb.common_root([r for rs in groups.values() for r in rs])
+    missing = [f"{tb.run_name(r, root)} ({g})" for g, rs in groups.items() for r in rs
+               if not r.evals]
+    if not data:
+        doc.add(Para("No eval.jsonl rows in these runs: no final evaluation to show."))
+        return
+    plots.eval_bars(data, colors, fig_dir / "final_eval.png")
+    doc.add(Figure("figures/final_eval.png", "Final pass@k per suite and agent; error bars: "
+                   "95% Wilson interval over the suite's tasks."), table)
+    if missing:
+        doc.add(Para("Runs without evaluation rows (not in the table): " + ", ".join(missing)))
+
+
+def _runs_section(doc, runs, cfg, summary) -> None:
+    doc.add(Heading("5. Runs"))
+    data, table = tb.runs_section(runs, cfg.group_by)
+    summary["runs"] = data
+    doc.add(table)
+    missing: dict[str, int] = {}
+    for run in runs:
+        if run.metrics:
+            for key in run.missing_metric_keys():
+                missing[key] = missing.get(key, 0) + 1
+    summary["missing_metric_keys"] = missing
+    if missing:
+        doc.add(Para("Contract fields absent from metrics.jsonl: " + ", ".join(
+            f"{k} (in {n} of {len(runs)} runs)" for k, n in missing.items())))
+
+
+def build_report(paths: list[str | Path], out_dir: str | Path,
+                 cfg: ReportConfig | None = None) -> ReportResult:
+    """Read every run at or below `paths` and write the report into `out_dir`."""
+    cfg = cfg or ReportConfig()
+    if cfg.smooth < 1:
+        raise ValueError(f"smooth must be >= 1 (1 = no smoothing), got {cfg.smooth}")
+    runs = load_runs(list(paths))
+    groups = group_runs(runs, cfg.group_by)
+    baseline = resolve_baseline(groups, cfg.baseline)
+    out = Path(out_dir)
+    fig_dir = out / "figures"
+    fig_dir.mkdir(parents=True, exist_ok=True)
+    for name in FIGURES:  # a re-run must not leave figures of an earlier one behind
+        (fig_dir / name).unlink(missing_ok=True)
+    colors = plots.agent_colors(list(groups))
+    doc = Document(cfg.title)
+    summary: dict = {"config": asdict(cfg) | {"baseline": baseline},
+                     "groups": {g: [str(r.path) for r in rs] for g, rs in groups.items()},
+                     "partial_runs": [str(r.path) for r in runs if r.partial]}
+    _overview(doc, runs, groups, cfg, baseline)
+    _learning_section(doc, groups, cfg, baseline, colors, fig_dir, summary)
+    _compute_section(doc, groups, fig_dir, summary)
+    _reset_section(doc, groups, cfg, colors, fig_dir, summary)
+    _eval_section(doc, groups, colors, fig_dir, summary)
+    _runs_section(doc, runs, cfg, summary)
+    md, page, js = out / "report.md", out / "report.html", out / "summary.json"
+    md.write_text(to_markdown(doc))
+    page.write_text(to_html(doc, out))
+    js.write_text(json.dumps(summary, indent=1, default=str) + "\n")
+    figures = [fig_dir / n for n in FIGURES if (fig_dir / n).is_file()]
+    return ReportResult(out, md, page, js, figures, summary)

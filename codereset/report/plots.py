@@ -1,0 +1,263 @@
+"""The report's figures (matplotlib, Agg backend, PNG files): learning curves with speed-up
+marks, compute breakdown, reset diagnostics, the four oracle panels, and final evaluation bars.
+Every function takes already-aggregated data and a path, writes one PNG and returns nothing;
+colours are fixed per agent so a group looks the same in every figure.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+from matplotlib.ticker import EngFormatter, MaxNLocator  # noqa: E402
+
+from codereset.report.aggregate import Curve, SpeedUp  # noqa: E402
+
+_KNOWN = {"grpo": "#4c72b0", "rrpo": "#dd8452", "srpo": "#55a868", "caro": "#c44e52"}
+_OTHERS = ["#8172b3", "#937860", "#da8bc3", "#8c8c8c", "#ccb974", "#64b5cd"]
+_DPI = 110
+
+
+def agent_colors(labels: list[str]) -> dict[str, str]:
+    """A colour per group: fixed for the known agents, then a fixed cycle for the rest."""
+    out, spare = {}, iter(_OTHERS * (1 + len(labels) // len(_OTHERS)))
+    for label in labels:
+        out[label] = _KNOWN.get(label.lower()) or next(spare)
+    return out
+
+
+@dataclass
+class CurveRow:
+    """One metric's curves for the learning-curve figure (one row: vs step, vs tokens)."""
+
+    metric: str
+    ylabel: str
+    by_step: dict[str, Curve]
+    by_tokens: dict[str, Curve]
+    speedups: list[SpeedUp]
+    baseline: str
+
+
+def _band(ax, curve: Curve, color: str, label: str) -> None:
+    few = curve.x.size <= 12
+    ax.plot(curve.x, curve.mean, color=color, lw=2, label=label, marker="o" if few else None,
+            ms=4)
+    lo, hi = curve.mean - curve.se, curve.mean + curve.se
+    ax.fill_between(curve.x, lo, hi, color=color, alpha=0.2, lw=0)
+
+
+def _tokens_text(x: float | None) -> str:
+    return "—" if x is None else EngFormatter(places=1)(x)
+
+
+def learning_curves(rows: list[CurveRow], colors: dict[str, str], path: Path) -> None:
+    fig, axes = plt.subplots(len(rows), 2, figsize=(13, 4.4 * len(rows)), squeeze=False)
+    for i, row in enumerate(rows):
+        marks = {s.label: s for s in row.speedups}
+        for j, tokens in enumerate((False, True)):
+            ax = axes[i][j]
+            curves = row.by_tokens if tokens else row.by_step
+            for label, curve in curves.items():
+                mark = marks.get(label)
+                n = int(curve.n.max()) if curve.n.size else 0
+                text = f"{label} (n={n})"
+                if mark is not None:
+                    where = mark.tokens if tokens else mark.step
+                    ratio = mark.token_speedup if tokens else mark.speedup
+                    if where is None:
+                        text += ": baseline final not reached"
+                    else:
+                        at = _tokens_text(where) + " tok" if tokens else f"step {where}"
+                        text += f": reaches at {at}" + (f" ({ratio:.2f}x)" if ratio else "")
+                _band(ax, curve, colors[label], text)
+                if mark is not None and (mark.tokens if tokens else mark.step) is not None:
+                    x = mark.tokens if tokens else mark.step
+                    ax.axvline(x, color=colors[label], ls=":", lw=1.2)
+                    ax.plot([x], [mark.target], marker="v", ms=9, color=colors[label])
+            if row.speedups:
+                target = row.speedups[0].target
+                ax.axhline(target, color="#555", ls="--", lw=1)
+                ax.annotate(f"{row.baseline} final = {target:.3f}", xy=(0.01, target),
+                            xycoords=("axes fraction", "data"), va="bottom", fontsize=9,
+                            color="#333")
+            ax.set_xlabel("generated tokens (cumulative; incl. seed search + localization)"
+                          if tokens else "training step")
+            ax.set_ylabel(row.ylabel)
+            if tokens:
+                ax.xaxis.set_major_formatter(EngFormatter())
+            else:
+                ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+            ax.grid(alpha=0.3)
+            ax.legend(fontsize=9, loc="best")
+            ax.set_title(f"{row.ylabel} vs {'generated tokens' if tokens else 'step'}",
+                         fontsize=11)
+    fig.suptitle("Learning curves: mean ± 1 standard error over seeds", fontsize=12)
+    fig.tight_layout()
+    fig.savefig(path, dpi=_DPI)
+    plt.close(fig)
+
+
+def _stacked(ax, labels, parts: dict[str, list[float]], colors: list[str], x) -> None:
+    bottom = np.zeros(len(labels))
+    for (name, values), color in zip(parts.items(), colors):
+        vals = np.nan_to_num(np.array(values, dtype=float))
+        ax.bar(x, vals, 0.38, bottom=bottom, label=name, color=color, edgecolor="white")
+        bottom += vals
+
+
+def compute_bars(labels: list[str], time_parts: dict[str, list[float]],
+                 token_parts: dict[str, list[float]], reused: list[float], path: Path) -> None:
+    """Stacked bars per agent: seconds per step by phase, tokens per step by kind."""
+    fig, (left, right) = plt.subplots(1, 2, figsize=(15, 4.4))
+    x = np.arange(len(labels))
+    _stacked(left, labels, time_parts, ["#4c72b0", "#8c8c8c", "#c44e52", "#55a868", "#ccb974"],
+             x)
+    left.set_ylabel("seconds per step")
+    left.set_title("Wall time per step by phase", fontsize=11)
+    _stacked(right, labels, token_parts, ["#55a868", "#dd8452", "#c44e52", "#8c8c8c"],
+             x - 0.2)
+    right.bar(x + 0.2, np.nan_to_num(np.array(reused, dtype=float)), 0.38, color="white",
+              edgecolor="#4c72b0", hatch="//", label="prefix reused (not generated)")
+    right.set_ylabel("tokens per step")
+    right.set_title("Tokens per step by kind", fontsize=11)
+    right.yaxis.set_major_formatter(EngFormatter())
+    for ax in (left, right):
+        ax.set_xticks(x, labels)
+        ax.set_xlabel("agent")
+        ax.grid(axis="y", alpha=0.3)
+        ax.legend(fontsize=9, loc="upper left", bbox_to_anchor=(1.0, 1.0))
+    fig.tight_layout()
+    fig.savefig(path, dpi=_DPI)
+    plt.close(fig)
+
+
+def reset_diagnostics(positions: dict[str, list[float]], signal: dict[str, Curve],
+                      correction: dict[str, Curve], colors: dict[str, str], path: Path) -> None:
+    """Histogram of h*/n per agent; share with signal and correction rate vs step."""
+    fig, axes = plt.subplots(1, 3, figsize=(15, 4.2))
+    bins = np.linspace(0, 1, 11)
+    for label, values in positions.items():
+        if values:
+            share = np.full(len(values), 1.0 / len(values))
+            axes[0].hist(values, bins=bins, weights=share, histtype="stepfilled", alpha=0.25,
+                         color=colors[label])
+            axes[0].hist(values, bins=bins, weights=share, histtype="step", lw=2,
+                         color=colors[label], label=f"{label} ({len(values)} resets)")
+    axes[0].set_xlabel("normalized reset position h*/n")
+    axes[0].set_ylabel("share of resets")
+    axes[0].set_title("Where resets land", fontsize=11)
+    for ax, curves, title in ((axes[1], signal, "Reset groups with reward signal"),
+                              (axes[2], correction, "Correction rate (any suffix correct)")):
+        for label, curve in curves.items():
+            _band(ax, curve, colors[label], label)
+        ax.set_xlabel("training step")
+        ax.set_ylabel("share of reset groups")
+        ax.set_ylim(-0.02, 1.02)
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+        ax.set_title(title + " (mean ± 1 SE)", fontsize=11)
+    for ax in axes:
+        ax.grid(alpha=0.3)
+        if ax.get_legend_handles_labels()[0]:
+            ax.legend(fontsize=9)
+    fig.tight_layout()
+    fig.savefig(path, dpi=_DPI)
+    plt.close(fig)
+
+
+def _paired_bars(ax, data: dict[str, dict], keys: tuple[str, str], colors, title, ylabel):
+    labels = list(data)
+    x = np.arange(len(labels))
+    for offset, key, hatch, name in ((-0.2, keys[0], "", "clean prefix"),
+                                     (0.2, keys[1], "//", "erroneous prefix")):
+        means = [data[l][key]["mean"] for l in labels]
+        errs = [data[l][key]["se"] for l in labels]
+        ax.bar(x + offset, [m if m is not None else 0 for m in means], 0.38,
+               yerr=[e if e is not None else 0 for e in errs], capsize=4,
+               color=[colors[l] for l in labels], hatch=hatch, edgecolor="black", alpha=0.85,
+               label=name)
+        for xi, m in zip(x + offset, means):
+            ax.annotate("n/a" if m is None else f"{m:.2f}", (xi, m or 0), ha="center",
+                        va="bottom", fontsize=8, xytext=(0, 2), textcoords="offset points")
+    ax.set_xticks(x, labels)
+    ax.set_xlabel("agent")
+    ax.set_ylabel(ylabel)
+    ax.set_ylim(0, 1.08)
+    ax.set_title(title, fontsize=11)
+    ax.legend(fontsize=9)
+
+
+def oracle_panels(deviations: dict[str, list[float]], deviation_curves: dict[str, Curve],
+                  summary: dict[str, dict], colors: dict[str, str], path: Path) -> None:
+    """The four panels: deviation histogram, deviation vs step, correction rate and suffix
+    pass@4 for clean vs erroneous prefixes."""
+    fig, axes = plt.subplots(2, 2, figsize=(13, 8.8))
+    (a, b), (c, d) = axes
+    values = [v for vs in deviations.values() for v in vs]
+    if values:
+        lo, hi = math.floor(min(values)), math.ceil(max(values))
+        edges = np.arange(lo - 0.5, hi + 1.5, 1.0)
+        width = 0.8 / max(1, len(deviations))
+        for i, (label, vs) in enumerate(deviations.items()):
+            counts, _ = np.histogram(vs, bins=edges)
+            share = counts / max(1, len(vs))
+            centres = edges[:-1] + 0.5 - 0.4 + width * (i + 0.5)
+            a.bar(centres, share, width, color=colors[label], label=f"{label} ({len(vs)})")
+        a.axvline(0, color="#333", ls="--", lw=1)
+        a.xaxis.set_major_locator(MaxNLocator(integer=True))
+    a.set_xlabel("localization deviation h* − h_oracle (≤ 0: clean prefix)")
+    a.set_ylabel("share of localizations")
+    a.set_title("(a) Deviation from the oracle's first error", fontsize=11)
+    for label, curve in deviation_curves.items():
+        _band(b, curve, colors[label], label)
+    b.axhline(0, color="#333", ls="--", lw=1)
+    b.set_xlabel("training step")
+    b.set_ylabel("mean deviation h* − h_oracle")
+    b.xaxis.set_major_locator(MaxNLocator(integer=True))
+    b.set_title("(b) Deviation over training (mean ± 1 SE)", fontsize=11)
+    _paired_bars(c, summary, ("correction_rate_clean", "correction_rate_erroneous"), colors,
+                 "(c) Correction rate by prefix kind", "correction rate")
+    _paired_bars(d, summary, ("suffix_pass_at_4_clean", "suffix_pass_at_4_erroneous"), colors,
+                 "(d) Suffix-group pass@4 by prefix kind", "suffix pass@4")
+    for ax in (a, b, c, d):
+        ax.grid(alpha=0.3, axis="y")
+        if ax in (a, b) and ax.get_legend_handles_labels()[0]:
+            ax.legend(fontsize=9)
+    fig.tight_layout()
+    fig.savefig(path, dpi=_DPI)
+    plt.close(fig)
+
+
+def eval_bars(rows: list[dict], colors: dict[str, str], path: Path) -> None:
+    """Final pass@k per suite (x) and agent (bars) with the 95% interval as error bars."""
+    cats = sorted({(r["suite"], r["split"], r["k"]) for r in rows})
+    groups = list(dict.fromkeys(r["group"] for r in rows))
+    fig, ax = plt.subplots(figsize=(max(6.5, 2.2 * len(cats) + 2), 4.2))
+    width = 0.8 / max(1, len(groups))
+    x = np.arange(len(cats))
+    for i, group in enumerate(groups):
+        heights, errs = [], [[], []]
+        for cat in cats:
+            row = next((r for r in rows if r["group"] == group
+                        and (r["suite"], r["split"], r["k"]) == cat), None)
+            mean = row["pass_at_k"]["mean"] if row else None
+            lo, hi = row["ci95"] if row else (None, None)
+            heights.append(mean or 0.0)
+            errs[0].append(mean - lo if mean is not None and lo is not None else 0)
+            errs[1].append(hi - mean if mean is not None and hi is not None else 0)
+        ax.bar(x - 0.4 + width * (i + 0.5), heights, width, yerr=errs, capsize=4,
+               color=colors[group], label=group)
+    ax.set_xticks(x, [f"{s}/{sp}\npass@{k}" for s, sp, k in cats])
+    ax.set_ylabel("pass@k (95% CI over tasks)")
+    ax.set_ylim(0, 1.05)
+    ax.set_title("Final evaluation", fontsize=11)
+    ax.grid(axis="y", alpha=0.3)
+    ax.legend(fontsize=9)
+    fig.tight_layout()
+    fig.savefig(path, dpi=_DPI)
+    plt.close(fig)

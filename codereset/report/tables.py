@@ -1,0 +1,286 @@
+"""The report's numbers, per group (agent): computed as plain data (for `summary.json`) and
+formatted as `Table`s. Every figure is a mean +- standard error over the group's runs of a per-run
+value, so seeds weigh equally whatever their length.
+
+- compute: wall time per step by phase, tokens per step by kind, generation tokens/s, mean
+  response length, totals.
+- resets: normalized reset position h*/n, share of reset groups with reward signal, correction
+  rate (per run weighted by the number of reset groups in each step).
+- oracle: localization deviation h* - h_oracle, and correction rate / suffix pass@4 for clean
+  (deviation <= 0) versus erroneous (deviation > 0) prefixes, weighted by each kind's count.
+- eval: final pass@k per suite (last evaluated step of each run), with a Wilson 95% interval
+  over the suite's tasks.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from typing import Callable
+
+from codereset.report import aggregate as agg
+from codereset.report.document import Table
+from codereset.report.runs import Run, is_number
+from codereset.report.stats import MeanSE, mean_se, wilson_interval
+
+Groups = dict[str, list[Run]]
+
+# (key in the summary, column header, per-run function, decimals)
+_Col = tuple[str, str, Callable[[Run], float], int]
+
+TIME_COLUMNS: list[_Col] = [
+    ("time_generate_s", "generate s/step", agg.run_mean("time_generate_s"), 2),
+    ("time_verify_s", "verify s/step", agg.run_mean("time_verify_s"), 2),
+    ("time_localize_s", "localize s/step", agg.run_mean("time_localize_s"), 2),
+    ("time_train_s", "train s/step", agg.run_mean("time_train_s"), 2),
+    ("time_step_s", "total s/step", agg.run_mean("time_step_s"), 2),
+    ("wall_time_s", "wall time s", agg.run_sum("time_step_s"), 1),
+]
+
+
+def _generated_per_step(run: Run) -> float:
+    return mean_se(agg.generated_tokens(r) for r in run.metrics).mean
+
+
+def _generated_total(run: Run) -> float:
+    values = [t for t in map(agg.generated_tokens, run.metrics) if math.isfinite(t)]
+    return float(sum(values)) if values else math.nan
+
+
+def _skipped(run: Run) -> float:
+    return float(sum(1 for r in run.metrics if r.get("skipped_update") is True))
+
+
+TOKEN_COLUMNS: list[_Col] = [
+    ("tokens_trained", "trained", agg.run_mean("tokens_trained"), 0),
+    ("tokens_seed_search", "seed search", agg.run_mean("tokens_seed_search"), 0),
+    ("tokens_localization", "localization", agg.run_mean("tokens_localization"), 0),
+    ("tokens_generated", "generated (all)", _generated_per_step, 0),
+    ("tokens_prefix_reused", "prefix reused", agg.run_mean("tokens_prefix_reused"), 0),
+]
+
+THROUGHPUT_COLUMNS: list[_Col] = [
+    ("steps", "steps", lambda r: float(r.last_step), 1),
+    ("generated_tokens_total", "generated tokens (total)", _generated_total, 0),
+    ("generation_tokens_per_s", "generation tok/s", agg.run_tokens_per_second, 1),
+    ("mean_response_tokens", "mean response tokens", agg.run_mean("mean_response_tokens"), 1),
+    ("skipped_updates", "skipped updates", _skipped, 1),
+]
+
+
+def fmt(stat: MeanSE, digits: int = 3) -> str:
+    """'mean ± se' ('mean' alone with one run, '—' with none)."""
+    if stat.n == 0 or not math.isfinite(stat.mean):
+        return "—"
+    if not math.isfinite(stat.se):
+        return f"{stat.mean:.{digits}f}"
+    return f"{stat.mean:.{digits}f} ± {stat.se:.{digits}f}"
+
+
+def _summary(groups: Groups, columns: list[_Col]) -> dict[str, dict[str, MeanSE]]:
+    return {label: {key: agg.per_run(runs, fn) for key, _, fn, _ in columns}
+            for label, runs in groups.items()}
+
+
+def _table(summary: dict[str, dict[str, MeanSE]], columns: list[_Col], caption: str,
+           first: str = "agent") -> Table:
+    header = [first, "runs"] + [title for _, title, _, _ in columns]
+    rows = []
+    for label, stats in summary.items():
+        n = max((s.n for s in stats.values()), default=0)
+        rows.append([label, str(n)] + [fmt(stats[key], d) for key, _, _, d in columns])
+    return Table(header, rows, caption)
+
+
+def compute_section(groups: Groups) -> tuple[dict, list[Table]]:
+    """Compute summaries and their three tables (time, tokens, throughput)."""
+    parts = [("time", TIME_COLUMNS, "Wall time per step by phase (mean ± SE over runs)"),
+             ("tokens", TOKEN_COLUMNS, "Tokens per step by kind (mean ± SE over runs); "
+              "'generated (all)' includes seed search, localization and untrained draws; "
+              "'prefix reused' are reset-prefix tokens not generated again"),
+             ("throughput", THROUGHPUT_COLUMNS, "Totals and throughput; generation tok/s = "
+              "generated tokens / (generate + localize seconds)")]
+    data, tables = {}, []
+    for name, columns, caption in parts:
+        summary = _summary(groups, columns)
+        data[name] = {label: {k: s.as_dict() for k, s in st.items()}
+                      for label, st in summary.items()}
+        tables.append(_table(summary, columns, caption))
+    return data, tables
+
+
+def n_reset_groups(row: dict) -> float:
+    """Reset groups in a step: len(reset_depths), else 1 when a reset metric is set, else 0."""
+    if isinstance(row.get("reset_depths"), list):
+        return float(len(row["reset_depths"]))
+    return 1.0 if is_number(row.get("reset_depth")) else 0.0
+
+
+def _deviation_count(clean: bool) -> Callable[[dict], float]:
+    def count(row: dict) -> float:
+        devs = row.get("localization_deviations")
+        if isinstance(devs, list):
+            return float(sum(1 for d in devs if is_number(d) and (d <= 0) == clean))
+        return 1.0
+    return count
+
+
+def _pooled_mean(list_key: str, scalar_key: str) -> Callable[[Run], float]:
+    """Per-run mean of all values in `list_key`, else of the per-step `scalar_key` values
+    weighted by the step's reset-group count."""
+    def fn(run: Run) -> float:
+        values = agg.pooled([run], list_key)
+        if values:
+            return float(sum(values) / len(values))
+        return agg.run_weighted(scalar_key, n_reset_groups)(run)
+    return fn
+
+
+def _share(list_key: str, test: Callable[[float], bool]) -> Callable[[Run], float]:
+    def fn(run: Run) -> float:
+        values = agg.pooled([run], list_key)
+        return sum(1 for v in values if test(v)) / len(values) if values else math.nan
+    return fn
+
+
+RESET_COLUMNS: list[_Col] = [
+    ("reset_groups", "reset groups", lambda r: float(sum(map(n_reset_groups, r.metrics))), 1),
+    ("reset_position", "reset position h*/n", _pooled_mean("reset_depths", "reset_depth"), 3),
+    ("groups_with_signal", "groups with signal",
+     agg.run_weighted("reset_groups_with_signal", n_reset_groups), 3),
+    ("correction_rate", "correction rate", agg.run_weighted("correction_rate", n_reset_groups), 3),
+    ("localization_parse_failures", "parse failures",
+     agg.run_sum("localization_parse_failures"), 1),
+]
+
+ORACLE_COLUMNS: list[_Col] = [
+    ("deviation", "deviation h*-h_oracle",
+     _pooled_mean("localization_deviations", "localization_deviation"), 2),
+    ("abs_deviation", "abs deviation", lambda r: _abs_mean(r), 2),
+    ("share_exact", "share exact", _share("localization_deviations", lambda d: d == 0), 3),
+    ("share_clean", "share clean", _share("localization_deviations", lambda d: d <= 0), 3),
+    ("correction_rate_clean", "correction clean",
+     agg.run_weighted("correction_rate_clean", _deviation_count(True)), 3),
+    ("correction_rate_erroneous", "correction erroneous",
+     agg.run_weighted("correction_rate_erroneous", _deviation_count(False)), 3),
+    ("suffix_pass_at_4_clean", "suffix pass@4 clean",
+     agg.run_weighted("suffix_pass_at_4_clean", _deviation_count(True)), 3),
+    ("suffix_pass_at_4_erroneous", "suffix pass@4 erroneous",
+     agg.run_weighted("suffix_pass_at_4_erroneous", _deviation_count(False)), 3),
+]
+
+
+def _abs_mean(run: Run) -> float:
+    values = agg.pooled([run], "localization_deviations")
+    return sum(abs(v) for v in values) / len(values) if values else math.nan
+
+
+def has_resets(runs: list[Run]) -> bool:
+    return any(n_reset_groups(row) > 0 for run in runs for row in run.metrics)
+
+
+def has_oracle(runs: list[Run]) -> bool:
+    return any(is_number(row.get("localization_deviation"))
+               or isinstance(row.get("localization_deviations"), list)
+               for run in runs for row in run.metrics)
+
+
+def reset_section(groups: Groups) -> tuple[dict, Table]:
+    """Reset diagnostics for the groups that made reset groups."""
+    groups = {k: v for k, v in groups.items() if has_resets(v)}
+    summary = _summary(groups, RESET_COLUMNS)
+    data = {label: {k: s.as_dict() for k, s in st.items()} for label, st in summary.items()}
+    return data, _table(summary, RESET_COLUMNS, "Reset diagnostics (mean ± SE over runs; "
+                        "shares weighted by reset groups per step)")
+
+
+def oracle_section(groups: Groups) -> tuple[dict, Table]:
+    """Localization against the oracle, for the groups whose runs logged it."""
+    groups = {k: v for k, v in groups.items() if has_oracle(v)}
+    summary = _summary(groups, ORACLE_COLUMNS)
+    data = {label: {k: s.as_dict() for k, s in st.items()} for label, st in summary.items()}
+    return data, _table(summary, ORACLE_COLUMNS, "Localization vs the oracle (clean prefix: "
+                        "h* <= h_oracle; mean ± SE over runs)")
+
+
+def final_evals(run: Run) -> dict[tuple, dict]:
+    """(suite, split, k) -> the row of the run's last evaluated step."""
+    out: dict[tuple, dict] = {}
+    for row in run.evals:
+        key = (str(row["suite"]), str(row.get("split", "")), int(row["k"]))
+        if key not in out or _eval_step(row) >= _eval_step(out[key]):
+            out[key] = row
+    return out
+
+
+def _eval_step(row: dict) -> float:
+    return float(row["step"]) if is_number(row.get("step")) else -1.0
+
+
+def eval_section(groups: Groups) -> tuple[list[dict], Table]:
+    """Final pass@k per group, suite, split and k."""
+    cells: dict[tuple, list[dict]] = {}
+    for label, runs in groups.items():
+        for run in runs:
+            for (suite, split, k), row in final_evals(run).items():
+                cells.setdefault((label, suite, split, k), []).append(row)
+    data, rows = [], []
+    for (label, suite, split, k), found in sorted(cells.items(), key=_eval_order(groups)):
+        stat = mean_se(r.get("pass_at_k") for r in found)
+        tasks = sorted({int(r["n_tasks"]) for r in found if is_number(r.get("n_tasks"))})
+        steps = sorted({int(r["step"]) for r in found if is_number(r.get("step"))})
+        lo, hi = wilson_interval(stat.mean, tasks[0] if tasks else 0)
+        data.append({"group": label, "suite": suite, "split": split, "k": k,
+                     "pass_at_k": stat.as_dict(), "ci95": [_num(lo), _num(hi)],
+                     "n_tasks": tasks, "steps": steps})
+        rows.append([label, suite, split, str(k), _span(steps), fmt(stat),
+                     f"[{lo:.3f}, {hi:.3f}]" if math.isfinite(lo) else "—",
+                     _span(tasks), str(stat.n)])
+    header = ["agent", "suite", "split", "k", "step", "pass@k (± SE over runs)",
+              "95% CI (Wilson, tasks)", "tasks", "runs"]
+    return data, Table(header, rows, "Final evaluation: last evaluated step of each run")
+
+
+def _eval_order(groups: Groups):
+    order = {label: i for i, label in enumerate(groups)}
+    return lambda item: (item[0][1], item[0][2], item[0][3], order[item[0][0]])
+
+
+def _num(x: float) -> float | None:
+    return float(x) if math.isfinite(x) else None
+
+
+def _span(values: list[int]) -> str:
+    if not values:
+        return "—"
+    return str(values[0]) if len(values) == 1 else f"{values[0]}–{values[-1]}"
+
+
+def common_root(runs: list[Run]) -> str:
+    """The folder all runs lie under (a single run's parent)."""
+    paths = [str(r.path) for r in runs]
+    return os.path.commonpath(paths) if len(paths) > 1 else str(runs[0].path.parent)
+
+
+def run_name(run: Run, root: str) -> str:
+    """How the report names a run: its path relative to `root`."""
+    return os.path.relpath(run.path, root)
+
+
+def runs_section(runs: list[Run], group_by: str) -> tuple[list[dict], Table]:
+    """One row per run: where it is, its group, seed, progress, state and what is missing."""
+    root = common_root(runs)
+    data, rows = [], []
+    for run in runs:
+        name = run_name(run, root)
+        total = run.total_steps
+        progress = f"{run.last_step}/{total}" if total is not None else str(run.last_step)
+        issues = run.problems or ["complete"]
+        data.append({"path": str(run.path), "group": run.label(group_by), "seed": run.seed,
+                     "last_step": run.last_step, "total_steps": total, "state": run.state,
+                     "partial": run.partial, "problems": run.problems, "notes": run.notes,
+                     "missing_metric_keys": run.missing_metric_keys()})
+        rows.append([name, run.label(group_by), str(run.seed), str(run.get("env.tasks", "—")),
+                     progress, run.state, "; ".join(issues + run.notes)])
+    header = ["run", "agent", "seed", "suite", "steps", "state", "status"]
+    return data, Table(header, rows, f"Runs read (paths relative to {root})")

@@ -1,0 +1,144 @@
+"""Synthetic run directories written to the run-directory contract, with numbers simple enough
+that the tests can state the report's answers by hand (see each formula below).
+
+Per run of agent A and seed s, at step t = 1..steps:
+- pass_rate = 0.1 + SLOPE[A] * t + 0.03 * s   (grpo 0.05, rrpo 0.0625, srpo 0.1)
+- val_pass_rate on even steps = pass_rate - 0.05
+- tokens_trained = 1000 + 10 s; seed search SEED[A] (0/300/200); localization LOC[A] (0/0/100)
+  tokens_generated = their sum; tokens_prefix_reused = 0/400/250
+- time_generate_s = 2 + 0.5 s, verify 1, localize 0.5 (srpo) else 0, train 3, step = sum + 0.1
+- mean_response_tokens = 100 + 10 s
+- resets (rrpo): 2 groups per step, depths [0.2, 0.8], signal 0.5, correction 0.5
+- resets (srpo): odd steps 3 groups [0.4, 0.6, 0.8] signal 1.0 correction 2/3 (oracle
+  deviations [-1, 0, 2]); even steps 1 group [0.6] signal 0.0 correction 0.0 (deviation [0])
+- srpo: one localization parse failure at step 3
+- eval.jsonl: step 0 and final step; basic pass@1 = FINAL_EVAL[A] + 0.02 s at the end
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import yaml
+
+SLOPE = {"grpo": 0.05, "rrpo": 0.0625, "srpo": 0.1}
+SEED_SEARCH = {"grpo": 0, "rrpo": 300, "srpo": 200}
+LOCALIZATION = {"grpo": 0, "rrpo": 0, "srpo": 100}
+PREFIX = {"grpo": 0, "rrpo": 400, "srpo": 250}
+FINAL_EVAL = {"grpo": 0.5, "rrpo": 0.55, "srpo": 0.6}
+N_TASKS = 50
+
+
+def _resets(agent: str, step: int, oracle: bool) -> dict:
+    if agent == "grpo":
+        return {"reset_depth": None, "reset_depths": [], "reset_groups_with_signal": None,
+                "correction_rate": None}
+    if agent == "rrpo":
+        row = {"reset_depth": 0.5, "reset_depths": [0.2, 0.8], "reset_groups_with_signal": 0.5,
+               "correction_rate": 0.5}
+        devs = [0, 1]
+        clean = {"correction_rate_clean": 0.5, "correction_rate_erroneous": 0.5,
+                 "suffix_pass_at_4_clean": 0.5, "suffix_pass_at_4_erroneous": 0.5}
+    elif step % 2:
+        row = {"reset_depth": 0.6, "reset_depths": [0.4, 0.6, 0.8],
+               "reset_groups_with_signal": 1.0, "correction_rate": 2 / 3}
+        devs = [-1, 0, 2]
+        clean = {"correction_rate_clean": 0.5, "correction_rate_erroneous": 0.0,
+                 "suffix_pass_at_4_clean": 0.3, "suffix_pass_at_4_erroneous": 0.1}
+    else:
+        row = {"reset_depth": 0.6, "reset_depths": [0.6], "reset_groups_with_signal": 0.0,
+               "correction_rate": 0.0}
+        devs = [0]
+        clean = {"correction_rate_clean": 1.0, "correction_rate_erroneous": None,
+                 "suffix_pass_at_4_clean": 0.3, "suffix_pass_at_4_erroneous": None}
+    if oracle:
+        row |= {"localization_deviations": devs,
+                "localization_deviation": sum(devs) / len(devs)} | clean
+    return row
+
+
+def metrics_row(agent: str, seed: int, step: int, oracle: bool = False) -> dict:
+    trained = 1000 + 10 * seed
+    localize = 0.5 if agent == "srpo" else 0.0
+    gen = 2 + 0.5 * seed
+    row = {
+        "step": step, "pass_rate": 0.1 + SLOPE[agent] * step + 0.03 * seed,
+        "loss": 0.1, "grad_norm": 1.0,
+        "tokens_trained": trained, "tokens_seed_search": SEED_SEARCH[agent],
+        "tokens_localization": LOCALIZATION[agent], "tokens_prefix_reused": PREFIX[agent],
+        "tokens_generated": trained + SEED_SEARCH[agent] + LOCALIZATION[agent],
+        "mean_response_tokens": 100 + 10 * seed,
+        "localization_parse_failures": 1 if agent == "srpo" and step == 3 else 0,
+        "time_generate_s": gen, "time_verify_s": 1.0, "time_localize_s": localize,
+        "time_train_s": 3.0, "time_step_s": gen + 1.0 + localize + 3.0 + 0.1,
+        "skipped_update": False,
+    }
+    if step % 2 == 0:
+        row["val_pass_rate"] = row["pass_rate"] - 0.05
+    return row | _resets(agent, step, oracle)
+
+
+def eval_rows(agent: str, seed: int, steps: int) -> list[dict]:
+    final = FINAL_EVAL[agent] + 0.02 * seed
+    return [
+        {"step": 0, "suite": "basic", "split": "test", "k": 1, "pass_at_k": 0.1,
+         "n_tasks": N_TASKS, "n_samples": N_TASKS, "per_task": [0.0] * N_TASKS},
+        {"step": steps, "suite": "basic", "split": "test", "k": 1, "pass_at_k": final,
+         "n_tasks": N_TASKS, "n_samples": N_TASKS, "per_task": [1.0] * N_TASKS},
+    ]
+
+
+def write_run(run_dir: Path, agent: str, seed: int, steps: int = 10, *, logged: int | None = None,
+              oracle: bool = False, state: str | None = "finished", with_eval: bool = True,
+              truncate_last: bool = False, suite: str = "basic") -> Path:
+    """One run directory; `logged` < `steps` imitates a run killed after `logged` steps,
+    `state=None` leaves run_status.json out, `truncate_last` cuts the last line mid-JSON."""
+    logged = steps if logged is None else logged
+    run_dir.mkdir(parents=True, exist_ok=True)
+    config = {"agent": {"name": agent}, "seed": seed, "env": {"tasks": suite},
+              "model": {"name": "tiny"}, "trainer": {"steps": steps}}
+    (run_dir / "config.yaml").write_text(yaml.safe_dump(config))
+    lines = [json.dumps(metrics_row(agent, seed, t, oracle)) for t in range(1, logged + 1)]
+    text = "\n".join(lines) + "\n"
+    if truncate_last:
+        text += json.dumps(metrics_row(agent, seed, logged + 1, oracle))[:37]
+    (run_dir / "metrics.jsonl").write_text(text)
+    if with_eval:
+        (run_dir / "eval.jsonl").write_text(
+            "".join(json.dumps(r) + "\n" for r in eval_rows(agent, seed, steps)))
+    if state is not None:
+        (run_dir / "run_status.json").write_text(json.dumps(
+            {"state": state, "last_step": logged, "total_steps": steps}))
+    (run_dir / "checkpoints").mkdir(exist_ok=True)
+    (run_dir / "tb").mkdir(exist_ok=True)
+    return run_dir
+
+
+def write_sweep(root: Path, agents=("grpo", "rrpo", "srpo"), seeds=(0, 1, 2), steps: int = 10,
+                oracle: bool = False) -> Path:
+    """A Hydra-multirun-shaped sweep: root/multirun.yaml and root/<job number>/ run dirs."""
+    root.mkdir(parents=True, exist_ok=True)
+    (root / "multirun.yaml").write_text("hydra: {mode: MULTIRUN}\n")
+    job = 0
+    for agent in agents:
+        for seed in seeds:
+            write_run(root / str(job), agent, seed, steps, oracle=oracle)
+            job += 1
+    return root
+
+
+def markdown_table(markdown: str, caption: str) -> list[dict[str, str]]:
+    """Rows (header -> cell) of the table whose italic caption line contains `caption`."""
+    lines = markdown.splitlines()
+    start = next(i for i, line in enumerate(lines)
+                 if line.startswith("*") and caption in line and i + 2 < len(lines)
+                 and lines[i + 2].startswith("| "))
+    header = [c.strip() for c in lines[start + 2].strip("|").split(" | ")]
+    rows = []
+    for line in lines[start + 4:]:
+        if not line.startswith("| "):
+            break
+        cells = [c.strip() for c in line.strip().strip("|").split(" | ")]
+        rows.append(dict(zip(header, cells)))
+    return rows
