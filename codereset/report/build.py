@@ -135,8 +135,11 @@ def _learning_section(doc, groups, cfg, baseline, colors, fig_dir, summary) -> N
     doc.add(Figure("figures/learning_curves.png",
                    "Pass rate per agent (mean ± 1 SE over seeds) against training step (left) "
                    "and cumulative generated tokens incl. seed search and localization (right); "
-                   f"dashed: {baseline}'s final value; ▼ where each agent first reaches it."),
-            Table(["metric", "agent", "target", "step to target", "speed-up (steps)",
+                   f"dashed: {baseline}'s final value; ▼ where each agent first reaches it."))
+    if not speed_rows:
+        doc.add(Para(f"No speed-up: the baseline {baseline} has no pass-rate curve."))
+        return
+    doc.add(Table(["metric", "agent", "target", "step to target", "speed-up (steps)",
                    "generated tokens to target", "speed-up (tokens)"], speed_rows,
                   f"Speed-up: first step at which each agent's mean curve reaches {baseline}'s "
                   f"final value; speed-up = {baseline}'s step / the agent's step"))

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import html
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -103,6 +104,11 @@ code { background: #f4f4f4; padding: 1px 4px; }
 """
 
 
+def _inline(text: str) -> str:
+    """Escaped text with `code` spans as <code>."""
+    return re.sub(r"`([^`]+)`", r"<code>\1</code>", html.escape(text))
+
+
 def to_html(doc: Document, base_dir: Path) -> str:
     """One HTML file with every figure embedded; `base_dir` resolves figure paths."""
     esc = html.escape
@@ -114,9 +120,9 @@ def to_html(doc: Document, base_dir: Path) -> str:
             level = min(6, max(2, block.level))
             out.append(f"<h{level}>{esc(block.text)}</h{level}>")
         elif isinstance(block, Para):
-            out.append(f"<p>{esc(block.text)}</p>")
+            out.append(f"<p>{_inline(block.text)}</p>")
         elif isinstance(block, Bullets):
-            out.append("<ul>" + "".join(f"<li>{esc(i)}</li>" for i in block.items) + "</ul>")
+            out.append("<ul>" + "".join(f"<li>{_inline(i)}</li>" for i in block.items) + "</ul>")
         elif isinstance(block, Table):
             if block.caption:
                 out.append(f"<div class='caption'>{esc(block.caption)}</div>")

@@ -185,3 +185,13 @@ def test_missing_contract_fields_are_listed(tmp_path):
     # generated tokens fall back to the sum of the kinds
     tokens = markdown_table(md, "Tokens per step")[0]
     assert tokens["generated (all)"] == "1000"
+
+
+def test_baseline_killed_before_first_step_gives_no_speedup(tmp_path):
+    write_run(tmp_path / "s", "srpo", 0, steps=3)
+    write_run(tmp_path / "g", "grpo", 0, steps=3, logged=0, state=None, with_eval=False)
+    result = build_report([tmp_path], tmp_path / "out")
+    md = result.markdown.read_text()
+    assert "No speed-up: the baseline grpo has no pass-rate curve." in md
+    assert result.summary["speedups"] == []
+    assert "<code>agent.name</code>" in result.html.read_text()
