@@ -92,9 +92,9 @@ body { font-family: -apple-system, "Segoe UI", Helvetica, Arial, sans-serif; mar
 h1 { border-bottom: 2px solid #ddd; padding-bottom: .3em; }
 h2 { border-bottom: 1px solid #eee; padding-bottom: .2em; margin-top: 1.8em; }
 table { border-collapse: collapse; margin: .4em 0 1.2em; font-size: 14px; }
-th, td { border: 1px solid #ccc; padding: 4px 9px; text-align: right; }
+th, td { border: 1px solid #ccc; padding: 4px 9px; text-align: left; }
 th { background: #f3f3f3; }
-td:first-child, th:first-child { text-align: left; }
+td.num { text-align: right; white-space: nowrap; }
 tr:nth-child(even) td { background: #fafafa; }
 .caption { font-style: italic; color: #555; margin: .6em 0 .2em; }
 figure { margin: 1em 0 1.6em; }
@@ -107,6 +107,15 @@ code { background: #f4f4f4; padding: 1px 4px; }
 def _inline(text: str) -> str:
     """Escaped text with `code` spans as <code>."""
     return re.sub(r"`([^`]+)`", r"<code>\1</code>", html.escape(text))
+
+
+_NUMERIC = re.compile(r"^(—|[-−]?[\d.,]+(x| ± [\d.,]+)?|\[.*\]|\d+/\d+|\d+–\d+)$")
+
+
+def _td(cell: str) -> str:
+    """A table cell; numbers are right-aligned."""
+    cls = " class='num'" if _NUMERIC.match(cell) else ""
+    return f"<td{cls}>{html.escape(cell)}</td>"
 
 
 def to_html(doc: Document, base_dir: Path) -> str:
@@ -127,7 +136,7 @@ def to_html(doc: Document, base_dir: Path) -> str:
             if block.caption:
                 out.append(f"<div class='caption'>{esc(block.caption)}</div>")
             head = "".join(f"<th>{esc(str(h))}</th>" for h in block.header)
-            body = "".join("<tr>" + "".join(f"<td>{esc(str(c))}</td>" for c in row) + "</tr>"
+            body = "".join("<tr>" + "".join(_td(str(c)) for c in row) + "</tr>"
                            for row in block.rows)
             out.append(f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>")
         elif isinstance(block, Figure):
