@@ -18,6 +18,7 @@ from codereset.report import tables as tb
 from codereset.report.document import Bullets, Document, Figure, Heading, Para, Table
 from codereset.report.document import to_html, to_markdown
 from codereset.report.runs import Run, load_runs
+from codereset.report.samples import correction_by_deviation, reset_records
 
 #: Agents in the order the paper compares them; other groups follow alphabetically.
 AGENT_ORDER = ("grpo", "rrpo", "srpo", "caro")
@@ -155,7 +156,8 @@ def _compute_section(doc, groups, fig_dir, summary) -> None:
         return [data[part][g][key]["mean"] or 0.0 for g in labels]
     times = {name: col("time", key) for key, name in
              (("time_generate_s", "generate"), ("time_verify_s", "verify"),
-              ("time_localize_s", "localize"), ("time_train_s", "train"))}
+              ("time_localize_s", "localize"), ("time_train_s", "train"),
+              ("time_validate_s", "validate"), ("time_checkpoint_s", "checkpoint"))}
     other = [max(0.0, t - sum(p)) for t, p in
              zip(col("time", "time_step_s"), zip(*times.values()))]
     times["other"] = other
@@ -199,14 +201,29 @@ def _oracle_section(doc, groups, cfg, colors, fig_dir, summary) -> None:
     data, table = tb.oracle_section(groups)
     summary["oracle"] = data
     deviations = {g: agg.pooled(groups[g], "localization_deviations") for g in data}
-    curves = {g: c for g in data
-              if (c := agg.step_curve(g, groups[g], "localization_deviation", cfg.smooth))}
-    plots.oracle_panels(deviations, curves, data, colors, fig_dir / "oracle_panels.png")
+    by_deviation = {}
+    for g in data:
+        records = [rec for run in groups[g] for rec in reset_records(run.path)]
+        if records and (cells := correction_by_deviation(records)):
+            by_deviation[g] = cells
+    summary["oracle_by_deviation"] = by_deviation
+    plots.oracle_panels(deviations, by_deviation, data, colors, fig_dir / "oracle_panels.png")
     doc.add(Figure("figures/oracle_panels.png",
                    "(a) h* − h_oracle: 0 is exact, < 0 resets before the first error (clean "
-                   "prefix), > 0 after it (the prefix already holds the error). (b) mean "
-                   "deviation per step. (c, d) correction rate and suffix-group pass@4 from "
-                   "clean vs erroneous prefixes."), table)
+                   "prefix), > 0 after it (the prefix already holds the error). (b) correction "
+                   "rate per deviation, from the reset groups in samples.jsonl (n: groups). "
+                   "(c, d) correction rate and suffix-group pass@4 from clean vs erroneous "
+                   "prefixes."), table)
+    if by_deviation:
+        devs = sorted({d for t in by_deviation.values() for d in t})
+        rows = [[g] + [f"{t[d]['rate']:.3f} ({t[d]['corrected']}/{t[d]['groups']})" if d in t
+                       else "—" for d in devs] for g, t in by_deviation.items()]
+        doc.add(Table(["agent"] + [f"{d:+d}" if d else "0" for d in devs], rows,
+                      "Correction rate by deviation h* − h_oracle (corrected / reset groups, "
+                      "pooled over runs; from samples.jsonl)"))
+    else:
+        doc.add(Para("No per-group oracle records in samples.jsonl: no correction rate by "
+                     "deviation (panel b)."))
 
 
 def _eval_section(doc, groups, colors, fig_dir, summary) -> None:

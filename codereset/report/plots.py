@@ -116,8 +116,8 @@ def compute_bars(labels: list[str], time_parts: dict[str, list[float]],
     """Stacked bars per agent: seconds per step by phase, tokens per step by kind."""
     fig, (left, right) = plt.subplots(1, 2, figsize=(15, 4.4))
     x = np.arange(len(labels))
-    _stacked(left, labels, time_parts, ["#4c72b0", "#8c8c8c", "#c44e52", "#55a868", "#ccb974"],
-             x)
+    _stacked(left, labels, time_parts, ["#4c72b0", "#8c8c8c", "#c44e52", "#55a868", "#8172b3",
+                                         "#64b5cd", "#ccb974"], x)
     left.set_ylabel("seconds per step")
     left.set_title("Wall time per step by phase", fontsize=11)
     _stacked(right, labels, token_parts, ["#55a868", "#dd8452", "#c44e52", "#8c8c8c"],
@@ -192,17 +192,17 @@ def _paired_bars(ax, data: dict[str, dict], keys: tuple[str, str], colors, title
     ax.legend(fontsize=9)
 
 
-def oracle_panels(deviations: dict[str, list[float]], deviation_curves: dict[str, Curve],
+def oracle_panels(deviations: dict[str, list[float]], by_deviation: dict[str, dict[int, dict]],
                   summary: dict[str, dict], colors: dict[str, str], path: Path) -> None:
-    """The four panels: deviation histogram, deviation vs step, correction rate and suffix
-    pass@4 for clean vs erroneous prefixes."""
+    """The four panels: deviation histogram, correction rate by deviation, and correction rate
+    and suffix pass@4 for clean vs erroneous prefixes."""
     fig, axes = plt.subplots(2, 2, figsize=(13, 8.8))
     (a, b), (c, d) = axes
     values = [v for vs in deviations.values() for v in vs]
+    width = 0.8 / max(1, len(deviations))
     if values:
         lo, hi = math.floor(min(values)), math.ceil(max(values))
         edges = np.arange(lo - 0.5, hi + 1.5, 1.0)
-        width = 0.8 / max(1, len(deviations))
         for i, (label, vs) in enumerate(deviations.items()):
             counts, _ = np.histogram(vs, bins=edges)
             share = counts / max(1, len(vs))
@@ -210,24 +210,36 @@ def oracle_panels(deviations: dict[str, list[float]], deviation_curves: dict[str
             a.bar(centres, share, width, color=colors[label], label=f"{label} ({len(vs)})")
         a.axvline(0, color="#333", ls="--", lw=1)
         a.xaxis.set_major_locator(MaxNLocator(integer=True))
+        a.legend(fontsize=9)
     a.set_xlabel("localization deviation h* − h_oracle (≤ 0: clean prefix)")
     a.set_ylabel("share of localizations")
     a.set_title("(a) Deviation from the oracle's first error", fontsize=11)
-    for label, curve in deviation_curves.items():
-        _band(b, curve, colors[label], label)
-    b.axhline(0, color="#333", ls="--", lw=1)
-    b.set_xlabel("training step")
-    b.set_ylabel("mean deviation h* − h_oracle")
-    b.xaxis.set_major_locator(MaxNLocator(integer=True))
-    b.set_title("(b) Deviation over training (mean ± 1 SE)", fontsize=11)
+    devs = sorted({dv for table in by_deviation.values() for dv in table})
+    width = 0.8 / max(1, len(by_deviation))
+    for i, (label, table) in enumerate(by_deviation.items()):
+        xs = [dv - 0.4 + width * (i + 0.5) for dv in table]
+        rates = [cell["rate"] for cell in table.values()]
+        b.bar(xs, rates, width, color=colors[label], label=label)
+        for x, cell in zip(xs, table.values()):
+            b.annotate(f"n={cell['groups']}", (x, cell["rate"]), ha="center", va="bottom",
+                       fontsize=7, xytext=(0, 2), textcoords="offset points")
+    if devs:
+        b.axvline(0.5, color="#333", ls="--", lw=1)
+        b.xaxis.set_major_locator(MaxNLocator(integer=True))
+        b.legend(fontsize=9)
+    else:
+        b.text(0.5, 0.5, "no per-group oracle records\n(samples.jsonl with h_oracle)",
+               ha="center", va="center", transform=b.transAxes, color="#777")
+    b.set_ylim(0, 1.1)
+    b.set_xlabel("localization deviation h* − h_oracle")
+    b.set_ylabel("correction rate (any suffix correct)")
+    b.set_title("(b) Correction rate by deviation", fontsize=11)
     _paired_bars(c, summary, ("correction_rate_clean", "correction_rate_erroneous"), colors,
                  "(c) Correction rate by prefix kind", "correction rate")
     _paired_bars(d, summary, ("suffix_pass_at_4_clean", "suffix_pass_at_4_erroneous"), colors,
                  "(d) Suffix-group pass@4 by prefix kind", "suffix pass@4")
     for ax in (a, b, c, d):
         ax.grid(alpha=0.3, axis="y")
-        if ax in (a, b) and ax.get_legend_handles_labels()[0]:
-            ax.legend(fontsize=9)
     fig.tight_layout()
     fig.savefig(path, dpi=_DPI)
     plt.close(fig)

@@ -7,7 +7,7 @@ value, so seeds weigh equally whatever their length.
 - resets: normalized reset position h*/n, share of reset groups with reward signal, correction
   rate (per run weighted by the number of reset groups in each step).
 - oracle: localization deviation h* - h_oracle, and correction rate / suffix pass@4 for clean
-  (deviation <= 0) versus erroneous (deviation > 0) prefixes, weighted by each kind's count.
+  (h* <= h_oracle) versus erroneous prefixes, weighted by each kind's group count per step.
 - eval: final pass@k per suite (last evaluated step of each run), with a Wilson 95% interval
   over the suite's tasks.
 """
@@ -33,6 +33,8 @@ TIME_COLUMNS: list[_Col] = [
     ("time_verify_s", "verify s/step", agg.run_mean("time_verify_s"), 2),
     ("time_localize_s", "localize s/step", agg.run_mean("time_localize_s"), 2),
     ("time_train_s", "train s/step", agg.run_mean("time_train_s"), 2),
+    ("time_validate_s", "validate s/step", agg.run_mean("time_validate_s"), 2),
+    ("time_checkpoint_s", "checkpoint s/step", agg.run_mean("time_checkpoint_s"), 2),
     ("time_step_s", "total s/step", agg.run_mean("time_step_s"), 2),
     ("wall_time_s", "wall time s", agg.run_sum("time_step_s"), 1),
 ]
@@ -116,13 +118,33 @@ def n_reset_groups(row: dict) -> float:
     return 1.0 if is_number(row.get("reset_depth")) else 0.0
 
 
-def _deviation_count(clean: bool) -> Callable[[dict], float]:
+def _prefix_count(clean: bool) -> Callable[[dict], float]:
+    """Reset groups of a step with a clean (erroneous) prefix: `reset_groups_clean`
+    (`reset_groups_erroneous`) when logged, else counted from the deviations (<= 0 is clean),
+    else 1 (each step weighs the same)."""
+    key = "reset_groups_clean" if clean else "reset_groups_erroneous"
+
     def count(row: dict) -> float:
+        if is_number(row.get(key)):
+            return float(row[key])
         devs = row.get("localization_deviations")
         if isinstance(devs, list):
             return float(sum(1 for d in devs if is_number(d) and (d <= 0) == clean))
         return 1.0
     return count
+
+
+def _share_clean(run: Run) -> float:
+    """Share of oracle-judged reset groups with a clean prefix (no error found counts as clean
+    when the trainer logs the counts)."""
+    clean = sum(_prefix_count(True)(r) for r in run.metrics if _has_oracle_row(r))
+    bad = sum(_prefix_count(False)(r) for r in run.metrics if _has_oracle_row(r))
+    return clean / (clean + bad) if clean + bad > 0 else math.nan
+
+
+def _has_oracle_row(row: dict) -> bool:
+    return any(k in row for k in ("reset_groups_clean", "localization_deviations",
+                                  "localization_deviation"))
 
 
 def _pooled_mean(list_key: str, scalar_key: str) -> Callable[[Run], float]:
@@ -158,15 +180,15 @@ ORACLE_COLUMNS: list[_Col] = [
      _pooled_mean("localization_deviations", "localization_deviation"), 2),
     ("abs_deviation", "abs deviation", lambda r: _abs_mean(r), 2),
     ("share_exact", "share exact", _share("localization_deviations", lambda d: d == 0), 3),
-    ("share_clean", "share clean", _share("localization_deviations", lambda d: d <= 0), 3),
+    ("share_clean", "share clean", _share_clean, 3),
     ("correction_rate_clean", "correction clean",
-     agg.run_weighted("correction_rate_clean", _deviation_count(True)), 3),
+     agg.run_weighted("correction_rate_clean", _prefix_count(True)), 3),
     ("correction_rate_erroneous", "correction erroneous",
-     agg.run_weighted("correction_rate_erroneous", _deviation_count(False)), 3),
+     agg.run_weighted("correction_rate_erroneous", _prefix_count(False)), 3),
     ("suffix_pass_at_4_clean", "suffix pass@4 clean",
-     agg.run_weighted("suffix_pass_at_4_clean", _deviation_count(True)), 3),
+     agg.run_weighted("suffix_pass_at_4_clean", _prefix_count(True)), 3),
     ("suffix_pass_at_4_erroneous", "suffix pass@4 erroneous",
-     agg.run_weighted("suffix_pass_at_4_erroneous", _deviation_count(False)), 3),
+     agg.run_weighted("suffix_pass_at_4_erroneous", _prefix_count(False)), 3),
 ]
 
 

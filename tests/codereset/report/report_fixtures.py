@@ -6,11 +6,15 @@ Per run of agent A and seed s, at step t = 1..steps:
 - val_pass_rate on even steps = pass_rate - 0.05
 - tokens_trained = 1000 + 10 s; seed search SEED[A] (0/300/200); localization LOC[A] (0/0/100)
   tokens_generated = their sum; tokens_prefix_reused = 0/400/250
-- time_generate_s = 2 + 0.5 s, verify 1, localize 0.5 (srpo) else 0, train 3, step = sum + 0.1
+- time_generate_s = 2 + 0.5 s, verify 1, localize 0.5 (srpo) else 0, train 3, validate 0.4 on
+  even steps else 0, checkpoint 0.05, step = sum + 0.1
 - mean_response_tokens = 100 + 10 s
-- resets (rrpo): 2 groups per step, depths [0.2, 0.8], signal 0.5, correction 0.5
-- resets (srpo): odd steps 3 groups [0.4, 0.6, 0.8] signal 1.0 correction 2/3 (oracle
-  deviations [-1, 0, 2]); even steps 1 group [0.6] signal 0.0 correction 0.0 (deviation [0])
+- resets (rrpo): 2 groups per step, depths [0.2, 0.8], signal 0.5, correction 0.5 (oracle
+  deviations [0, 1]; the clean one is corrected on odd steps, the erroneous one on even steps)
+- resets (srpo): odd steps 3 groups [0.4, 0.6, 0.8] signal 1.0 correction 1/3 (oracle
+  deviations [-1, 0, 2], only the -1 group corrected); even steps 1 group [0.6] signal 0.0
+  correction 1.0 (deviation [0], corrected)
+- with the oracle, samples.jsonl holds one row per reset group agreeing with the above
 - srpo: one localization parse failure at step 3
 - eval.jsonl: step 0 and final step; basic pass@1 = FINAL_EVAL[A] + 0.02 s at the end
 """
@@ -37,31 +41,56 @@ def _resets(agent: str, step: int, oracle: bool) -> dict:
     if agent == "rrpo":
         row = {"reset_depth": 0.5, "reset_depths": [0.2, 0.8], "reset_groups_with_signal": 0.5,
                "correction_rate": 0.5}
-        devs = [0, 1]
-        clean = {"correction_rate_clean": 0.5, "correction_rate_erroneous": 0.5,
+        odd = float(step % 2)
+        clean = {"correction_rate_clean": odd, "correction_rate_erroneous": 1 - odd,
                  "suffix_pass_at_4_clean": 0.5, "suffix_pass_at_4_erroneous": 0.5}
     elif step % 2:
         row = {"reset_depth": 0.6, "reset_depths": [0.4, 0.6, 0.8],
-               "reset_groups_with_signal": 1.0, "correction_rate": 2 / 3}
-        devs = [-1, 0, 2]
+               "reset_groups_with_signal": 1.0, "correction_rate": 1 / 3}
         clean = {"correction_rate_clean": 0.5, "correction_rate_erroneous": 0.0,
                  "suffix_pass_at_4_clean": 0.3, "suffix_pass_at_4_erroneous": 0.1}
     else:
         row = {"reset_depth": 0.6, "reset_depths": [0.6], "reset_groups_with_signal": 0.0,
-               "correction_rate": 0.0}
-        devs = [0]
+               "correction_rate": 1.0}
         clean = {"correction_rate_clean": 1.0, "correction_rate_erroneous": None,
                  "suffix_pass_at_4_clean": 0.3, "suffix_pass_at_4_erroneous": None}
     if oracle:
+        devs = [d for d, _ in oracle_groups(agent, step)]
         row |= {"localization_deviations": devs,
-                "localization_deviation": sum(devs) / len(devs)} | clean
+                "localization_deviation": sum(devs) / len(devs),
+                "reset_groups_clean": sum(d <= 0 for d in devs),
+                "reset_groups_erroneous": sum(d > 0 for d in devs)} | clean
     return row
+
+
+def oracle_groups(agent: str, step: int) -> list[tuple[int, bool]]:
+    """(deviation h* - h_oracle, corrected) of each reset group of a step."""
+    if agent == "rrpo":
+        return [(0, step % 2 == 1), (1, step % 2 == 0)]
+    if agent == "srpo":
+        return [(-1, True), (0, False), (2, False)] if step % 2 else [(0, True)]
+    return []
+
+
+def sample_rows(agent: str, step: int) -> list[dict]:
+    """samples.jsonl rows of a step's reset groups (h_oracle = 3, h* = 3 + deviation)."""
+    rows = []
+    for deviation, corrected in oracle_groups(agent, step):
+        rollouts = [{"correct": corrected and i == 0, "reward": float(corrected and i == 0)}
+                    for i in range(4)]
+        rows.append({"step": step, "task_id": "arith/1", "group": "reset",
+                     "reset_index": 3 + deviation, "h_oracle": 3,
+                     "rewards": [r["reward"] for r in rollouts], "rollouts": rollouts})
+    rows.append({"step": step, "task_id": "arith/1", "group": "base", "reset_index": None,
+                 "rewards": [0.0] * 4, "rollouts": []})
+    return rows
 
 
 def metrics_row(agent: str, seed: int, step: int, oracle: bool = False) -> dict:
     trained = 1000 + 10 * seed
     localize = 0.5 if agent == "srpo" else 0.0
     gen = 2 + 0.5 * seed
+    validate = 0.4 if step % 2 == 0 else 0.0
     row = {
         "step": step, "pass_rate": 0.1 + SLOPE[agent] * step + 0.03 * seed,
         "loss": 0.1, "grad_norm": 1.0,
@@ -71,7 +100,8 @@ def metrics_row(agent: str, seed: int, step: int, oracle: bool = False) -> dict:
         "mean_response_tokens": 100 + 10 * seed,
         "localization_parse_failures": 1 if agent == "srpo" and step == 3 else 0,
         "time_generate_s": gen, "time_verify_s": 1.0, "time_localize_s": localize,
-        "time_train_s": 3.0, "time_step_s": gen + 1.0 + localize + 3.0 + 0.1,
+        "time_train_s": 3.0, "time_validate_s": validate, "time_checkpoint_s": 0.05,
+        "time_step_s": gen + 1.0 + localize + 3.0 + validate + 0.05 + 0.1,
         "skipped_update": False,
     }
     if step % 2 == 0:
@@ -104,6 +134,9 @@ def write_run(run_dir: Path, agent: str, seed: int, steps: int = 10, *, logged: 
     if truncate_last:
         text += json.dumps(metrics_row(agent, seed, logged + 1, oracle))[:37]
     (run_dir / "metrics.jsonl").write_text(text)
+    if oracle:
+        (run_dir / "samples.jsonl").write_text("".join(
+            json.dumps(r) + "\n" for t in range(1, logged + 1) for r in sample_rows(agent, t)))
     if with_eval:
         (run_dir / "eval.jsonl").write_text(
             "".join(json.dumps(r) + "\n" for r in eval_rows(agent, seed, steps)))

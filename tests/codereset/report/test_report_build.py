@@ -65,8 +65,9 @@ def test_compute_tables_hold_metrics_numbers(report):
     generate = [2 + 0.5 * s for s in SEEDS]
     assert time["srpo"]["generate s/step"] == _pm(generate, 2)
     assert time["srpo"]["localize s/step"] == "0.50 ± 0.00"
-    assert time["grpo"]["total s/step"] == _pm([g + 4.1 for g in generate], 2)
-    assert time["grpo"]["wall time s"] == _pm([10 * (g + 4.1) for g in generate], 1)
+    assert time["grpo"]["validate s/step"] == "0.20 ± 0.00"  # 0.4 s on every second step
+    assert time["grpo"]["total s/step"] == _pm([g + 4.35 for g in generate], 2)
+    assert time["grpo"]["wall time s"] == _pm([10 * (g + 4.35) for g in generate], 1)
     tokens = {r["agent"]: r for r in markdown_table(md, "Tokens per step")}
     assert tokens["rrpo"]["seed search"] == "300 ± 0"
     assert tokens["srpo"]["localization"] == "100 ± 0"
@@ -84,10 +85,10 @@ def test_reset_table_weights_by_group_count(report):
     _, md = report
     rows = {r["agent"]: r for r in markdown_table(md, "Reset diagnostics")}
     assert set(rows) == {"rrpo", "srpo"}  # grpo makes no reset groups
-    # srpo: odd steps 3 groups (signal 1.0, correction 2/3), even steps 1 group (0, 0)
+    # srpo: odd steps 3 groups (signal 1.0, correction 1/3), even steps 1 group (0, 1.0)
     assert rows["srpo"]["reset groups"] == "20.0 ± 0.0"
     assert rows["srpo"]["groups with signal"] == "0.750 ± 0.000"  # (15*1 + 5*0) / 20
-    assert rows["srpo"]["correction rate"] == "0.500 ± 0.000"     # (15*2/3) / 20
+    assert rows["srpo"]["correction rate"] == "0.500 ± 0.000"     # (15*1/3 + 5*1) / 20
     assert rows["srpo"]["reset position h*/n"] == "0.600 ± 0.000"
     assert rows["srpo"]["parse failures"] == "1.0 ± 0.0"
     assert rows["rrpo"]["reset position h*/n"] == "0.500 ± 0.000"
@@ -195,3 +196,14 @@ def test_baseline_killed_before_first_step_gives_no_speedup(tmp_path):
     assert "No speed-up: the baseline grpo has no pass-rate curve." in md
     assert result.summary["speedups"] == []
     assert "<code>agent.name</code>" in result.html.read_text()
+
+
+def test_correction_by_deviation_from_samples(report):
+    result, md = report
+    rows = {r["agent"]: r for r in markdown_table(md, "Correction rate by deviation")}
+    # srpo per run: 5 groups at -1 (corrected), 10 at 0 (half corrected), 5 at +2 (none)
+    assert rows["srpo"]["-1"] == "1.000 (15/15)"
+    assert rows["srpo"]["0"] == "0.500 (15/30)"
+    assert rows["srpo"]["+2"] == "0.000 (0/15)" and rows["srpo"]["+1"] == "—"
+    assert rows["rrpo"]["+1"] == "0.500 (15/30)"
+    assert result.summary["oracle_by_deviation"]["srpo"][-1]["groups"] == 15
