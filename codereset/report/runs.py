@@ -4,7 +4,8 @@ A run directory (see the "Run directory" contract) holds `config.yaml`, `metrics
 `eval.jsonl`, `run_status.json` and more. This module owns:
 
 - `find_run_dirs(paths)`: every run directory at or below the given paths (a directory is a run
-  directory when it holds `metrics.jsonl` or `config.yaml`); sweeps are searched recursively.
+  directory when it holds `metrics.jsonl`, `config.yaml` or Hydra's `.hydra/config.yaml`, so a
+  sweep job that failed before its first row is still listed); sweeps are searched recursively.
 - `load_run(path) -> Run`: the parsed files, never raising on damaged content: a truncated last
   line, a missing file or an unreadable config is recorded in `Run.problems` and the run is then
   *partial*.
@@ -41,7 +42,7 @@ ORACLE_METRIC_KEYS = (
 #: Keys of one `eval.jsonl` row (the contract).
 EVAL_KEYS = ("step", "suite", "split", "k", "pass_at_k", "n_tasks", "n_samples")
 
-_RUN_MARKERS = ("metrics.jsonl", "config.yaml")
+_RUN_MARKERS = ("metrics.jsonl", "config.yaml", ".hydra/config.yaml")
 _SKIP_DIRS = {".hydra", "checkpoints", "tb", "__pycache__", ".git"}
 
 

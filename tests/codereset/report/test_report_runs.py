@@ -113,3 +113,16 @@ def test_eval_rows_without_pass_at_k_are_skipped(tmp_path):
     run = load_run(path)
     assert len(run.evals) == 2
     assert run.problems == ["eval.jsonl: a row lacks a valid pass_at_k, skipped"]
+
+
+def test_sweep_job_that_failed_at_start_is_listed(tmp_path):
+    sweep = write_sweep(tmp_path / "sweep", agents=("grpo",), seeds=(0,), steps=2)
+    failed = sweep / "1"
+    (failed / ".hydra").mkdir(parents=True)
+    (failed / ".hydra" / "config.yaml").write_text(
+        yaml.safe_dump({"agent": {"name": "srpo"}, "seed": 1}))
+    (failed / "train.log").write_text("ImportError: ...\n")
+    found = find_run_dirs([sweep])
+    assert [p.name for p in found] == ["0", "1"]
+    run = load_run(found[1])
+    assert run.label("agent.name") == "srpo" and "no metrics.jsonl" in run.problems
