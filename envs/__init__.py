@@ -7,12 +7,15 @@ nothing is loaded until `gymnasium.make`). Modules:
   verify     - rewards (`Verifier`, `Outcome`);
   oracle     - step-level oracle (`first_error`, `has_oracle`);
   tasks      - `Task`, the suite registry and `load_suite`;
-  thought_env - `ThoughtMDPEnv` and `ThoughtState`.
+  state      - `ThoughtState` (task + thoughts so far; JSON round trip);
+  spaces     - text spaces that accept any Unicode;
+  thought_env - `ThoughtMDPEnv`.
 """
 
 import gymnasium
 
 from envs.rules import ThoughtRules
+from envs.state import StateError, ThoughtState
 from envs.tasks import SUITES, Task, load_suite
 
 ENV_IDS = {"ThoughtMDP-Code-v0": "code", "ThoughtMDP-Math-v0": "math"}
@@ -23,4 +26,4 @@ for _env_id, _kind in ENV_IDS.items():
         gymnasium.register(id=_env_id, entry_point="envs.thought_env:ThoughtMDPEnv",
                            kwargs={"kind": _kind, "tasks": _DEFAULT_TASKS[_kind]})
 
-__all__ = ["ENV_IDS", "SUITES", "Task", "ThoughtRules", "load_suite"]
+__all__ = ["ENV_IDS", "SUITES", "StateError", "Task", "ThoughtRules", "ThoughtState", "load_suite"]

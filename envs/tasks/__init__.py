@@ -5,7 +5,7 @@ Registered suites (see `SUITES`; each names its loader, imported on first use):
   ``mbpp_plus`` (the last two need the optional `evalplus` package);
   math: ``arith``;
   file loaders (``path=`` or a hub dataset): ``jsonl``, ``mbpp``, ``livecodebench``, ``apps``,
-  ``gsm8k``, ``math``.
+  ``code_contests``, ``gsm8k``, ``math``.
 """
 
 from envs.tasks.registry import SUITES, SuiteSpec, load_suite, register_suite, suite_spec
@@ -23,5 +23,18 @@ register_suite(SuiteSpec("mbpp_plus", "code", "envs.tasks.evalplus_suites:load_m
                          "MBPP+ through evalplus's loader (optional extra 'evalplus')"))
 register_suite(SuiteSpec("arith", "math", "envs.tasks.arith:load", SPLITS,
                          "procedural multi-step arithmetic word problems with step-level truth"))
+
+# File loaders: any split name (passed to the hub, or matched against a JSONL row's "split").
+_LOADERS = "envs.tasks.loaders."
+for _name, _kind, _entry, _doc in [
+    ("jsonl", "any", "jsonl:load_jsonl", "our own JSONL task format (code or math)"),
+    ("mbpp", "code", "code_formats:load_mbpp", "MBPP (text, code, test_list asserts)"),
+    ("livecodebench", "code", "code_formats:load_livecodebench", "LiveCodeBench (functional and stdin)"),
+    ("apps", "code", "code_formats:load_apps", "APPS stdin/stdout problems"),
+    ("code_contests", "code", "code_formats:load_code_contests", "CodeContests stdin/stdout problems"),
+    ("gsm8k", "math", "math_formats:load_gsm8k", "GSM8K (#### answer)"),
+    ("math", "math", "math_formats:load_math", "MATH (\\boxed{} in the solution)"),
+]:
+    register_suite(SuiteSpec(_name, _kind, _LOADERS + _entry, None, _doc))
 
 __all__ = ["SUITES", "SPLITS", "SuiteSpec", "Task", "load_suite", "register_suite", "suite_spec"]

@@ -18,7 +18,7 @@ class SuiteSpec:
 
     Attributes:
         name: registry key.
-        kind: "code" or "math".
+        kind: "code", "math", or "any" (a file format that holds either).
         loader: ``"module:function"``; the function takes ``(split, seed, **kw)`` and returns
             a list of `Task`.
         splits: the splits it provides; None for file loaders, which label their tasks with

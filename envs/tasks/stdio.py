@@ -14,6 +14,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from textwrap import dedent, indent
 
+from envs.tasks.basic import interleave
 from envs.tasks.basic.family import WORDS, ints, sentence
 from envs.tasks.task import Task, split_of, stable_hash
 
@@ -280,22 +281,26 @@ def _problem(spec: StdioSpec, example_in: str, example_out: str) -> str:
 
 def load(split: str = "train", seed: int = 0, n: int | None = None,
          difficulties: Sequence[int] = (1, 2, 3)) -> list[Task]:
-    """`n` tasks of `split` (default `DEFAULT_N[split]`), families taken in turn."""
+    """`n` tasks of `split` (default `DEFAULT_N[split]`), split evenly over the families (in turn)."""
     from sandboxes import StdioTests
 
     n = DEFAULT_N[split] if n is None else n
     chosen = [(name, d, make) for name, (d, make) in STDIO_FAMILIES.items() if d in difficulties]
     if not chosen:
         raise ValueError(f"no stdio family has difficulty in {list(difficulties)}")
+    per_family = [_draw_family(name, difficulty, make, split, seed, n // len(chosen) + (i < n % len(chosen)), StdioTests)
+                  for i, (name, difficulty, make) in enumerate(chosen)]
+    return interleave(per_family)
+
+
+def _draw_family(name: str, difficulty: int, make: Callable[[random.Random], StdioSpec], split: str, seed: int,
+                 quota: int, tests_cls: type) -> list[Task]:
+    """`quota` distinct tasks of one family that fall into `split`."""
     tasks: dict[str, Task] = {}
-    attempt = 0
-    while len(tasks) < n:
-        if attempt > 100 * n + 1000:
-            raise RuntimeError(f"stdio: could not draw {n} distinct {split} tasks")
-        name, difficulty, make = chosen[attempt % len(chosen)]
-        rng = random.Random(f"stdio/{seed}/{name}/{attempt // len(chosen)}")
-        attempt += 1
-        spec = make(rng)
+    if quota == 0:
+        return []
+    for j in range(200 * quota + 200):
+        spec = make(random.Random(f"stdio/{seed}/{name}/{j}"))
         cases = tuple((stdin, run_program(spec.solution, stdin)) for stdin in spec.inputs)
         problem = _problem(spec, *cases[0])
         if split_of(problem) != split:
@@ -303,6 +308,8 @@ def load(split: str = "train", seed: int = 0, n: int | None = None,
         task_id = f"stdio/{name}-{stable_hash(problem + repr(cases))}"
         reference = (spec.plan + STOP, f"\n```python\n{spec.solution}```{STOP}")
         tasks.setdefault(task_id, Task(task_id=task_id, suite="stdio", kind="code", problem=problem,
-                                       reference=reference, tests=StdioTests(cases=cases),
+                                       reference=reference, tests=tests_cls(cases=cases),
                                        difficulty=difficulty, split=split))
-    return list(tasks.values())
+        if len(tasks) == quota:
+            return list(tasks.values())
+    raise RuntimeError(f"stdio family {name!r}: could not draw {quota} distinct {split} tasks")

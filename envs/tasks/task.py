@@ -41,7 +41,8 @@ class Task:
         kind: "code" or "math"; selects answer extraction and verification.
         problem: the problem text shown to the model.
         reference: reference thoughts (each ends with the stop pattern ``</thought>``; the last
-            holds the final answer) that score 1.0 through the real verifier.
+            holds the final answer) that score 1.0 through the real verifier. Empty only for
+            loaded data that ships no solution (LiveCodeBench).
         tests: code only: a `sandboxes` test spec (`CallTests`, `AssertTests`, `StdioTests`).
         answer: math only: the ground-truth final answer (compared by `math-verify`).
         step_values: math suites with step-level truth: the true value after each reference
@@ -68,8 +69,8 @@ class Task:
         where = f"Task {self.task_id!r} of suite {self.suite!r}"
         if self.kind not in ANSWER_EXTRACTORS:
             raise ValueError(f"{where}: unknown kind {self.kind!r}; known: {sorted(ANSWER_EXTRACTORS)}")
-        if not isinstance(self.reference, tuple) or not self.reference:
-            raise ValueError(f"{where}: reference must be a non-empty tuple of thoughts")
+        if not isinstance(self.reference, tuple) or not all(isinstance(t, str) for t in self.reference):
+            raise ValueError(f"{where}: reference must be a tuple of thought strings")
         if self.kind == "code" and self.tests is None:
             raise ValueError(f"{where}: a code task needs `tests` (a sandboxes test spec)")
         if self.kind == "math" and self.answer is None:

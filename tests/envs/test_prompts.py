@@ -64,3 +64,15 @@ def test_chat_template(math_task, chat_tokenizer):
     assert text.startswith("<|im_start|>system\n")
     assert text.endswith(f"<|im_start|>user\n{math_task.problem}<|im_end|>\n<|im_start|>assistant\n")
     assert text.count("<|im_start|>assistant\n") == 2
+
+
+@pytest.mark.parametrize("suite,style", [("basic", "function"), ("stdio", "stdio"), ("humaneval", "function")])
+def test_code_suites_get_their_worked_example(suite, style):
+    from envs.prompts import prompt_style
+
+    task = load_suite(suite, "test", n=1)[0]
+    assert prompt_style(task) == style
+    msgs = build_messages(task)
+    assert msgs[1]["content"] == PROMPT_STYLES[style].example_problem
+    assert msgs[-1]["content"] == task.problem
+    assert "```python" in msgs[2]["content"]

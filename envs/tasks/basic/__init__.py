@@ -52,7 +52,7 @@ def make_task(family_name: str, spec: Spec, difficulty: int, split: str,
 
 def load(split: str = "train", seed: int = 0, n: int | None = None,
          difficulties: Sequence[int] = (1, 2, 3), families: Sequence[str] | None = None) -> list[Task]:
-    """`n` tasks of `split` (default `DEFAULT_N[split]`), families taken in turn.
+    """`n` tasks of `split` (default `DEFAULT_N[split]`), split evenly over the families (in turn).
 
     Args:
         difficulties: keep families of these difficulties.
@@ -67,19 +67,31 @@ def load(split: str = "train", seed: int = 0, n: int | None = None,
               if f.difficulty in difficulties and (families is None or f.name in families)]
     if not chosen:
         raise ValueError(f"no basic family has difficulty in {list(difficulties)} (and is in {families})")
+    per_family = [_draw_family(fam, split, seed, n // len(chosen) + (i < n % len(chosen)))
+                  for i, fam in enumerate(chosen)]
+    return interleave(per_family)
+
+
+def _draw_family(fam, split: str, seed: int, quota: int) -> list[Task]:
+    """`quota` distinct tasks of family `fam` that fall into `split`."""
     tasks: dict[str, Task] = {}
-    attempt = 0
-    while len(tasks) < n:
-        if attempt > 100 * n + 1000:
-            raise RuntimeError(f"basic: could not draw {n} distinct {split} tasks from {len(chosen)} families")
-        fam = chosen[attempt % len(chosen)]
-        rng = random.Random(f"basic/{seed}/{fam.name}/{attempt // len(chosen)}")
-        attempt += 1
-        spec = fam.make(rng)
+    if quota == 0:
+        return []
+    for j in range(200 * quota + 200):
+        spec = fam.make(random.Random(f"basic/{seed}/{fam.name}/{j}"))
         cases = _run_reference(spec)
         problem = _problem(spec, cases[0])
-        if split_of(problem) != split:
-            continue
-        task = make_task(fam.name, spec, fam.difficulty, split, cases, problem)
-        tasks.setdefault(task.task_id, task)
-    return list(tasks.values())
+        if split_of(problem) == split:
+            task = make_task(fam.name, spec, fam.difficulty, split, cases, problem)
+            tasks.setdefault(task.task_id, task)
+        if len(tasks) == quota:
+            return list(tasks.values())
+    raise RuntimeError(f"basic family {fam.name!r}: could not draw {quota} distinct {split} tasks")
+
+
+def interleave(groups: list[list[Task]]) -> list[Task]:
+    """Round-robin merge, so any prefix of the result mixes the groups evenly."""
+    out = []
+    for i in range(max((len(g) for g in groups), default=0)):
+        out += [g[i] for g in groups if i < len(g)]
+    return out

@@ -36,21 +36,21 @@ def fizzbuzz(rng: random.Random) -> Spec:
 
 @family("factorial", 2)
 def factorial(rng: random.Random) -> Spec:
-    f = rng.choice(["factorial", "fact"])
+    f = rng.choice(["factorial", "fact", "factorial_of", "compute_factorial"])
     return Spec(f, "n", "returns n! (the product 1 * 2 * ... * n) for an integer n >= 0; 0! is 1",
                 src(f"def {f}(n):\n    result = 1\n    for i in range(2, n + 1):\n        result *= i\n    return result\n"),
                 "I multiply the numbers 2..n into a result that starts at 1.",
-                tuple((rng.randint(0, 12),) for _ in range(5)) + ((0,),))
+                tuple((rng.randint(0, 20),) for _ in range(5)) + ((0,),))
 
 
 @family("fibonacci", 2)
 def fibonacci(rng: random.Random) -> Spec:
-    f = rng.choice(["fibonacci", "fib"])
+    f = rng.choice(["fibonacci", "fib", "nth_fibonacci", "fibonacci_number"])
     return Spec(f, "n", "returns the n-th Fibonacci number, where fib(0) = 0, fib(1) = 1 and each next one is the "
                 "sum of the two before",
                 src(f"def {f}(n):\n    a, b = 0, 1\n    for _ in range(n):\n        a, b = b, a + b\n    return a\n"),
                 "I keep the last two numbers and advance them n times.",
-                tuple((rng.randint(0, 30),) for _ in range(5)) + ((1,),))
+                tuple((rng.randint(0, 40),) for _ in range(5)) + ((1,),))
 
 
 @family("second_largest", 2)
