@@ -1,0 +1,216 @@
+"""GRPO / RRPO / SRPO-style policy-gradient updates on a softmax tabular policy.
+
+Owns `PGConfig`, the agent registry `AGENTS`, `softmax`, `build_groups` (the prompts' rollout
+buffers, method.md's default "1x4" split) and `train_step` (one batch, one gradient step).
+
+Buffer for one prompt (G = `group_size`, 2G trained slots):
+  - "grpo": one group of 2G fresh rollouts from the prompt, trained on every thought.
+  - "rrpo" / "srpo": a base group of G fresh rollouts (trained on every thought); the seed is the
+    first failed base rollout, else fresh rollouts are drawn one at a time until one fails
+    (`max_seed_attempts` in all, base group included; these extra draws are not trained). The
+    agent picks the reset index h* in the seed's 1..n thoughts ("rrpo": uniform; "srpo": the
+    `localizer`, see `codereset.tabular.localizers`), and G continuations are drawn from the reset
+    state (the seed's state before thought h*): a shared-prefix group trained on its suffix
+    thoughts only. No seed: G more fresh rollouts, a second group trained on every thought.
+Each group's advantages come from the project's estimator (`codereset.advantages`, default
+"group_norm"). Loss (method.md): L = - mean over the batch's rollouts i of
+A_i * mean over i's trained thoughts t of log pi(a_t | s_t); its gradient with respect to the
+logits of s_t is -A_i / (N n_i) (onehot(a_t) - pi(s_t)) per trained thought (N rollouts in the
+batch, n_i trained thoughts of rollout i). One plain gradient step per batch: theta -= lr * grad.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Callable
+
+import numpy as np
+import torch
+
+from codereset.advantages import get_advantage
+from codereset.tabular.localizers import LocalizerConfig, localize, oracle_index
+from codereset.tabular.mdp import LayeredMDP, Rollouts, rollouts
+
+
+
+def _uniform_reset(mdp: LayeredMDP, v_star: list[np.ndarray], seed: np.ndarray, cfg: "PGConfig",
+                   rng: np.random.Generator) -> tuple[int, int]:
+    """RRPO: h* uniform in 1..n; also returns the oracle's index, for the diagnostics."""
+    return int(rng.integers(1, mdp.horizon + 1)), oracle_index(mdp, v_star, seed)[0]
+
+
+def _localized_reset(mdp: LayeredMDP, v_star: list[np.ndarray], seed: np.ndarray, cfg: "PGConfig",
+                     rng: np.random.Generator) -> tuple[int, int]:
+    """SRPO: h* from the configured localizer."""
+    return localize(cfg.localizer, mdp, v_star, seed, rng)
+
+
+# Agent name -> how it picks (h*, h_oracle) in a failed seed; None: the agent never resets (GRPO).
+AGENTS: dict[str, Callable[..., tuple[int, int]] | None] = {
+    "grpo": None,
+    "rrpo": _uniform_reset,
+    "srpo": _localized_reset,
+}
+
+
+@dataclass(frozen=True)
+class PGConfig:
+    """agent: one of `AGENTS`.
+    localizer: SRPO's localizer (ignored by the other agents).
+    group_size: G, rollouts per group (2G trained slots per prompt).
+    max_seed_attempts: most rollouts drawn from a prompt to find a failed seed, base group included.
+    prompts_per_step: prompts drawn (from the start distribution) per batch.
+    lr: step size of the gradient step on the logits.
+    advantage: name of the group advantage estimator in `codereset.advantages`.
+    """
+
+    agent: str = "srpo"
+    localizer: LocalizerConfig = field(default_factory=LocalizerConfig)
+    group_size: int = 4
+    max_seed_attempts: int = 12
+    prompts_per_step: int = 8
+    lr: float = 1.0
+    advantage: str = "group_norm"
+
+    def __post_init__(self) -> None:
+        if self.agent not in AGENTS:
+            raise ValueError(f"unknown agent {self.agent!r}; known: {sorted(AGENTS)}")
+        if self.group_size < 2 or self.prompts_per_step < 1 or self.lr <= 0:
+            raise ValueError("need group_size >= 2, prompts_per_step >= 1 and lr > 0")
+        if self.max_seed_attempts < self.group_size:
+            raise ValueError(f"max_seed_attempts ({self.max_seed_attempts}) counts the base group, so it "
+                             f"must be >= group_size ({self.group_size})")
+        get_advantage(self.advantage)
+
+
+def softmax(theta: list[np.ndarray]) -> list[np.ndarray]:
+    """Per depth, row-wise softmax of the logits (n_h, K)."""
+    out = []
+    for t in theta:
+        e = np.exp(t - t.max(axis=1, keepdims=True))
+        out.append(e / e.sum(axis=1, keepdims=True))
+    return out
+
+
+@dataclass(frozen=True)
+class Group:
+    """One normalization group: its rollouts (full state/action rows; a shared-prefix group's
+    rows hold the seed's prefix before `first_trained`) and the first trained depth."""
+
+    rollouts: Rollouts
+    first_trained: int
+
+
+@dataclass
+class PromptRecord:
+    """What one prompt's buffer cost and showed. generated_thoughts counts trained and seed-search
+    thoughts (a continuation from h* generates H - h* + 1); for a reset: h_star, h_oracle,
+    reset_has_variance (some but not all continuations correct), reset_corrected (any correct)."""
+
+    base_pass: float
+    generated_rollouts: int
+    generated_thoughts: int
+    seed_found: bool = False
+    h_star: int | None = None
+    h_oracle: int | None = None
+    reset_has_variance: bool = False
+    reset_corrected: bool = False
+
+
+def _rows(ro: Rollouts, rows: np.ndarray | slice) -> Rollouts:
+    return Rollouts(ro.states[rows], ro.actions[rows], ro.rewards[rows], ro.start_depth)
+
+
+def build_groups(mdp: LayeredMDP, policy: list[np.ndarray], v_star: list[np.ndarray], prompts: np.ndarray,
+                 cfg: PGConfig, rng: np.random.Generator) -> tuple[list[Group], list[PromptRecord]]:
+    """The trained groups of a batch of prompts (module docstring; all prompts' rollouts of a
+    kind are drawn in one vectorized call) and one record per prompt."""
+    g, h_max, n_prompts = cfg.group_size, mdp.horizon, len(prompts)
+    choose_reset = AGENTS[cfg.agent]
+    if choose_reset is None:
+        fresh = rollouts(mdp, policy, rng, 2 * g * n_prompts, states=np.repeat(prompts, 2 * g))
+        groups = [Group(_rows(fresh, slice(2 * g * i, 2 * g * (i + 1))), 0) for i in range(n_prompts)]
+        return groups, [PromptRecord(float(gr.rollouts.rewards.mean()), 2 * g, 2 * g * h_max) for gr in groups]
+    base = rollouts(mdp, policy, rng, g * n_prompts, states=np.repeat(prompts, g))
+    records = [PromptRecord(float(base.rewards[g * i:g * (i + 1)].mean()), g, g * h_max)
+               for i in range(n_prompts)]
+    groups = [Group(_rows(base, slice(g * i, g * (i + 1))), 0) for i in range(n_prompts)]
+    seeds: list[np.ndarray | None] = []
+    for i in range(n_prompts):
+        failed = np.flatnonzero(base.rewards[g * i:g * (i + 1)] == 0)
+        seeds.append(base.states[g * i + failed[0]] if len(failed) else None)
+    searching = [i for i in range(n_prompts) if seeds[i] is None]
+    extra_n = cfg.max_seed_attempts - g
+    if searching and extra_n > 0:
+        extra = rollouts(mdp, policy, rng, extra_n * len(searching), states=np.repeat(prompts[searching], extra_n))
+        for j, i in enumerate(searching):
+            failed = np.flatnonzero(extra.rewards[extra_n * j:extra_n * (j + 1)] == 0)
+            used = failed[0] + 1 if len(failed) else extra_n  # drawn one at a time: stop at the first failure
+            records[i].generated_rollouts += used
+            records[i].generated_thoughts += used * h_max
+            if len(failed):
+                seeds[i] = extra.states[extra_n * j + failed[0]]
+    no_seed = [i for i in range(n_prompts) if seeds[i] is None]
+    if no_seed:
+        fresh = rollouts(mdp, policy, rng, g * len(no_seed), states=np.repeat(prompts[no_seed], g))
+        for j, i in enumerate(no_seed):
+            groups.append(Group(_rows(fresh, slice(g * j, g * (j + 1))), 0))
+            records[i].generated_rollouts += g
+            records[i].generated_thoughts += g * h_max
+    h_star = {}
+    for i in range(n_prompts):
+        if seeds[i] is None:
+            continue
+        h_star[i], h_oracle = choose_reset(mdp, v_star, seeds[i], cfg, rng)
+        records[i].seed_found, records[i].h_star, records[i].h_oracle = True, h_star[i], h_oracle
+    for depth in sorted({h - 1 for h in h_star.values()}):
+        at = [i for i, h in h_star.items() if h - 1 == depth]
+        starts = np.repeat([seeds[i][depth] for i in at], g)
+        cont = rollouts(mdp, policy, rng, g * len(at), depth=depth, states=starts)
+        for j, i in enumerate(at):
+            part = _rows(cont, slice(g * j, g * (j + 1)))
+            part.states[:, :depth] = seeds[i][:depth]
+            groups.append(Group(part, depth))
+            n_right = int(part.rewards.sum())
+            records[i].generated_rollouts += g
+            records[i].generated_thoughts += g * (h_max - depth)
+            records[i].reset_has_variance = 0 < n_right < g
+            records[i].reset_corrected = n_right > 0
+    return groups, records
+
+
+def policy_gradient(theta: list[np.ndarray], policy: list[np.ndarray], groups: list[Group],
+                    advantage: str) -> list[np.ndarray]:
+    """Gradient of the loss (module docstring) with respect to the logits, per depth (n_h, K)."""
+    adv_fn = get_advantage(advantage)
+    h_max = len(theta)
+    n_total = sum(len(gr.rollouts.rewards) for gr in groups)
+    coefs, states, actions, masks = [], [], [], []
+    for gr in groups:
+        ro = gr.rollouts
+        adv = adv_fn(torch.as_tensor(ro.rewards, dtype=torch.float32)).numpy().astype(float)  # (G,)
+        coefs.append(-adv / (n_total * (h_max - gr.first_trained)))  # (G,) dL/dlogit = coef (onehot - pi)
+        states.append(ro.states[:, :h_max])
+        actions.append(ro.actions)
+        masks.append(np.broadcast_to(np.arange(h_max) >= gr.first_trained, ro.actions.shape))
+    coef, st, act, mask = (np.concatenate(x) for x in (coefs, states, actions, masks))  # (N,), (N, H) x3
+    offsets = np.concatenate([[0], np.cumsum([len(t) for t in theta])[:-1]])  # (H,)
+    rows, cols = np.nonzero(mask)  # trained (rollout, depth) pairs
+    flat_state = offsets[cols] + st[rows, cols]  # (T,) row of the stacked logits
+    c = coef[rows]  # (T,)
+    pi_flat = np.vstack(policy)  # (S, K)
+    grad = np.zeros_like(pi_flat)
+    np.add.at(grad, (flat_state, act[rows, cols]), c)
+    np.add.at(grad, flat_state, -c[:, None] * pi_flat[flat_state])
+    return np.split(grad, offsets[1:])
+
+
+def train_step(mdp: LayeredMDP, theta: list[np.ndarray], v_star: list[np.ndarray], cfg: PGConfig,
+               rng: np.random.Generator) -> tuple[list[np.ndarray], list[PromptRecord]]:
+    """One batch: draw prompts, build their groups, take one gradient step. Returns the new logits
+    and one record per prompt."""
+    policy = softmax(theta)
+    prompts = rng.choice(len(mdp.start), size=cfg.prompts_per_step, p=mdp.start)
+    groups, records = build_groups(mdp, policy, v_star, prompts, cfg, rng)
+    grad = policy_gradient(theta, policy, groups, cfg.advantage)
+    return [t - cfg.lr * g for t, g in zip(theta, grad)], records
