@@ -1,0 +1,74 @@
+"""The backend interface: how a runner server is started inside some isolation.
+
+A backend only launches the warm runner (``runner.server``) and says what isolation it gives;
+everything after the launch (spawning candidates, limits, killing, judging) is shared code.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+from typing import Callable, ClassVar
+
+from ..specs import Limits
+
+
+@dataclass(frozen=True)
+class Isolation:
+    """What a backend isolates (``has``) and what it does not (``lacks``)."""
+
+    has: tuple[str, ...]
+    lacks: tuple[str, ...]
+
+    def line(self) -> str:
+        lacks = "; ".join(self.lacks) if self.lacks else "nothing listed"
+        return f"isolation: {'; '.join(self.has)} -- lacks: {lacks}"
+
+
+@dataclass
+class Launched:
+    """A started runner: the judge's end of the control socket and how to kill the sandbox."""
+
+    sock: socket.socket
+    kill: Callable[[], None]
+    start_timeout: float
+
+
+class Backend(ABC):
+    """Starts runner servers; constructed from a config dataclass of backend options."""
+
+    name: ClassVar[str]
+    config_class: ClassVar[type]
+
+    def __init__(self, config=None):
+        self.config = config if config is not None else self.config_class()
+
+    @abstractmethod
+    def unavailable(self) -> str | None:
+        """None when usable here, else the reason it is not (and how to fix it)."""
+
+    @abstractmethod
+    def isolation(self) -> Isolation:
+        """What this backend isolates, as configured, on this machine."""
+
+    def prepare(self) -> None:
+        """One-time setup before workers start (e.g. building an image). Idempotent."""
+
+    @abstractmethod
+    def launch(self, uid: int, limits: Limits) -> Launched:
+        """Start one runner server whose candidates run as ``uid`` (when root allows it)."""
+
+
+def boot_args(python: str, runner_parent: str, entry: str, config: dict) -> list[str]:
+    """Command line that starts ``runner.<entry>(config)`` in an isolated interpreter."""
+    module, func = entry.rsplit(".", 1)
+    code = (f"import sys, json; sys.path.insert(0, {runner_parent!r}); "
+            f"from runner.{module} import {func}; {func}(json.loads(sys.argv[1]))")
+    return [python, "-I", "-B", "-c", code, json.dumps(config)]
+
+
+def is_root() -> bool:
+    return os.geteuid() == 0

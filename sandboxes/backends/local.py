@@ -1,0 +1,83 @@
+"""``local``: the warm runner in namespaces built by hand, no external tool needed.
+
+As root: new PID, mount, network, IPC and UTS namespaces; a minimal read-only root (see
+``runner.nsroot``); an exclusive unprivileged uid; rlimits per candidate; no_new_privs. Killing the
+runner (PID 1) tears down the whole PID namespace.
+
+Not as root (or with ``namespaces=False``) it degrades to a child subreaper with rlimits in a
+private scratch directory, and says so: the candidate then shares the host's filesystem view,
+network and uid.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+from dataclasses import dataclass
+
+from ..layout import RUNNER_DIR, host_layout
+from ..specs import MiB, Limits
+from .base import Backend, Isolation, Launched, boot_args, is_root
+
+FULL = ("PID, mount, network, IPC and UTS namespaces", "minimal read-only root",
+        "private tmpfs /tmp", "exclusive unprivileged uid", "rlimits", "no_new_privs")
+DEGRADED_LACKS = ("namespaces (no root)", "network isolation", "filesystem isolation",
+                  "separate uid (the candidate can signal the runner)")
+
+
+@dataclass(frozen=True)
+class LocalConfig:
+    namespaces: bool = True
+    """Use namespaces (needs root). False forces the degraded mode."""
+    allow_site_packages: bool = False
+    """Let candidates see site-packages (then installed test data is readable too)."""
+    tmp_mb: int = 64
+    """Size of the private tmpfs /tmp."""
+
+
+class LocalBackend(Backend):
+    name = "local"
+    config_class = LocalConfig
+
+    def full(self) -> bool:
+        return self.config.namespaces and is_root()
+
+    def unavailable(self) -> str | None:
+        return None
+
+    def isolation(self) -> Isolation:
+        if self.full():
+            return Isolation(FULL, ("cgroup memory/pids accounting", "seccomp syscall filter"))
+        return Isolation(("rlimits", "separate process", "subreaper kill of all descendants",
+                          "private scratch directory"), DEGRADED_LACKS)
+
+    def launch(self, uid: int, limits: Limits) -> Launched:
+        mine, theirs = socket.socketpair()
+        scratch = None
+        if self.full():
+            config = {"fd": theirs.fileno(), "uid": uid, "uid_exclusive": True,
+                      "layout": host_layout(self.config.allow_site_packages),
+                      "tmp_bytes": self.config.tmp_mb * MiB}
+            args = boot_args(sys.executable, os.path.dirname(RUNNER_DIR),
+                             "nsroot.enter", config)
+        else:
+            scratch = tempfile.mkdtemp(prefix="codereset-sandbox-")
+            config = {"fd": theirs.fileno(), "scratch": [scratch], "uid_exclusive": False}
+            args = boot_args(sys.executable, os.path.dirname(RUNNER_DIR),
+                             "server.main", config)
+        proc = subprocess.Popen(args, pass_fds=[theirs.fileno()], stdin=subprocess.DEVNULL,
+                                stdout=subprocess.DEVNULL, cwd=scratch or "/",
+                                start_new_session=True)
+        theirs.close()
+
+        def kill() -> None:
+            proc.kill()
+            proc.wait()
+            if scratch:
+                shutil.rmtree(scratch, ignore_errors=True)
+
+        return Launched(mine, kill, start_timeout=30.0)

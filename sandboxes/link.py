@@ -1,0 +1,158 @@
+"""The judge's control connection to one runner server (see ``runner.server``).
+
+It keeps one candidate process forked in advance (the "spare"): a run ends with a ``recycle``
+that the judge does not wait for, so cleanup and the next fork happen off the critical path.
+
+Every request has a time limit: a runner that does not answer, answers nonsense, or says it is
+poisoned is declared down (``RunnerDown``), and the judge replaces the whole sandbox.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import select
+import socket
+import time
+from typing import Callable
+
+from .runner import wire
+
+
+class RunnerDown(RuntimeError):
+    """The runner server died, hung or asked to be replaced."""
+
+
+class RunnerLink:
+    """Request/response over the control socket, with file descriptors passed on spawn."""
+
+    def __init__(self, sock: socket.socket, kill: Callable[[], None], start_timeout: float,
+                 timeout: float = 10.0):
+        self.sock = sock
+        self.kill = kill
+        self.timeout = timeout
+        self.alive = True
+        self.spare: tuple | None = None      # (key, fds) of a candidate forked in advance
+        self.inflight: tuple | None = None   # key of a recycle whose reply is not read yet
+        hello = self._recv(start_timeout)[0]
+        if not hello.get("hello"):
+            self.close()
+            raise RunnerDown(f"runner did not start: {hello}")
+        self.hello = hello
+
+    def _recv(self, timeout: float, with_fds: bool = False):
+        ready, _, _ = select.select([self.sock], [], [], timeout)
+        if not ready:
+            self.close()
+            raise RunnerDown(f"runner server did not answer within {timeout:.0f}s")
+        try:
+            if with_fds:
+                return wire.recv(self.sock, with_fds=True)
+            return wire.recv(self.sock), []
+        except OSError as e:
+            self.close()
+            raise RunnerDown(f"runner server connection lost: {e}") from None
+
+    def _send(self, msg: dict) -> None:
+        if not self.alive:
+            raise RunnerDown("runner server is down")
+        try:
+            wire.send(self.sock, msg)
+        except OSError as e:
+            self.close()
+            raise RunnerDown(f"runner server connection lost: {e}") from None
+
+    def _request(self, msg: dict, with_fds: bool = False):
+        self._send(msg)
+        reply, fds = self._recv(self.timeout, with_fds)
+        if "error" in reply:
+            for fd in fds:
+                os.close(fd)
+            self.close()
+            raise RunnerDown(f"runner server: {reply['error']}")
+        return reply, fds
+
+    def collect(self) -> None:
+        """Read the reply of a recycle sent without waiting: the spare candidate's descriptors."""
+        if self.inflight is None:
+            return
+        key, self.inflight = self.inflight, None
+        reply, fds = self._recv(self.timeout, with_fds=True)
+        if reply.get("report", {}).get("poisoned") or "error" in reply:
+            for fd in fds:
+                os.close(fd)
+            self.close()
+            return
+        self._keep_spare(key, reply, fds)
+
+    def _keep_spare(self, key, reply: dict, fds: list[int]) -> None:
+        if not reply.get("spawned") or len(fds) < 3:
+            for fd in fds:
+                os.close(fd)
+            self.close()
+            raise RunnerDown(f"bad spawn reply {reply}")
+        self.spare = (key, fds)
+
+    def _drop_spare(self) -> None:
+        if self.spare is not None:
+            for fd in self.spare[1]:
+                os.close(fd)
+            self.spare = None
+
+    def spawn(self, mode: str, limits: dict) -> list[int]:
+        """A candidate process: the spare forked in advance if it has this mode and these limits,
+        else a fresh one. Returns [channel, stdout, stderr(, stdin)] descriptors."""
+        key = (mode, json.dumps(limits, sort_keys=True))
+        self.collect()
+        if self.spare is not None and self.spare[0] == key:
+            fds = self.spare[1]
+            self.spare = None
+            return fds
+        if self.spare is not None:
+            self._drop_spare()
+            self._request({"op": "finish"})
+        reply, fds = self._request({"op": "spawn", "mode": mode, "limits": limits},
+                                   with_fds=True)
+        self._keep_spare(key, reply, fds)
+        fds = self.spare[1]
+        self.spare = None
+        return fds
+
+    def recycle(self, mode: str, limits: dict, wait: bool) -> dict | None:
+        """Kill everything in the sandbox and fork the next candidate (same mode and limits).
+        With ``wait`` returns the report on how this run's candidate ended; else the reply is
+        read by the next ``spawn`` and the run's verdict need not wait for the cleanup."""
+        self.collect()
+        key = (mode, json.dumps(limits, sort_keys=True))
+        msg = {"op": "recycle", "mode": mode, "limits": limits}
+        if not wait:
+            self._send(msg)
+            self.inflight = key
+            return None
+        reply, fds = self._request(msg, with_fds=True)
+        report = reply["report"]
+        if report.get("poisoned"):
+            for fd in fds:
+                os.close(fd)
+            self.close()
+        else:
+            self._keep_spare(key, reply, fds)
+        return report
+
+    def close(self) -> None:
+        self._drop_spare()
+        if self.alive:
+            self.alive = False
+            try:
+                self.sock.close()
+            finally:
+                self.kill()
+
+
+def wait_for(predicate: Callable[[], bool], timeout: float, step: float = 0.05) -> bool:
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        if predicate():
+            return True
+        time.sleep(step)
+    return predicate()

@@ -1,0 +1,205 @@
+"""The user-side sandbox: a pool of judge processes, ``run`` and order-preserving ``run_many``.
+
+Each worker is a judge process (``judge.py``) with its own sandbox. A worker that dies or stops
+answering is replaced and the run is retried once; a second failure gives a ``sandbox_error``
+verdict, never a pass and never the candidate's failure.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import logging
+import os
+import queue
+import select
+import subprocess
+import sys
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+from .backends import Backend
+from .specs import Limits, StdioTests, check_spec
+from .verdict import Verdict
+
+log = logging.getLogger("sandboxes")
+PACKAGE_PARENT = str(Path(__file__).resolve().parent.parent)
+JUDGE_BOOT = (f"import sys; sys.path.insert(0, {PACKAGE_PARENT!r}); "
+              "from sandboxes.judge import main; main()")
+START_TIMEOUT_S = 120.0   # a judge plus its runner (a docker container) must be up by then
+SLACK_S = 30.0            # on top of the limits: replacing a sandbox, a loaded machine
+
+
+class WorkerDied(RuntimeError):
+    """The judge process exited or stopped answering."""
+
+
+class Worker:
+    """One judge process and the pipe to it."""
+
+    def __init__(self, backend: Backend, limits: Limits):
+        self.config = json.dumps({"backend": backend.name,
+                                  "options": dataclasses.asdict(backend.config),
+                                  "limits": limits.to_dict()})
+        self.proc: subprocess.Popen | None = None
+        self.buf = b""
+        self.info: dict = {}
+
+    def start(self) -> None:
+        self.proc = subprocess.Popen([sys.executable, "-I", "-c", JUDGE_BOOT, self.config],
+                                     stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                     start_new_session=True)
+        self.buf = b""
+        reply = self._read(START_TIMEOUT_S)
+        if not reply.get("ready"):
+            self.stop()
+            raise RuntimeError(f"sandbox worker failed to start: {reply.get('failed', reply)}")
+        self.info = reply
+
+    def _read(self, timeout: float) -> dict:
+        end = time.monotonic() + timeout
+        fd = self.proc.stdout.fileno()
+        while b"\n" not in self.buf:
+            left = end - time.monotonic()
+            if left <= 0 or not select.select([fd], [], [], left)[0]:
+                raise WorkerDied(f"sandbox worker did not answer within {timeout:.0f}s")
+            chunk = os.read(fd, 1 << 20)
+            if not chunk:
+                raise WorkerDied(f"sandbox worker exited (status {self.proc.poll()})")
+            self.buf += chunk
+        line, self.buf = self.buf.split(b"\n", 1)
+        return json.loads(line)
+
+    def request(self, request: dict, timeout: float) -> dict:
+        try:
+            self.proc.stdin.write(json.dumps(request).encode() + b"\n")
+            self.proc.stdin.flush()
+        except OSError as e:
+            raise WorkerDied(f"sandbox worker gone: {e}") from None
+        return self._read(timeout)
+
+    def stop(self) -> None:
+        if self.proc is None:
+            return
+        try:
+            self.proc.stdin.close()
+            self.proc.wait(timeout=30)
+        except (OSError, subprocess.TimeoutExpired):
+            self.proc.kill()
+            self.proc.wait()
+        self.proc.stdout.close()
+        self.proc = None
+
+    def restart(self) -> None:
+        if self.proc is not None:
+            self.proc.kill()
+            self.proc.wait()
+            self.proc.stdout.close()
+            self.proc = None
+        self.start()
+
+
+def _outer_timeout(tests, limits: Limits) -> float:
+    processes = len(tests.cases) if isinstance(tests, StdioTests) else 1
+    return processes * (limits.wall_time_s + 5.0) + SLACK_S
+
+
+class Sandbox:
+    """A started pool of sandbox workers. Use ``make_sandbox`` to build one."""
+
+    def __init__(self, backend: Backend, workers: int, limits: Limits):
+        if workers < 1:
+            raise ValueError(f"workers must be >= 1, got {workers}")
+        self.backend, self.limits, self.name = backend, limits, backend.name
+        self.isolation = backend.isolation()
+        backend.prepare()
+        self.workers = [Worker(backend, limits) for _ in range(workers)]
+        errors: list[BaseException] = []
+
+        def start(w: Worker) -> None:
+            try:
+                w.start()
+            except BaseException as e:  # noqa: BLE001 - re-raised below
+                errors.append(e)
+
+        threads = [threading.Thread(target=start, args=(w,)) for w in self.workers]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        if errors:
+            self.close()
+            raise errors[0]
+        self.idle: queue.Queue[Worker] = queue.Queue()
+        for w in self.workers:
+            self.idle.put(w)
+        self.pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="sandbox")
+
+    def _check_limits(self, limits: Limits) -> None:
+        if self.name == "docker" and (limits.memory_mb > self.limits.memory_mb or
+                                      limits.max_processes > self.limits.max_processes):
+            raise ValueError("per-run memory_mb/max_processes above the sandbox's own limits "
+                             "(docker sets them per container): create the sandbox with "
+                             "make_sandbox(..., limits=Limits(...)) high enough")
+
+    def run(self, code: str, tests, limits: Limits | None = None) -> Verdict:
+        """Judge ``code`` against ``tests`` in one sandbox worker."""
+        check_spec(tests)
+        if not isinstance(code, str):
+            raise TypeError(f"code must be a str, got {type(code).__name__}")
+        limits = limits or self.limits
+        self._check_limits(limits)
+        request = {"code": code, "tests": tests.to_dict(), "limits": limits.to_dict()}
+        worker = self.idle.get()
+        try:
+            return self._attempts(worker, request, _outer_timeout(tests, limits))
+        finally:
+            self.idle.put(worker)
+
+    def _attempts(self, worker: Worker, request: dict, timeout: float) -> Verdict:
+        reason = ""
+        for attempt in (1, 2):
+            try:
+                if worker.proc is None:
+                    worker.start()
+                reply = worker.request(request, timeout)
+                if "verdict" in reply:
+                    verdict = Verdict.from_dict(reply["verdict"])
+                    return dataclasses.replace(verdict, attempts=attempt)
+                reason = reply.get("sandbox_error", str(reply))
+            except (WorkerDied, RuntimeError, OSError) as e:
+                reason = str(e)
+                try:
+                    worker.restart()
+                except (WorkerDied, RuntimeError, OSError) as e2:
+                    reason += f"; replacing the worker failed: {e2}"
+                    worker.proc = None
+            log.warning("sandboxes: %s worker failed (attempt %d): %s", self.name, attempt, reason)
+        return Verdict.sandbox_error(reason, self.name, attempts=2)
+
+    def run_many(self, items, limits: Limits | None = None) -> list[Verdict]:
+        """Judge ``[(code, tests), ...]`` in parallel over the workers; results in input order."""
+        items = list(items)
+        for i, item in enumerate(items):
+            if not (isinstance(item, (tuple, list)) and len(item) == 2):
+                raise ValueError(f"run_many items must be (code, tests) pairs; item {i} is "
+                                 f"{type(item).__name__}")
+            check_spec(item[1])
+        return list(self.pool.map(lambda item: self.run(item[0], item[1], limits), items))
+
+    def close(self) -> None:
+        for w in self.workers:
+            w.stop()
+        if hasattr(self, "pool"):
+            self.pool.shutdown(wait=True)
+
+    def __enter__(self) -> Sandbox:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"<Sandbox {self.name} x{len(self.workers)}>"

@@ -1,0 +1,177 @@
+"""The candidate process: loads the untrusted program and answers the trusted side's requests.
+
+Runs in a child that the runner server forked and limited (see ``server.py``). Requests arrive on
+the channel socket; only plain data (``codec``) goes back. Nothing here decides pass or fail: the
+trusted side compares, so whatever this process is made to send can at most be a wrong answer.
+
+    {"op": "load", "code", "names"}  -> {"loaded": {name: kind}, "values": {name: encoded}}
+                                        | {"syntax_error": info} | {"exc": info}
+    {"op": "calls", "name", "calls": [[args, kwargs], ...]}
+                                     -> one {"value": encoded} | {"exc": info} | {"too_big": n} each
+    {"op": "main", "code"}           -> runs the program as __main__ on the process's stdin/stdout:
+                                        {"syntax_error": info} | {"exit": status} | {"exc": info}
+"""
+
+from __future__ import annotations
+
+import builtins
+import os
+import socket
+import sys
+import traceback
+import types
+
+from . import codec, wire
+
+FILENAME = "<candidate>"
+
+
+def describe(exc: BaseException) -> dict:
+    """Plain-data summary of an exception raised by candidate code."""
+    t = type(exc)
+    try:
+        msg = str(exc)[:300]
+    except BaseException:  # noqa: BLE001 - a hostile __str__
+        msg = "?"
+    line = None
+    tb = exc.__traceback__
+    while tb is not None:
+        if tb.tb_frame.f_code.co_filename == FILENAME:
+            line = tb.tb_lineno
+        tb = tb.tb_next
+    errno = getattr(exc, "errno", None)
+    return {"type": str(t.__name__)[:100], "builtin": t.__module__ == "builtins",
+            "msg": msg, "line": line, "errno": errno if type(errno) is int else None}
+
+
+def _syntax(exc: BaseException) -> dict:
+    return {"type": type(exc).__name__, "msg": str(getattr(exc, "msg", exc))[:300],
+            "line": getattr(exc, "lineno", None)}
+
+
+def _compile(source: str):
+    try:
+        return compile(source, FILENAME, "exec"), None
+    except (SyntaxError, ValueError, OverflowError) as e:
+        return None, {"syntax_error": _syntax(e)}
+    except BaseException as e:  # noqa: BLE001 - MemoryError, RecursionError in the compiler
+        return None, {"exc": describe(e)}
+
+
+def _new_module(name: str) -> types.ModuleType:
+    module = types.ModuleType(name)
+    module.__builtins__ = builtins
+    sys.modules[name] = module
+    return module
+
+
+class Candidate:
+    """State of one candidate process: its module and the channel back to the trusted side."""
+
+    def __init__(self, sock: socket.socket, max_result_bytes: int):
+        self.sock = sock
+        self.max_result_bytes = max_result_bytes
+        self.pid = os.getpid()
+        self.module: types.ModuleType | None = None
+
+    def reply(self, obj) -> None:
+        if os.getpid() != self.pid:  # a child the candidate forked came back into this loop
+            os._exit(0)
+        try:
+            sys.stdout.flush()
+        except BaseException:  # noqa: BLE001
+            pass
+        try:
+            data = wire.pack(obj)
+        except (ValueError, RecursionError) as e:
+            data = wire.pack({"exc": describe(e)})
+        if len(data) > self.max_result_bytes:
+            data = wire.pack({"too_big": len(data)})
+        self.sock.sendall(data)
+
+    def load(self, msg: dict) -> dict:
+        code, error = _compile(msg["code"])
+        if error:
+            return error
+        self.module = _new_module("__candidate__")
+        try:
+            exec(code, self.module.__dict__)
+        except BaseException as e:  # noqa: BLE001 - SystemExit included: it is a failure here
+            return {"exc": describe(e)}
+        loaded, values = {}, {}
+        for name in msg.get("names", ()):
+            value = self.module.__dict__.get(name, _MISSING)
+            if value is _MISSING:
+                continue
+            if callable(value):
+                loaded[name] = "callable"
+                continue
+            try:
+                values[name] = codec.encode(value, strict=True)
+                loaded[name] = "value"
+            except (codec.CodecError, RecursionError):
+                loaded[name] = "other"
+        return {"loaded": loaded, "values": values}
+
+    def call(self, name: str, args, kwargs) -> dict:
+        fn = self.module.__dict__.get(name) if self.module is not None else None
+        if not callable(fn):
+            return {"exc": {"type": "NameError", "builtin": True, "line": None, "errno": None,
+                            "msg": f"the program defines no function {name!r}"}}
+        try:
+            value = fn(*codec.decode(args), **codec.decode(kwargs))
+        except BaseException as e:  # noqa: BLE001
+            return {"exc": describe(e)}
+        try:
+            return {"value": codec.encode(value, strict=False)}
+        except BaseException as e:  # noqa: BLE001 - a hostile __iter__, or nesting too deep
+            return {"exc": describe(e)}
+
+    def main(self, msg: dict) -> dict:
+        code, error = _compile(msg["code"])
+        if error:
+            return error
+        module = _new_module("__main__")
+        status, result = 0, None
+        try:
+            exec(code, module.__dict__)
+        except SystemExit as e:
+            if e.code is None or type(e.code) is bool or type(e.code) is int:
+                status = int(e.code or 0)
+            else:
+                print(e.code, file=sys.stderr)
+                status = 1
+        except BaseException as e:  # noqa: BLE001
+            traceback.print_exc()
+            result = {"exc": describe(e)}
+        for stream in (sys.stdout, sys.stderr):
+            try:
+                stream.flush()
+            except BaseException:  # noqa: BLE001
+                pass
+        return result or {"exit": status}
+
+
+_MISSING = object()
+
+
+def serve(chan_fd: int, max_result_bytes: int) -> None:
+    """Answer requests until the trusted side closes the channel; never returns."""
+    sock = socket.socket(fileno=chan_fd)
+    cand = Candidate(sock, max_result_bytes)
+    while True:
+        try:
+            msg = wire.recv(sock)
+        except OSError:
+            os._exit(0)
+        op = msg.get("op")
+        if op == "load":
+            cand.reply(cand.load(msg))
+        elif op == "calls":
+            for args, kwargs in msg["calls"]:
+                cand.reply(cand.call(msg["name"], args, kwargs))
+        elif op == "main":
+            cand.reply(cand.main(msg))
+            os._exit(0)
+        else:
+            os._exit(3)

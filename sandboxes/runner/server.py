@@ -1,0 +1,381 @@
+"""The warm runner server: lives inside the sandbox and forks one candidate process per request.
+
+Started once per worker (by the local namespace launcher, by bwrap, or as a docker container's
+main process) and kept warm, so a run costs a fork (milliseconds), not an interpreter start.
+
+Control requests (one at a time, from the trusted judge; see ``wire``):
+
+    {"op": "spawn", "mode": "call"|"stdio", "limits": {...}}
+        forks a candidate process with the limits applied and replies ``{"spawned": true}`` with
+        the trusted side's ends of its channel and stdout/stderr(/stdin) pipes (passed as file
+        descriptors).
+    {"op": "recycle", "mode", "limits"}
+        finish, then spawn: the judge sends it at the end of a run without waiting, so the next
+        run finds its candidate process already forked.
+    {"op": "finish"}
+        kills every process in the sandbox except this server (``kill(-1, SIGKILL)`` as PID 1 of
+        the sandbox's PID namespace, so a setsid() grandchild dies too), reaps them, wipes the
+        scratch directories and reports how the candidate ended (exit status or signal, CPU
+        seconds, peak memory) as ``{"report": {...}}``. Reports ``"poisoned": true`` and exits when it cannot restore a
+        clean state (e.g. the candidate changed this server's nice value or rlimits), so that the
+        judge replaces the sandbox.
+
+The server holds no test data (it only ever sees limits), makes itself non-dumpable (no ptrace,
+no /proc/<pid>/mem from the candidate), and as PID 1 cannot receive SIGKILL or any signal without
+a handler from inside its namespace. Without PID 1 (the degraded local mode) it is a child
+subreaper and kills the candidate's descendants by walking /proc instead.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import importlib
+import io
+import math
+import os
+import gc
+import resource
+import select
+import shutil
+import signal
+import socket
+import sys
+import time
+
+from . import candidate, wire
+
+PR_SET_PDEATHSIG, PR_SET_DUMPABLE, PR_SET_CHILD_SUBREAPER, PR_SET_NO_NEW_PRIVS = 1, 4, 36, 38
+# Standard-library modules imported before any fork, so candidates importing them pay nothing.
+PRELOAD = ("math", "cmath", "re", "string", "collections", "itertools", "functools", "heapq",
+           "bisect", "random", "statistics", "fractions", "decimal", "typing", "copy", "operator",
+           "datetime", "json", "hashlib", "array", "enum", "dataclasses", "numbers", "textwrap",
+           "unicodedata", "traceback", "io", "struct", "time", "abc", "contextlib")
+LIMITED = ("RLIMIT_CPU", "RLIMIT_AS", "RLIMIT_NPROC", "RLIMIT_FSIZE", "RLIMIT_NOFILE",
+           "RLIMIT_CORE", "RLIMIT_STACK", "RLIMIT_DATA", "RLIMIT_MEMLOCK")
+CHAN_FD = 3
+_libc = ctypes.CDLL(None, use_errno=True)
+
+
+def prctl(option: int, value: int) -> None:
+    if _libc.prctl(option, ctypes.c_ulong(value), 0, 0, 0) != 0:
+        err = ctypes.get_errno()
+        raise OSError(err, f"prctl({option}): {os.strerror(err)}")
+
+
+def _vm_bytes() -> int:
+    with open("/proc/self/statm") as f:
+        return int(f.read().split()[0]) * resource.getpagesize()
+
+
+def _set_limits(limits: dict) -> None:
+    cpu = max(1, math.ceil(limits["cpu_s"]))
+    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+    resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu + 1))
+    resource.setrlimit(resource.RLIMIT_FSIZE, (limits["max_file_bytes"],) * 2)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (limits["max_open_files"],) * 2)
+    # The runner itself counts against the per-uid process limit.
+    resource.setrlimit(resource.RLIMIT_NPROC, (limits["max_processes"] + 1,) * 2)
+    # Address space on top of what the forked interpreter already maps (a limit below the
+    # parent's size would fail every run).
+    resource.setrlimit(resource.RLIMIT_AS, (_vm_bytes() + limits["memory_bytes"],) * 2)
+
+
+def _reset_stdio(mode: str) -> None:
+    sys.stdin = sys.__stdin__ = io.TextIOWrapper(io.FileIO(0, "r", closefd=False),
+                                                 encoding="utf-8", errors="replace")
+    sys.stdout = sys.__stdout__ = io.TextIOWrapper(io.FileIO(1, "w", closefd=False),
+                                                   encoding="utf-8", errors="backslashreplace")
+    sys.stderr = sys.__stderr__ = io.TextIOWrapper(io.FileIO(2, "w", closefd=False),
+                                                   encoding="utf-8", errors="backslashreplace",
+                                                   line_buffering=True)
+
+
+def _candidate_main(chan: int, stdio: tuple[int, int, int], rundir: str, mode: str,
+                    limits: dict) -> None:
+    """In the forked child: isolate, limit, then serve the candidate. Never returns."""
+    code = 70
+    try:
+        os.setsid()
+        prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+        for target, fd in enumerate(stdio):
+            os.dup2(fd, target)
+        os.dup2(chan, CHAN_FD)
+        os.closerange(CHAN_FD + 1, 1 << 20)
+        os.chdir(rundir)
+        os.umask(0o077)
+        prctl(PR_SET_DUMPABLE, 1)
+        try:
+            with open("/proc/self/oom_score_adj", "w") as f:
+                f.write("1000")  # the out-of-memory killer takes the candidate, not the server
+        except OSError:
+            pass
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+        os.environ.clear()
+        os.environ.update(HOME=rundir, TMPDIR=rundir, PATH="/usr/bin:/bin", LANG="C.UTF-8")
+        sys.argv = ["main.py"]
+        _reset_stdio(mode)
+        _set_limits(limits)
+        candidate.serve(CHAN_FD, limits["max_result_bytes"])
+    except BaseException:  # noqa: BLE001 - never return into the server's loop
+        code = 71
+    os._exit(code)
+
+
+def _threads_of_uid(uid: int) -> int:
+    count = 0
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/status") as f:
+                    fields = dict(line.split(":", 1) for line in f if ":" in line)
+                if int(fields["Uid"].split()[0]) == uid:
+                    count += int(fields["Threads"])
+            except (OSError, KeyError, ValueError):
+                continue
+    return count
+
+
+def _wipe(path: str) -> bool:
+    """Remove everything under ``path``; False if something stays."""
+    def fix(func, target, _exc):
+        try:
+            os.chmod(os.path.dirname(target) or target, 0o700)
+            os.chmod(target, 0o700)
+            func(target)
+        except OSError:
+            pass
+
+    try:
+        entries = os.listdir(path)
+    except OSError:
+        return True
+    for name in entries:
+        target = os.path.join(path, name)
+        if os.path.isdir(target) and not os.path.islink(target):
+            shutil.rmtree(target, onerror=fix)
+        else:
+            try:
+                os.unlink(target)
+            except OSError:
+                pass
+    try:
+        return not os.listdir(path)
+    except OSError:
+        return False
+
+
+def _state() -> tuple:
+    """What a candidate could change in this server from outside: nice, rlimits, CPU affinity."""
+    return (os.getpriority(os.PRIO_PROCESS, 0),
+            tuple(resource.getrlimit(getattr(resource, n)) for n in LIMITED
+                  if hasattr(resource, n)),
+            tuple(sorted(os.sched_getaffinity(0))))
+
+
+class Server:
+    """One warm runner: spawn a candidate, then finish it, over and over."""
+
+    def __init__(self, sock: socket.socket, scratch: list[str], uid_exclusive: bool):
+        self.sock = sock
+        self.scratch = scratch
+        self.uid_exclusive = uid_exclusive
+        self.pid1 = os.getpid() == 1
+        self.child: int | None = None
+        self.child_fd: int | None = None
+        self.ended: tuple[int, object] | None = None  # (wait status, rusage) of the candidate
+        self.count = 0
+        self.state = _state()
+
+    def serve(self) -> None:
+        wire.send(self.sock, {"hello": True, "pid1": self.pid1, "uid": os.getuid(),
+                              "python": sys.version.split()[0]})
+        while True:
+            try:
+                msg = wire.recv(self.sock)
+            except OSError:
+                return
+            op = msg.get("op")
+            reply, fds = {}, []
+            if op in ("finish", "recycle"):
+                reply["report"] = self.finish()
+                if reply["report"]["poisoned"]:
+                    try:
+                        wire.send(self.sock, reply)
+                    finally:
+                        return
+            if op in ("spawn", "recycle"):
+                fds = self.spawn(msg, reply)
+            if op == "ping":
+                reply["pong"] = True
+            elif op not in ("spawn", "finish", "recycle"):
+                reply["error"] = f"unknown op {op!r}"
+            try:
+                wire.send(self.sock, reply, fds)
+            except OSError:  # the judge is gone: so are we
+                return
+            for fd in fds:
+                os.close(fd)
+            if "error" in reply and op != "spawn":
+                return
+
+    def spawn(self, msg: dict, reply: dict) -> list[int]:
+        """Fork a limited candidate process; returns the trusted side's descriptors."""
+        if self.child is not None:
+            reply["error"] = "spawn before finish"
+            return []
+        self.count += 1
+        rundir = os.path.join(self.scratch[0], f"run{self.count}")
+        os.mkdir(rundir, 0o700)
+        parent, child = socket.socketpair()
+        if msg["mode"] == "stdio":
+            stdin_r, stdin_w = os.pipe()
+        else:
+            stdin_r, stdin_w = os.open(os.devnull, os.O_RDONLY), -1
+        out_r, out_w = os.pipe()
+        err_r, err_w = os.pipe()
+        limits = dict(msg["limits"])
+        if not self.uid_exclusive:  # the per-uid limit also counts the user's other processes
+            limits["max_processes"] += _threads_of_uid(os.getuid())
+        try:
+            pid = os.fork()
+        except OSError as e:
+            pid = -1
+            reply["error"] = f"fork failed: {e}"
+        if pid == 0:
+            parent.close()
+            _candidate_main(child.fileno(), (stdin_r, out_w, err_w), rundir, msg["mode"], limits)
+        child.close()
+        for fd in (stdin_r, out_w, err_w):
+            os.close(fd)
+        if pid < 0:
+            parent.close()
+            for fd in (out_r, err_r, stdin_w):
+                if fd >= 0:
+                    os.close(fd)
+            return []
+        self.child, self.ended = pid, None
+        try:
+            self.child_fd = os.pidfd_open(pid)
+        except (AttributeError, OSError):  # kernels before 5.3: poll instead
+            self.child_fd = None
+        reply["spawned"] = True
+        fds = [os.dup(parent.fileno()), out_r, err_r] + ([stdin_w] if stdin_w >= 0 else [])
+        parent.close()
+        return fds
+
+    def _reap(self, flags: int) -> bool:
+        """Reap what is dead; False once no child is left at all."""
+        while True:
+            try:
+                pid, status, usage = os.wait4(-1, flags)
+            except ChildProcessError:
+                return False
+            if pid == 0:
+                return True
+            if pid == self.child:
+                self.ended = (status, usage)
+
+    def _descendants(self) -> list[int]:
+        parents: dict[int, int] = {}
+        for entry in os.listdir("/proc"):
+            if entry.isdigit():
+                try:
+                    with open(f"/proc/{entry}/stat") as f:
+                        parents[int(entry)] = int(f.read().rsplit(")", 1)[1].split()[1])
+                except (OSError, ValueError, IndexError):
+                    continue
+        found, frontier = [], [os.getpid()]
+        while frontier:
+            pid = frontier.pop()
+            kids = [p for p, pp in parents.items() if pp == pid]
+            found += kids
+            frontier += kids
+        return found
+
+    def _kill_all(self) -> bool:
+        """SIGKILL everything but this server until nothing is left; False if that failed."""
+        deadline = time.monotonic() + 5.0
+        first = True
+        while time.monotonic() < deadline:
+            if self.pid1:
+                try:
+                    os.kill(-1, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
+            else:
+                for pid in self._descendants():
+                    try:
+                        os.kill(pid, signal.SIGKILL)
+                    except ProcessLookupError:
+                        pass
+            if first and self.ended is None and self.child_fd is not None:
+                # usually the candidate is the only process left: wait for it to go
+                select.select([self.child_fd], [], [], 1.0)
+                first = False
+            if not self._reap(os.WNOHANG):
+                return True
+            time.sleep(0.0002)
+        return False
+
+    def finish(self) -> dict:
+        report = {"alive": False, "poisoned": False, "cpu_s": None, "maxrss_kb": None,
+                  "exit": None, "signal": None}
+        if self.child is None:
+            return report
+        self._reap(os.WNOHANG)
+        alive = self.ended is None
+        clean = self._kill_all()
+        status, usage = self.ended if self.ended else (None, None)
+        self.child = None
+        if self.child_fd is not None:
+            os.close(self.child_fd)
+        report["alive"] = alive
+        if status is not None:
+            if os.WIFSIGNALED(status):
+                report["signal"] = os.WTERMSIG(status)
+            else:
+                report["exit"] = os.WEXITSTATUS(status)
+            report["cpu_s"] = usage.ru_utime + usage.ru_stime
+            report["maxrss_kb"] = usage.ru_maxrss
+        for path in self.scratch:
+            clean = _wipe(path) and clean
+        if not clean or _state() != self.state:
+            report["poisoned"] = True
+        return report
+
+
+def _drop_privileges(uid: int) -> None:
+    os.setgroups([])
+    os.setresgid(uid, uid, uid)
+    os.setresuid(uid, uid, uid)
+
+
+def main(config: dict) -> None:
+    """Entry point inside the sandbox.
+
+    ``config``: ``fd`` (inherited control socket) or ``connect`` (its path); ``uid`` to drop to
+    when started as root; ``scratch``: directories the candidate may write, wiped after each run
+    (required: never a directory shared with anything else); ``uid_exclusive``: no other process
+    runs under this uid, so the per-uid process limit counts only this sandbox; ``preload``.
+    """
+    for name in config.get("preload", PRELOAD):
+        importlib.import_module(name)
+    for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGUSR1, signal.SIGUSR2):
+        signal.signal(signum, signal.SIG_DFL)
+    if config.get("connect"):
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        sock.connect(config["connect"])
+    else:
+        sock = socket.socket(fileno=config["fd"])
+    if config.get("uid") is not None and os.getuid() == 0:
+        _drop_privileges(config["uid"])
+    prctl(PR_SET_NO_NEW_PRIVS, 1)
+    prctl(PR_SET_DUMPABLE, 0)
+    if os.getpid() != 1:
+        prctl(PR_SET_CHILD_SUBREAPER, 1)
+    for path in config["scratch"]:
+        _wipe(path)
+    gc.collect()
+    gc.freeze()  # forked candidates then do not copy-on-write the server's objects in a GC pass
+    Server(sock, config["scratch"], config.get("uid_exclusive", True)).serve()
+    os._exit(0)

@@ -1,0 +1,265 @@
+"""One candidate process as the judge sees it: requests, replies, output, deadline, verdict causes.
+
+``Session`` spawns the candidate through the runner, then moves bytes in one ``select`` loop:
+requests out, reply frames in, stdout/stderr drained continuously (counted against the output
+limit, never read only after the process ends), stdin fed (stdio tests). The wall-clock deadline
+runs from the spawn; when it passes, or output overflows, the session raises ``Stop`` and
+``finish()`` has the runner kill everything in the sandbox. ``Stop`` derives from BaseException so
+that test code catching ``Exception`` cannot swallow it.
+"""
+
+from __future__ import annotations
+
+import errno
+import json
+import os
+import select
+import signal
+import socket
+import time
+
+from .link import RunnerLink
+from .runner.wire import FrameBuffer, WireError
+from .specs import MiB, Limits
+
+EAGAIN = (errno.EAGAIN, errno.EWOULDBLOCK)
+
+
+class Stop(BaseException):
+    """The candidate process can answer no more. ``status`` None: it ended on its own (the
+    cause is read from the runner's report after ``finish``)."""
+
+    def __init__(self, status: str | None, message: str):
+        super().__init__(message)
+        self.status = status
+        self.message = message
+
+
+def exception_status(info: dict) -> str:
+    """Verdict status of an exception the candidate raised (a limit's own status if it is one)."""
+    name, err = info.get("type"), info.get("errno")
+    if not info.get("builtin"):
+        return "runtime_error"
+    if name == "MemoryError":
+        return "memory_limit"
+    if name == "BlockingIOError" and err == errno.EAGAIN:
+        return "process_limit"
+    if err == errno.EFBIG:
+        return "file_limit"
+    return "runtime_error"
+
+
+def describe_exception(info: dict) -> str:
+    where = f" (line {info['line']})" if info.get("line") else ""
+    return f"{info.get('type')}: {info.get('msg')}{where}"[:300]
+
+
+def process_status(report: dict, limits: Limits) -> tuple[str, str]:
+    """Status of a candidate process that ended before answering, from the runner's report."""
+    sig, cpu, rss = report.get("signal"), report.get("cpu_s") or 0.0, report.get("maxrss_kb")
+    if sig == signal.SIGXCPU or (sig == signal.SIGKILL and cpu >= limits.cpu_s - 0.05):
+        return "cpu_limit", f"CPU-time limit of {limits.cpu_s}s"
+    if sig == signal.SIGKILL and rss and rss * 1024 >= 0.9 * limits.memory_mb * MiB:
+        return "memory_limit", f"killed at {rss // 1024} MiB (limit {limits.memory_mb} MiB)"
+    if sig:
+        return "runtime_error", f"killed by {signal.Signals(sig).name} before answering"
+    code = report.get("exit")
+    return "runtime_error", f"process exited (status {code}) before answering"
+
+
+class Session:
+    """A spawned candidate process; use as a context manager (exit = ``finish``)."""
+
+    def __init__(self, link: RunnerLink, mode: str, limits: Limits, stdin: bytes = b""):
+        self.link, self.limits, self.mode = link, limits, mode
+        self.done = False
+        fds = link.spawn(mode, limits.for_runner())
+        self.t0 = time.monotonic()
+        self.deadline = self.t0 + limits.wall_time_s
+        self.chan = socket.socket(fileno=fds[0])
+        self.chan.setblocking(False)
+        self.pipes = {fds[1]: "stdout", fds[2]: "stderr"}  # open output pipes
+        self.output = {"stdout": bytearray(), "stderr": bytearray()}
+        self.stdin_fd = fds[3] if len(fds) > 3 else None
+        for fd in fds[1:]:
+            os.set_blocking(fd, False)
+        self.stdin = memoryview(stdin)
+        if self.stdin_fd is not None and not stdin:
+            self._close_stdin()
+        self.frames = FrameBuffer(limits.max_result_bytes + 1024)
+        self.outgoing = bytearray()
+        self.output_bytes = 0
+        self.stop: Stop | None = None
+        self.report: dict | None = None
+        self.chan_open = True
+
+    # -- I/O -------------------------------------------------------------------------------
+    def send(self, obj) -> None:
+        body = json.dumps(obj, separators=(",", ":")).encode("ascii")
+        self.outgoing += len(body).to_bytes(4, "big") + body
+
+    def reply(self) -> dict:
+        """The next reply frame; raises Stop when there will be none."""
+        while True:
+            if self.stop is not None:
+                raise self.stop
+            try:
+                frame = self.frames.pop()
+            except WireError as e:
+                self._halt("output_limit", f"return value too large ({e})")
+                continue
+            if frame is not None:
+                try:
+                    msg = json.loads(frame)
+                except (ValueError, RecursionError):
+                    msg = None
+                if not isinstance(msg, dict):
+                    self._halt("runtime_error", "the candidate process sent a malformed reply")
+                    continue
+                if "too_big" in msg:
+                    self._halt("output_limit", f"return value of {msg['too_big']} bytes exceeds "
+                                               f"{self.limits.max_result_bytes}")
+                    continue
+                return msg
+            self._pump()
+
+    def _halt(self, status: str | None, message: str) -> None:
+        if self.stop is None:
+            self.stop = Stop(status, message)
+
+    def _close_stdin(self) -> None:
+        if self.stdin_fd is not None:
+            os.close(self.stdin_fd)
+            self.stdin_fd = None
+
+    def _read_pipe(self, fd: int) -> bool:
+        """Drain what is there; False at EOF."""
+        while True:
+            try:
+                data = os.read(fd, 1 << 16)
+            except OSError as e:
+                if e.errno in EAGAIN:
+                    return True
+                return False
+            if not data:
+                return False
+            self.output_bytes += len(data)
+            buf = self.output[self.pipes[fd]]
+            room = self.limits.max_output_bytes - len(buf)
+            if room > 0:
+                buf += data[:room]
+            if self.output_bytes > self.limits.max_output_bytes:
+                self._halt("output_limit", f"printed more than {self.limits.max_output_bytes} "
+                                           "bytes")
+                return True
+
+    def _pump(self) -> None:
+        timeout = self.deadline - time.monotonic()
+        if timeout <= 0:
+            self._halt("timeout", f"wall-clock limit of {self.limits.wall_time_s}s")
+            return
+        readers = [fd for fd in self.pipes] + ([self.chan] if self.chan_open else [])
+        writers = ([self.chan] if self.outgoing and self.chan_open else []) + (
+            [self.stdin_fd] if self.stdin_fd is not None else [])
+        readable, writable, _ = select.select(readers, writers, [], timeout)
+        for fd in readable:
+            if fd is self.chan:
+                self._read_chan()
+            elif not self._read_pipe(fd):
+                del self.pipes[fd]
+                os.close(fd)
+        for fd in writable:
+            if fd is self.chan:
+                self._write_chan()
+            elif fd == self.stdin_fd:
+                self._write_stdin()
+
+    def _read_chan(self) -> None:
+        try:
+            data = self.chan.recv(1 << 20)
+        except BlockingIOError:
+            return
+        except OSError:
+            data = b""
+        if not data:
+            self.chan_open = False
+            self._halt(None, "the candidate process ended without answering")
+            return
+        self.frames.feed(data)
+        size = self.frames.pending_size()
+        if size is not None and size > self.frames.max_bytes:
+            self._halt("output_limit", f"return value of {size} bytes exceeds "
+                                       f"{self.limits.max_result_bytes}")
+
+    def _write_chan(self) -> None:
+        try:
+            sent = self.chan.send(self.outgoing)
+        except BlockingIOError:
+            return
+        except OSError:
+            self.chan_open = False
+            self._halt(None, "the candidate process ended without answering")
+            return
+        del self.outgoing[:sent]
+
+    def _write_stdin(self) -> None:
+        try:
+            sent = os.write(self.stdin_fd, self.stdin[:1 << 16])
+        except BlockingIOError:
+            return
+        except OSError:  # EPIPE: the program stopped reading; that is its business
+            self._close_stdin()
+            return
+        self.stdin = self.stdin[sent:]
+        if not self.stdin:
+            self._close_stdin()
+
+    # -- end ---------------------------------------------------------------------------------
+    def finish(self, need_report: bool = False) -> dict | None:
+        """Have the runner kill everything in the sandbox and fork the next candidate (once);
+        then collect the remaining output. Waits for the runner only with ``need_report``."""
+        if not self.done:
+            self.done = True
+            self.seconds = time.monotonic() - self.t0
+            self.report = self.link.recycle(self.mode, self.limits.for_runner(), need_report)
+            for fd in list(self.pipes):
+                if self.stop is None or self.stop.status != "output_limit":
+                    self._read_pipe(fd)
+            self.close_fds()
+        return self.report
+
+    def close_fds(self) -> None:
+        self._close_stdin()
+        for fd in list(self.pipes):
+            try:
+                os.close(fd)
+            except OSError:
+                pass
+        self.pipes.clear()
+        self.chan.close()
+
+    def resolve(self, stop: Stop) -> tuple[str, str]:
+        """(status, message) for a Stop; for one without status, from the runner's report."""
+        if stop.status is not None:
+            return stop.status, stop.message
+        report = self.finish(need_report=True)
+        if report is None:
+            return "runtime_error", stop.message
+        return process_status(report, self.limits)
+
+    @property
+    def stdout(self) -> bytes:
+        return bytes(self.output["stdout"])
+
+    @property
+    def stderr(self) -> bytes:
+        return bytes(self.output["stderr"])
+
+    def __enter__(self) -> Session:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if not self.done and self.link.alive:
+            self.finish()
+        else:
+            self.close_fds()
