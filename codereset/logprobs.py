@@ -5,8 +5,8 @@
   trained_from[i] <= t < len(sequences[i]) (a rollout's trained suffix; the prompt and any reset
   prefix before it are 0).
 - `token_logprobs(model, input_ids, attention_mask)` -> (B,T) float32 where
-  out[i, t] = log pi(input_ids[i, t] | input_ids[i, :t]) for t >= 1 and out[i, 0] = 0 (and 0 at
-  padding). Position ids are recomputed from the attention mask (cumsum - 1), the same rule
+  out[i, t] = log pi(input_ids[i, t] | input_ids[i, :t]) for t >= 1 and out[i, 0] = 0; 0 at padding and at
+  a left-padded row's first real token (it has no context either). Position ids are recomputed from the attention mask (cumsum - 1), the same rule
   Hugging Face `generate` uses with left padding, so a sequence gets the same log-probs whether it
   was padded left, right or not at all.
 """
@@ -89,4 +89,6 @@ def token_logprobs(model: Any, input_ids: Tensor, attention_mask: Tensor, chunk_
         rows.append(picked - torch.logsumexp(lg, dim=-1))
     out = torch.cat(rows, dim=0)  # (B,T-1)
     out = torch.cat([torch.zeros_like(out[:, :1]), out], dim=1)  # (B,T); position 0 -> 0
-    return out * attention_mask.to(out.dtype)
+    real = attention_mask.to(out.dtype)
+    has_context = torch.cat([torch.zeros_like(real[:, :1]), real[:, :-1]], dim=1) * real
+    return out * has_context  # 0 at padding and at each row's first real token

@@ -149,6 +149,7 @@ class HFBackend(GenerationBackend):
             pad_token_id=pad,
             eos_token_id=eos or None,
             bos_token_id=self.tokenizer.bos_token_id,
+            use_cache=bool(getattr(self.model.config, "use_cache", True)),
         )
         watcher = StopStrings(self.tokenizer, stop, width, len(prefixes)) if stop else None
         criteria = StoppingCriteriaList([watcher] if watcher else [])
