@@ -148,6 +148,9 @@ def _learning_section(doc, groups, cfg, baseline, colors, fig_dir, summary) -> N
 
 def _compute_section(doc, groups, fig_dir, summary) -> None:
     doc.add(Heading("2. Compute"))
+    if not any(r.metrics for rs in groups.values() for r in rs):
+        doc.add(Para("No run logged a step yet: nothing to show."))
+        return
     data, tables = tb.compute_section(groups)
     summary["compute"] = data
     labels = list(groups)

@@ -50,6 +50,8 @@ def _generated_total(run: Run) -> float:
 
 
 def _skipped(run: Run) -> float:
+    if not run.metrics:
+        return math.nan
     return float(sum(1 for r in run.metrics if r.get("skipped_update") is True))
 
 
@@ -84,13 +86,11 @@ def _summary(groups: Groups, columns: list[_Col]) -> dict[str, dict[str, MeanSE]
             for label, runs in groups.items()}
 
 
-def _table(summary: dict[str, dict[str, MeanSE]], columns: list[_Col], caption: str,
-           first: str = "agent") -> Table:
-    header = [first, "runs"] + [title for _, title, _, _ in columns]
-    rows = []
-    for label, stats in summary.items():
-        n = max((s.n for s in stats.values()), default=0)
-        rows.append([label, str(n)] + [fmt(stats[key], d) for key, _, _, d in columns])
+def _table(groups: Groups, summary: dict[str, dict[str, MeanSE]], columns: list[_Col],
+           caption: str) -> Table:
+    header = ["agent", "runs"] + [title for _, title, _, _ in columns]
+    rows = [[label, str(len(groups[label]))] + [fmt(stats[key], d) for key, _, _, d in columns]
+            for label, stats in summary.items()]
     return Table(header, rows, caption)
 
 
@@ -107,7 +107,7 @@ def compute_section(groups: Groups) -> tuple[dict, list[Table]]:
         summary = _summary(groups, columns)
         data[name] = {label: {k: s.as_dict() for k, s in st.items()}
                       for label, st in summary.items()}
-        tables.append(_table(summary, columns, caption))
+        tables.append(_table(groups, summary, columns, caption))
     return data, tables
 
 
@@ -212,7 +212,7 @@ def reset_section(groups: Groups) -> tuple[dict, Table]:
     groups = {k: v for k, v in groups.items() if has_resets(v)}
     summary = _summary(groups, RESET_COLUMNS)
     data = {label: {k: s.as_dict() for k, s in st.items()} for label, st in summary.items()}
-    return data, _table(summary, RESET_COLUMNS, "Reset diagnostics (mean ± SE over runs; "
+    return data, _table(groups, summary, RESET_COLUMNS, "Reset diagnostics (mean ± SE over runs; "
                         "shares weighted by reset groups per step)")
 
 
@@ -221,7 +221,7 @@ def oracle_section(groups: Groups) -> tuple[dict, Table]:
     groups = {k: v for k, v in groups.items() if has_oracle(v)}
     summary = _summary(groups, ORACLE_COLUMNS)
     data = {label: {k: s.as_dict() for k, s in st.items()} for label, st in summary.items()}
-    return data, _table(summary, ORACLE_COLUMNS, "Localization vs the oracle (clean prefix: "
+    return data, _table(groups, summary, ORACLE_COLUMNS, "Localization vs the oracle (clean prefix: "
                         "h* <= h_oracle; mean ± SE over runs)")
 
 

@@ -169,6 +169,7 @@ def test_run_killed_before_its_first_step(tmp_path):
     result = build_report([tmp_path / "r"], tmp_path / "out")
     md = result.markdown.read_text()
     assert "No run logged a pass rate yet" in md
+    assert "No run logged a step yet: nothing to show." in md
     assert "no config.yaml" in md and "Partial runs (1 of 1)" in md
     assert "Contract fields absent from metrics.jsonl" not in md  # no rows: nothing to judge
 
