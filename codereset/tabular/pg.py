@@ -32,7 +32,6 @@ from codereset.tabular.localizers import LocalizerConfig, localize, oracle_index
 from codereset.tabular.mdp import LayeredMDP, Rollouts, rollouts
 
 
-
 def _uniform_reset(mdp: LayeredMDP, v_star: list[np.ndarray], seed: np.ndarray, cfg: "PGConfig",
                    rng: np.random.Generator) -> tuple[int, int]:
     """RRPO: h* uniform in 1..n; also returns the oracle's index, for the diagnostics."""
@@ -60,7 +59,7 @@ class PGConfig:
     group_size: G, rollouts per group (2G trained slots per prompt).
     max_seed_attempts: most rollouts drawn from a prompt to find a failed seed, base group included.
     prompts_per_step: prompts drawn (from the start distribution) per batch.
-    lr: step size of the gradient step on the logits.
+    lr: step size of the gradient step on the logits (5.0: the agent benchmark's value).
     advantage: name of the group advantage estimator in `codereset.advantages`.
     """
 
@@ -69,7 +68,7 @@ class PGConfig:
     group_size: int = 4
     max_seed_attempts: int = 12
     prompts_per_step: int = 8
-    lr: float = 1.0
+    lr: float = 5.0
     advantage: str = "group_norm"
 
     def __post_init__(self) -> None:
