@@ -116,7 +116,8 @@ class DockerBackend(Backend):
         listener.bind(path)
         os.chmod(path, 0o666)
         listener.listen(1)
-        name = f"codereset-sandbox-{os.getpid()}-{uid}-{uuid.uuid4().hex[:8]}"
+        # Named after the user process (the judge's parent), so its containers are easy to find.
+        name = f"codereset-sandbox-{os.getppid()}-{uid}-{uuid.uuid4().hex[:8]}"
 
         def kill() -> None:
             subprocess.run([c.docker, "rm", "-f", name], capture_output=True, timeout=60)

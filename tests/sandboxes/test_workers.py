@@ -1,0 +1,99 @@
+"""A worker that dies is replaced: the run is retried once, then reported as sandbox_error;
+nothing of the dead worker stays behind."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import threading
+import time
+
+import pytest
+
+from sandboxes import CallTests, Limits, make_sandbox
+
+SLOW = "import time\ndef f():\n    time.sleep(1.5)\n    return 7\n"
+TESTS = CallTests("f", [((), 7)])
+
+
+def descendants(pid: int) -> list[int]:
+    parents = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/stat") as f:
+                    parents[int(entry)] = int(f.read().rsplit(")", 1)[1].split()[1])
+            except (OSError, ValueError):
+                continue
+    found, frontier = [], [pid]
+    while frontier:
+        parent = frontier.pop()
+        kids = [p for p, pp in parents.items() if pp == parent]
+        found += kids
+        frontier += kids
+    return found
+
+
+def containers() -> set[str]:
+    done = subprocess.run(["docker", "ps", "-a", "--format", "{{.Names}}"],
+                          capture_output=True, text=True)
+    return {n for n in done.stdout.split() if n.startswith(f"codereset-sandbox-{os.getpid()}-")}
+
+
+def alive(pids: list[int]) -> list[int]:
+    return [p for p in pids if os.path.exists(f"/proc/{p}")
+            and open(f"/proc/{p}/stat").read().rsplit(")", 1)[1].split()[0] != "Z"]
+
+
+def test_dead_worker_is_replaced_and_the_run_retried(backend_name):
+    before = containers() if backend_name == "docker" else set()
+    with make_sandbox(backend_name, workers=1, limits=Limits(wall_time_s=5.0)) as sb:
+        judge = sb.workers[0].proc.pid
+        leftovers = descendants(judge)
+        if backend_name == "docker":  # the runner lives in a container, not below the judge
+            assert len(containers() - before) == 1
+        else:
+            assert leftovers  # the runner (for local, also its launcher) hangs below the judge
+
+        def kill_once():
+            time.sleep(0.5)
+            os.kill(judge, 9)
+
+        threading.Thread(target=kill_once).start()
+        v = sb.run(SLOW, TESTS)
+        assert (v.passed, v.attempts) == (True, 2), v
+
+        stop = threading.Event()
+
+        def keep_killing():
+            while not stop.is_set():
+                proc = sb.workers[0].proc
+                if proc is not None and proc.poll() is None:
+                    proc.kill()
+                time.sleep(0.2)
+
+        killer = threading.Thread(target=keep_killing)
+        killer.start()
+        try:
+            v = sb.run(SLOW, TESTS)
+        finally:
+            stop.set()
+            killer.join()
+        assert (v.status, v.passed, v.attempts) == ("sandbox_error", False, 2), v
+        assert sb.run(SLOW, TESTS).passed  # and the worker comes back afterwards
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline and (alive(leftovers) or (
+            backend_name == "docker" and containers() != before)):
+        time.sleep(0.2)
+    assert alive(leftovers) == []
+    if backend_name == "docker":
+        assert containers() == before
+
+
+def test_unknown_backend_and_options_are_clear_errors():
+    with pytest.raises(ValueError, match="known: .*bwrap.*docker.*local"):
+        make_sandbox("vm")
+    with pytest.raises(ValueError, match="unknown option"):
+        make_sandbox("local", image="x")
+    with pytest.raises(ValueError, match="explicit backend"):
+        make_sandbox("auto", tmp_mb=8)
