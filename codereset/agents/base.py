@@ -1,0 +1,66 @@
+"""The agent interface: an agent only decides where to reset a failed rollout (the seed).
+
+Everything else — rollouts, seed search, verification, advantages, loss — is shared code
+(`codereset.buffer`, `codereset.rollout`, `codereset.update`). An agent gets the seeds of a step
+(failed rollouts, one or more per prompt) and returns one `ResetChoice` per seed: the 1-based
+reset index h* (method.md): the reset state keeps the seed's thoughts 1..h*-1 and the
+shared-prefix group regenerates from thought h* on.
+"""
+
+from __future__ import annotations
+
+import random
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+from typing import Any, ClassVar, Sequence
+
+from envs.rules import ThoughtRules
+
+
+@dataclass(frozen=True)
+class ResetChoice:
+    """Where to reset one seed.
+
+    h: reset index in 1..n (n = the seed's thoughts); h=1 means the empty prefix.
+    localization_failed: the agent's localizer gave no usable answer and a fallback chose h.
+    localization_tokens: tokens the agent generated to choose h (SRPO's localization answers).
+    info: JSON-safe details for samples.jsonl (e.g. the localizer's raw answer).
+    """
+
+    h: int
+    localization_failed: bool = False
+    localization_tokens: int = 0
+    info: dict = field(default_factory=dict)
+
+
+@dataclass
+class AgentContext:
+    """What an agent may use to choose resets.
+
+    backend: the generation backend (SRPO prompts the policy itself through it).
+    rules: the Thought-MDP rules.
+    rng: the agent's own random stream (seeded from the run seed).
+    """
+
+    backend: Any
+    rules: ThoughtRules
+    rng: random.Random
+
+
+class Agent(ABC):
+    """Base class. `uses_resets` False means no seed search and no shared-prefix groups (GRPO)."""
+
+    name: ClassVar[str]
+    uses_resets: ClassVar[bool] = True
+
+    def __init__(self, cfg: Any, ctx: AgentContext) -> None:
+        self.cfg = cfg
+        self.ctx = ctx
+
+    def check_tasks(self, tasks: Sequence[Any]) -> None:
+        """Raise ValueError when the agent cannot work on these tasks (every agent works on any
+        task unless it overrides this)."""
+
+    @abstractmethod
+    def choose_resets(self, seeds: Sequence[Any]) -> list[ResetChoice]:
+        """One ResetChoice per seed (a failed, scored `Rollout`), in order."""

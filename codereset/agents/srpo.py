@@ -1,0 +1,33 @@
+"""SRPO: the policy itself localizes the seed's first erroneous thought; h* is its answer.
+
+The prompt, the lenient parsing and the fallback for unusable answers live in
+`codereset.localize`; settings in `LocalizeConfig` (agent.localize).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Sequence
+
+from codereset.agents.base import Agent, ResetChoice
+from codereset.generation.base import Sampling
+from codereset.localize import VARIANTS, get_fallback, localize_many
+
+
+class SRPOAgent(Agent):
+    name = "srpo"
+
+    def __init__(self, cfg: Any, ctx: Any) -> None:
+        super().__init__(cfg, ctx)
+        get_fallback(cfg.localize.fallback)
+        if cfg.localize.variant not in VARIANTS:
+            raise ValueError(f"unknown localization variant {cfg.localize.variant!r}; known: {sorted(VARIANTS)}")
+
+    def choose_resets(self, seeds: Sequence[Any]) -> list[ResetChoice]:
+        loc = self.cfg.localize
+        sampling = Sampling(temperature=loc.temperature, top_p=loc.top_p,
+                            max_new_tokens=loc.max_new_tokens)
+        results = localize_many(seeds, self.ctx.backend, sampling, loc, self.ctx.rng, self.ctx.rules)
+        return [ResetChoice(h=r.h, localization_failed=r.failed, localization_tokens=r.generated_tokens,
+                            info={"localizer_answer": r.text, "localizer_parsed": r.parsed,
+                                  "localizer_rule": r.rule, "localizer_failed": r.failed})
+                for r in results]

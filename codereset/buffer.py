@@ -1,0 +1,241 @@
+"""The per-prompt rollout buffer of one training step (method.md, "The rollout buffer").
+
+For each prompt, with split "<seeds>x<suffixes>" and `slots` trained rollouts (default 1x4, 8):
+  1. Base group: `slots - seeds*suffixes` fresh rollouts, trained (1x4: 4). When the split leaves
+     no base group (2x4, 1x8) a probe of `probe_size` fresh rollouts is drawn instead and not
+     trained. Either way these first draws give the step's `pass_rate`.
+  2. Seed search: fresh rollouts are drawn (`search_batch` per prompt per round, all prompts
+     batched) until `seeds` failures are found or `max_attempts` draws (first draws included)
+     are used. Seeds are the first failures in draw order. Draws beyond the base group are not
+     trained (their tokens count as seed-search tokens).
+  3. The agent chooses a reset index h* per seed (`Agent.choose_resets`).
+  4. Shared-prefix group per seed: `suffixes` continuations of the reset state x* = (prompt,
+     seed thoughts 1..h*-1), token-exact; only the suffix tokens are trained.
+  5. Fallback: for each seed not found, a group of `suffixes` fresh rollouts. Untrained search
+     draws that are not seeds are reused first (they are i.i.d. fresh rollouts of the same
+     policy, so this is the same distribution at no extra cost); the rest are generated.
+GRPO (`Agent.uses_resets` False): one group of `slots` fresh rollouts, no seed search.
+
+Every group is normalized on its own later (`codereset.update.assign_advantages`). Under a task
+with a step-level oracle, each reset group also records the oracle's first error h_oracle
+(1-based; None when the oracle finds none) for the localization diagnostics.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any, Sequence
+
+from codereset.agents.base import Agent, ResetChoice
+from codereset.rollout import Roller, Rollout
+from codereset.timing import PhaseTimes
+from envs.oracle import first_error, has_oracle
+
+STD_EPS = 1e-8
+
+
+@dataclass(frozen=True)
+class Split:
+    """How the reset slots are arranged: `seeds` reset states with `suffixes` rollouts each."""
+
+    seeds: int
+    suffixes: int
+
+    @classmethod
+    def parse(cls, text: str) -> "Split":
+        match = re.fullmatch(r"\s*(\d+)\s*x\s*(\d+)\s*", str(text))
+        if not match or int(match.group(1)) < 1 or int(match.group(2)) < 1:
+            raise ValueError(f"buffer.split must look like '<seeds>x<suffixes>' with both >= 1, "
+                             f"e.g. 1x4 (default), 2x4, 1x8; got {text!r}")
+        return cls(int(match.group(1)), int(match.group(2)))
+
+
+@dataclass
+class Group:
+    """A set of rollouts whose advantages are normalized together.
+
+    kind: "base" (fresh, trained), "reset" (shared prefix) or "fallback" (fresh, replacing a reset
+        group whose seed was not found).
+    rollouts: the group's rollouts.
+    seed: the failed rollout a reset group branches from; choice: the agent's ResetChoice.
+    h_oracle: the oracle's first erroneous thought (1-based) of the seed, None when it finds none;
+        only meaningful when `oracle` is True (the task has a step-level oracle).
+    advantages: one per rollout, set by `assign_advantages`.
+    """
+
+    kind: str
+    rollouts: list[Rollout]
+    seed: Rollout | None = None
+    choice: ResetChoice | None = None
+    oracle: bool = False
+    h_oracle: int | None = None
+    advantages: list[float] | None = None
+
+    @property
+    def rewards(self) -> list[float]:
+        return [r.reward for r in self.rollouts]
+
+    @property
+    def has_signal(self) -> bool:
+        """Non-zero reward variance (population std >= 1e-8)."""
+        rewards = self.rewards
+        mean = sum(rewards) / len(rewards)
+        return (sum((x - mean) ** 2 for x in rewards) / len(rewards)) ** 0.5 >= STD_EPS
+
+    @property
+    def n_correct(self) -> int:
+        return sum(r.correct for r in self.rollouts)
+
+    @property
+    def h(self) -> int | None:
+        return self.choice.h if self.choice is not None else None
+
+    @property
+    def depth(self) -> float | None:
+        """Normalized reset position h*/n (n = the seed's thoughts)."""
+        return self.choice.h / self.seed.n_thoughts if self.choice is not None else None
+
+    @property
+    def clean_prefix(self) -> bool | None:
+        """Oracle view of the reset prefix: clean when h* <= h_oracle (or no error found)."""
+        if not self.oracle or self.choice is None:
+            return None
+        return self.h_oracle is None or self.choice.h <= self.h_oracle
+
+
+@dataclass
+class PromptBuffer:
+    """Everything drawn for one prompt in one step.
+
+    draws: the fresh rollouts of the base group / probe and the seed search, in draw order.
+    first: how many of `draws` were the base group or probe (the pass-rate sample).
+    seeds: the failed rollouts chosen as seeds.
+    groups: the trained groups (base if any, then reset and fallback groups).
+    """
+
+    task: Any
+    draws: list[Rollout]
+    first: int
+    seeds: list[Rollout] = field(default_factory=list)
+    groups: list[Group] = field(default_factory=list)
+
+    @property
+    def pass_sample(self) -> list[Rollout]:
+        return self.draws[: self.first]
+
+    def untrained_draws(self) -> list[Rollout]:
+        """Draws that are in no trained group (pure seed-search cost)."""
+        trained = {id(r) for g in self.groups for r in g.rollouts}
+        return [r for r in self.draws if id(r) not in trained]
+
+
+@dataclass
+class StepBuffer:
+    """The buffers of all prompts of a step, and the wall time each phase took."""
+
+    prompts: list[PromptBuffer]
+    times: PhaseTimes
+
+    @property
+    def groups(self) -> list[Group]:
+        return [g for p in self.prompts for g in p.groups]
+
+
+class BufferBuilder:
+    """Builds a step's buffers, batching generation across prompts (see the module docstring).
+
+    cfg: `BufferConfig` (split, slots, probe_size, max_attempts, search_batch).
+    """
+
+    def __init__(self, cfg: Any, agent: Agent, roller: Roller, verifier: Any) -> None:
+        self.cfg = cfg
+        self.split = Split.parse(cfg.split)
+        self.agent = agent
+        self.roller = roller
+        self.verifier = verifier
+        self.base_size = cfg.slots - self.split.seeds * self.split.suffixes
+        if agent.uses_resets and self.base_size < 0:
+            raise ValueError(f"buffer.split={cfg.split} needs {self.split.seeds * self.split.suffixes} "
+                             f"reset slots but buffer.slots={cfg.slots}; raise slots or shrink the split")
+        first = self.base_size if self.base_size > 0 else cfg.probe_size
+        if agent.uses_resets and cfg.max_attempts < first:
+            raise ValueError(f"buffer.max_attempts={cfg.max_attempts} is below the {first} first draws")
+
+    def build(self, tasks: Sequence[Any]) -> StepBuffer:
+        times = PhaseTimes()
+        if not self.agent.uses_resets:
+            draws = self._draw([self.roller.fresh(t, "base") for t in tasks], self.cfg.slots, times)
+            prompts = [PromptBuffer(t, d, len(d), groups=[Group("base", d)]) for t, d in zip(tasks, draws)]
+            return StepBuffer(prompts, times)
+        first = self.base_size if self.base_size > 0 else self.cfg.probe_size
+        kind = "base" if self.base_size > 0 else "seed_search"
+        draws = self._draw([self.roller.fresh(t, kind) for t in tasks], first, times)
+        prompts = [PromptBuffer(t, d, first) for t, d in zip(tasks, draws)]
+        self._search(prompts, times)
+        for p in prompts:
+            p.seeds = [r for r in p.draws if not r.correct][: self.split.seeds]
+            if self.base_size > 0:
+                p.groups.append(Group("base", p.draws[: self.base_size]))
+        self._reset_groups(prompts, times)
+        return StepBuffer(prompts, times)
+
+    def _draw(self, starts: list[Rollout], n: int | list[int], times: PhaseTimes) -> list[list[Rollout]]:
+        with times.phase("generate"):
+            groups = self.roller.run(starts, n)
+        with times.phase("verify"):
+            self.roller.score(self.verifier, [r for g in groups for r in g])
+        return groups
+
+    def _search(self, prompts: list[PromptBuffer], times: PhaseTimes) -> None:
+        """Draw fresh rollouts until each prompt has its seeds or used its attempts."""
+        while True:
+            need = [p for p in prompts if sum(not r.correct for r in p.draws) < self.split.seeds
+                    and len(p.draws) < self.cfg.max_attempts]
+            if not need:
+                return
+            counts = [min(self.cfg.search_batch, self.cfg.max_attempts - len(p.draws)) for p in need]
+            new = self._draw([self.roller.fresh(p.task, "seed_search") for p in need], counts, times)
+            for p, rollouts in zip(need, new):
+                p.draws.extend(rollouts)
+
+    def _reset_groups(self, prompts: list[PromptBuffer], times: PhaseTimes) -> None:
+        seeds = [s for p in prompts for s in p.seeds]
+        with times.phase("localize"):
+            choices = self.agent.choose_resets(seeds)
+        if len(choices) != len(seeds):
+            raise RuntimeError(f"agent {self.agent.name} returned {len(choices)} reset choices for "
+                               f"{len(seeds)} seeds")
+        choice_of = {id(s): c for s, c in zip(seeds, choices)}
+        starts: list[Rollout] = []
+        counts: list[int] = []
+        pending: list[tuple[PromptBuffer, Group]] = []
+        for p in prompts:
+            for seed in p.seeds:
+                choice = choice_of[id(seed)]
+                group = Group("reset", [], seed=seed, choice=choice, oracle=has_oracle(p.task))
+                if group.oracle:
+                    i = first_error(p.task, seed.thoughts, self.roller.rules)
+                    group.h_oracle = None if i is None else i + 1
+                starts.append(seed.reset_state(choice.h))
+                counts.append(self.split.suffixes)
+                pending.append((p, group))
+            for _ in range(self.split.seeds - len(p.seeds)):
+                reuse = self._reusable(p)[: self.split.suffixes]
+                for r in reuse:
+                    r.kind = "fallback"
+                group = Group("fallback", list(reuse))
+                p.groups.append(group)  # placed now so the next fallback does not reuse the same draws
+                starts.append(self.roller.fresh(p.task, "fallback"))
+                counts.append(self.split.suffixes - len(reuse))
+                pending.append((p, group))
+        new = self._draw(starts, counts, times)
+        for (p, group), rollouts in zip(pending, new):
+            group.rollouts.extend(rollouts)
+            if group.kind == "reset":
+                p.groups.append(group)
+
+    def _reusable(self, p: PromptBuffer) -> list[Rollout]:
+        """Untrained, non-seed draws of `p` (fresh i.i.d. rollouts) in draw order."""
+        seeds = {id(s) for s in p.seeds}
+        return [r for r in p.untrained_draws() if id(r) not in seeds]

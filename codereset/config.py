@@ -1,0 +1,325 @@
+"""Structured (dataclass) configs of training and evaluation, registered with Hydra's ConfigStore.
+
+`TrainConfig` is the schema behind `conf/train.yaml` (`python -m codereset.train`),
+`EvaluateConfig` the one behind `conf/evaluate.yaml` (`python -m codereset.evaluate`). Every field
+and its default is here; the YAML files under `conf/` only pick presets (config groups: agent,
+model, env, backend, sandbox) and the CPU budget of the main job. Defaults follow
+shared/docs/method.md; the model config (`ModelConfig`) and the loss config (`LossConfig`) are the
+model helper's, reused as they are. `backend` is an open mapping: `name` plus the options of that
+backend's own config dataclass (e.g. `codereset.generation.hf.HFConfig`), checked when the
+backend is built.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import types
+import typing
+from dataclasses import dataclass, field
+from typing import Any, Optional, Union
+
+from omegaconf import MISSING
+
+from codereset.losses import LossConfig
+from codereset.models.config import ModelConfig as _ModelConfig
+
+
+def _needs_any(tp: Any) -> bool:
+    """True for a union that holds a container (OmegaConf only supports unions of primitives)."""
+    if typing.get_origin(tp) not in (Union, types.UnionType):
+        return False
+    return any(typing.get_origin(a) in (list, dict) or a in (list, dict) for a in typing.get_args(tp))
+
+
+def hydra_safe(cls: type) -> type:
+    """`cls` itself when OmegaConf can hold it, else a twin dataclass (same name, fields, defaults
+    and docstring; nested dataclasses likewise) whose container-unions are typed `Any`. Convert
+    an instance back with `to_original`."""
+    hints = typing.get_type_hints(cls)
+    specs, changed = [], False
+    for f in dataclasses.fields(cls):
+        tp = hints[f.name]
+        new_tp = hydra_safe(tp) if dataclasses.is_dataclass(tp) else (Any if _needs_any(tp) else tp)
+        changed |= new_tp is not tp
+        if f.default_factory is not dataclasses.MISSING:
+            factory = f.default_factory
+            if new_tp is not tp and dataclasses.is_dataclass(tp):
+                factory = (lambda t=new_tp, fac=f.default_factory: _convert(t, fac()))
+            spec = field(default_factory=factory)
+        else:
+            spec = field(default=f.default)
+        specs.append((f.name, new_tp, spec))
+    if not changed:
+        return cls
+    twin = dataclasses.make_dataclass(cls.__name__, specs)
+    twin.__doc__ = cls.__doc__
+    twin._original = cls
+    return twin
+
+
+def _convert(target: type, obj: Any) -> Any:
+    values = {}
+    for f in dataclasses.fields(target):
+        v = getattr(obj, f.name)
+        values[f.name] = _convert(_field_type(target, f.name), v) if dataclasses.is_dataclass(v) else v
+    return target(**values)
+
+
+def _field_type(cls: type, name: str) -> type:
+    return typing.get_type_hints(cls)[name]
+
+
+def to_original(obj: Any) -> Any:
+    """An instance of a `hydra_safe` twin (or of the original) as an instance of the original."""
+    cls = getattr(type(obj), "_original", type(obj))
+    return _convert(cls, obj) if cls is not type(obj) else obj
+
+
+# The model helper's ModelConfig as Hydra can hold it (see `hydra_safe`; `to_original` converts).
+ModelConfig = hydra_safe(_ModelConfig)
+
+
+@dataclass
+class EnvConfig:
+    """The Thought-MDP environment: which gym id, which task suite, and its rules.
+
+    id: Gymnasium id of the env whose rules and suites are used ("ThoughtMDP-Code-v0" or
+        "ThoughtMDP-Math-v0"); the suite's kind must match it.
+    tasks: task suite name (`envs.tasks.SUITES`: "basic", "stdio", "humaneval", "arith", ...).
+    train_split: split the training prompts come from.
+    val_split: split of the periodic validation.
+    suite_seed: seed of procedural suites (which problems are generated).
+    suite_options: extra keywords for the suite loader (e.g. {n: 200} or {path: file.jsonl}).
+    fewshot: prompts show one worked example as a previous chat turn (small models need it).
+    stop: the stop pattern that ends every thought.
+    max_thoughts: thought budget of an episode (reaching it truncates).
+    max_thought_tokens: token budget of one thought (running out truncates the episode).
+    """
+
+    id: str = "ThoughtMDP-Code-v0"
+    tasks: str = "basic"
+    train_split: str = "train"
+    val_split: str = "val"
+    suite_seed: int = 0
+    suite_options: dict[str, Any] = field(default_factory=dict)
+    fewshot: bool = True
+    stop: str = "</thought>"
+    max_thoughts: int = 20
+    max_thought_tokens: int = 256
+
+
+@dataclass
+class SandboxConfig:
+    """Where code answers run: "auto" (the strongest available: docker > bwrap > local),
+    "docker", "bwrap" or "local" (`sandboxes.make_sandbox`)."""
+
+    kind: str = "auto"
+
+
+@dataclass
+class SamplingConfig:
+    """How rollout thoughts are sampled (the per-thought token budget is env.max_thought_tokens).
+
+    temperature: softmax temperature (0 = greedy).
+    top_p: nucleus mass in (0, 1].
+    """
+
+    temperature: float = 0.7
+    top_p: float = 0.95
+
+
+@dataclass
+class LocalizeConfig:
+    """SRPO's self-localization prompt (`codereset.localize`).
+
+    variant: "L2" hides the correct answer (default), "L1" shows the task's reference answer.
+    worked_example: show one worked localization example before the question.
+    temperature: sampling temperature of the answer.
+    top_p: nucleus mass of the answer.
+    max_new_tokens: token budget of the answer.
+    fallback: rule for unparseable / out-of-range answers: "uniform" (h* uniform in 1..n, the
+        RRPO reset), "last" (h* = n) or "first" (h* = 1).
+    """
+
+    variant: str = "L2"
+    worked_example: bool = True
+    temperature: float = 0.3
+    top_p: float = 1.0
+    max_new_tokens: int = 256
+    fallback: str = "uniform"
+
+
+@dataclass
+class AgentConfig:
+    """Which method chooses the reset states (`codereset.agents.AGENTS`).
+
+    name: "grpo", "rrpo", "srpo" or "caro"; chosen with `+agent=NAME` (no default on purpose).
+    localize: SRPO's localization settings (unused by the other agents).
+    """
+
+    name: str = MISSING
+    localize: LocalizeConfig = field(default_factory=LocalizeConfig)
+
+
+@dataclass
+class BufferConfig:
+    """The per-prompt rollout buffer (`codereset.buffer`).
+
+    split: "<seeds>x<suffixes>": 1x4 (default: base group of 4 + one reset group of 4), 2x4, 1x8.
+    slots: trained rollouts per prompt; the base group gets slots - seeds*suffixes (GRPO: all).
+    probe_size: fresh rollouts drawn first when the split leaves no base group (untrained; they
+        give the pass rate and start the seed search).
+    max_attempts: most fresh rollouts per prompt while searching seeds, first draws included.
+    search_batch: fresh rollouts drawn per prompt per seed-search round.
+    """
+
+    split: str = "1x4"
+    slots: int = 8
+    probe_size: int = 4
+    max_attempts: int = 12
+    search_batch: int = 4
+
+
+@dataclass
+class OptimConfig:
+    """AdamW and gradient clipping (the paper's settings).
+
+    lr: learning rate. weight_decay: decoupled weight decay. betas: Adam betas.
+    eps: Adam epsilon. grad_clip: max global gradient norm (0 disables clipping).
+    """
+
+    lr: float = 5e-5
+    weight_decay: float = 0.01
+    betas: list[float] = field(default_factory=lambda: [0.9, 0.999])
+    eps: float = 1e-8
+    grad_clip: float = 1.0
+
+
+@dataclass
+class TrainerConfig:
+    """The training loop.
+
+    steps: optimizer steps (one on-policy step per batch of prompts).
+    prompts_per_step: prompts per batch (the paper uses 32).
+    micro_batch_size: rollouts per forward/backward pass (gradient accumulation inside a step).
+    advantage: advantage estimator (`codereset.advantages.ADVANTAGES`), applied per group.
+    output_dir: run directory; None = Hydra's run directory.
+    resume: continue the run in output_dir from its latest checkpoint.
+    checkpoint_every: save a checkpoint every this many steps (and always at the end / on Ctrl-C).
+    keep_checkpoints: step-numbered checkpoints kept (older ones are deleted).
+    max_nonfinite_steps: stop the run after this many skipped updates in a row (NaN/inf loss).
+    progress: show a progress bar (step, pass rate, ETA).
+    """
+
+    steps: int = 10
+    prompts_per_step: int = 4
+    micro_batch_size: int = 8
+    advantage: str = "group_norm"
+    output_dir: Optional[str] = None
+    resume: bool = False
+    checkpoint_every: int = 1
+    keep_checkpoints: int = 1
+    max_nonfinite_steps: int = 3
+    progress: bool = True
+
+
+@dataclass
+class ValidationConfig:
+    """Periodic greedy pass@1 on the env's validation split.
+
+    every: validate every this many steps (0 = never during training).
+    at_end: validate after the last step too.
+    max_tasks: validate on the first this many tasks of the split (None = all).
+    """
+
+    every: int = 5
+    at_end: bool = True
+    max_tasks: Optional[int] = 16
+
+
+@dataclass
+class LoggingConfig:
+    """What the run directory gets besides metrics.jsonl.
+
+    samples: write samples.jsonl (every group of every step: thoughts, reset point, rewards).
+    max_sample_groups: most groups written per step (None = all).
+    tensorboard: write TensorBoard event files under tb/.
+    wandb: also log to Weights & Biases (needs the wandb package and its login).
+    wandb_project: W&B project name.
+    """
+
+    samples: bool = True
+    max_sample_groups: Optional[int] = None
+    tensorboard: bool = True
+    wandb: bool = False
+    wandb_project: str = "codereset"
+
+
+@dataclass
+class TrainConfig:
+    """`python -m codereset.train`: everything one training run needs.
+
+    seed: seeds python, numpy, torch and the agent's random stream.
+    backend: generation backend: {name: "hf" | "vllm", plus that backend's options}.
+    loss: policy loss (`codereset.losses.LossConfig`: "pg" default, "clipped").
+    """
+
+    seed: int = 0
+    model: ModelConfig = field(default_factory=ModelConfig)
+    env: EnvConfig = field(default_factory=EnvConfig)
+    sandbox: SandboxConfig = field(default_factory=SandboxConfig)
+    backend: dict[str, Any] = field(default_factory=lambda: {"name": "hf"})
+    agent: AgentConfig = field(default_factory=AgentConfig)
+    buffer: BufferConfig = field(default_factory=BufferConfig)
+    sampling: SamplingConfig = field(default_factory=SamplingConfig)
+    loss: LossConfig = field(default_factory=LossConfig)
+    optim: OptimConfig = field(default_factory=OptimConfig)
+    trainer: TrainerConfig = field(default_factory=TrainerConfig)
+    validation: ValidationConfig = field(default_factory=ValidationConfig)
+    logging: LoggingConfig = field(default_factory=LoggingConfig)
+
+
+@dataclass
+class EvalOptions:
+    """What `python -m codereset.evaluate` measures.
+
+    split: split of env.tasks to evaluate on.
+    k: the k of pass@k (unbiased estimator; each k must be <= n_samples).
+    n_samples: samples per task.
+    temperature: sampling temperature (0 = greedy; needs n_samples = 1).
+    top_p: nucleus mass.
+    max_tasks: evaluate the first this many tasks (None = all).
+    checkpoint: weights to evaluate instead of model.name's: a run directory (its latest
+        checkpoint) or a checkpoint directory; the model config still gives the architecture.
+    output_dir: where eval.jsonl goes; None = Hydra's run directory.
+    """
+
+    split: str = "test"
+    k: list[int] = field(default_factory=lambda: [1])
+    n_samples: int = 1
+    temperature: float = 0.0
+    top_p: float = 1.0
+    max_tasks: Optional[int] = None
+    checkpoint: Optional[str] = None
+    output_dir: Optional[str] = None
+
+
+@dataclass
+class EvaluateConfig:
+    """`python -m codereset.evaluate`: a model, an env / task suite, and what to measure."""
+
+    seed: int = 0
+    model: ModelConfig = field(default_factory=ModelConfig)
+    env: EnvConfig = field(default_factory=EnvConfig)
+    sandbox: SandboxConfig = field(default_factory=SandboxConfig)
+    backend: dict[str, Any] = field(default_factory=lambda: {"name": "hf"})
+    eval: EvalOptions = field(default_factory=EvalOptions)
+
+
+def register_configs() -> None:
+    """Register the schemas with Hydra's ConfigStore (called by the entry points, not on import)."""
+    from hydra.core.config_store import ConfigStore
+
+    cs = ConfigStore.instance()
+    cs.store(name="train_schema", node=TrainConfig)
+    cs.store(name="evaluate_schema", node=EvaluateConfig)

@@ -1,0 +1,126 @@
+"""The per-step metrics row (metrics.jsonl; schema in notes/contracts.md) and sample rows.
+
+Token accounting of a step (every generated token is counted exactly once):
+  tokens_trained       generated tokens of the trained rollouts (base, reset suffixes, fallback);
+  tokens_seed_search   generated tokens of draws that are not trained (seed search, probes);
+  tokens_localization  tokens SRPO's localizer generated;
+  tokens_generated     the sum of the three;
+  tokens_prefix_reused reset-prefix tokens each reset rollout continued from instead of
+                       regenerating (counted once per reset rollout).
+mean_response_tokens is the mean generated tokens per trained rollout.
+
+Reset diagnostics (null when the step has no reset group): reset_depth is the mean of h*/n over
+reset groups (reset_depths the values), reset_groups_with_signal the share with non-zero reward
+variance, correction_rate the share with at least one correct suffix. Under a step-level oracle
+(tasks with one, e.g. `arith`) also: localization_deviation (mean h* - h_oracle over groups where
+the oracle found an error), correction rates and suffix pass@4 (unbiased, k = min(4, group size))
+for clean prefixes (h* <= h_oracle, or no error found) and erroneous ones.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from codereset.buffer import Group, StepBuffer
+from codereset.passk import pass_at_k
+
+
+def _mean(values: list[float]) -> float | None:
+    return sum(values) / len(values) if values else None
+
+
+def _share(flags: list[bool]) -> float | None:
+    return sum(flags) / len(flags) if flags else None
+
+
+def _suffix_pass_at_4(groups: list[Group]) -> float | None:
+    values = [pass_at_k(len(g.rollouts), g.n_correct, min(4, len(g.rollouts))) for g in groups]
+    return _mean(values)
+
+
+def step_metrics(step: int, buf: StepBuffer, update: Any, times: dict[str, float]) -> dict:
+    """The metrics.jsonl row of one step (validation keys are added by the trainer)."""
+    trained = [r for g in buf.groups for r in g.rollouts]
+    untrained = [r for p in buf.prompts for r in p.untrained_draws()]
+    sample = [r for p in buf.prompts for r in p.pass_sample]
+    resets = [g for g in buf.groups if g.kind == "reset"]
+    localization_tokens = sum(g.choice.localization_tokens for g in resets)
+    tokens_trained = sum(r.generated_tokens for r in trained)
+    tokens_search = sum(r.generated_tokens for r in untrained)
+    depths = [g.depth for g in resets]
+    row: dict[str, Any] = {
+        "step": step,
+        "pass_rate": _mean([float(r.correct) for r in sample]),
+        "reward_mean": _mean([r.reward for r in sample]),
+        "loss": update.loss,
+        "grad_norm": update.grad_norm,
+        "skipped_update": update.skipped,
+        "mean_logprob": update.stats.get("mean_logprob"),
+        "tokens_trained": tokens_trained,
+        "tokens_seed_search": tokens_search,
+        "tokens_localization": localization_tokens,
+        "tokens_prefix_reused": sum(r.prefix_tokens for g in resets for r in g.rollouts),
+        "tokens_generated": tokens_trained + tokens_search + localization_tokens,
+        "mean_response_tokens": _mean([float(r.generated_tokens) for r in trained]),
+        "rollouts_trained": len(trained),
+        "rollouts_backprop": update.backprop_rollouts,
+        "seeds_found": sum(len(p.seeds) for p in buf.prompts),
+        "fallback_groups": sum(g.kind == "fallback" for g in buf.groups),
+        "reset_depth": _mean(depths),
+        "reset_depths": depths,
+        "reset_groups_with_signal": _share([g.has_signal for g in resets]),
+        "correction_rate": _share([g.n_correct > 0 for g in resets]),
+        "localization_parse_failures": sum(g.choice.localization_failed for g in resets),
+    }
+    if any(_has_oracle(p.task) for p in buf.prompts):
+        row.update(oracle_metrics(resets))
+    row.update({f"time_{name}_s": float(times.get(name, 0.0))
+                for name in ("generate", "verify", "localize", "train", "validate", "checkpoint", "step")})
+    return row
+
+
+def _has_oracle(task: Any) -> bool:
+    from envs.oracle import has_oracle
+
+    return has_oracle(task)
+
+
+def oracle_metrics(resets: list[Group]) -> dict:
+    """Localization quality against the oracle (see the module docstring)."""
+    judged = [g for g in resets if g.oracle]
+    with_error = [g for g in judged if g.h_oracle is not None]
+    deviations = [g.choice.h - g.h_oracle for g in with_error]
+    clean = [g for g in judged if g.clean_prefix]
+    erroneous = [g for g in judged if not g.clean_prefix]
+    return {
+        "localization_deviation": _mean([float(d) for d in deviations]),
+        "localization_deviations": deviations,
+        "correction_rate_clean": _share([g.n_correct > 0 for g in clean]),
+        "correction_rate_erroneous": _share([g.n_correct > 0 for g in erroneous]),
+        "suffix_pass_at_4_clean": _suffix_pass_at_4(clean),
+        "suffix_pass_at_4_erroneous": _suffix_pass_at_4(erroneous),
+        "reset_groups_clean": len(clean),
+        "reset_groups_erroneous": len(erroneous),
+    }
+
+
+def sample_rows(step: int, buf: StepBuffer, limit: int | None = None) -> list[dict]:
+    """samples.jsonl rows: one per group (trained groups, then each prompt's untrained draws)."""
+    rows = []
+    for p in buf.prompts:
+        for g in p.groups:
+            row = {"step": step, "task_id": p.task.task_id, "group": g.kind,
+                   "reset_index": g.h, "rewards": g.rewards, "advantages": g.advantages,
+                   "rollouts": [r.to_json() for r in g.rollouts]}
+            if g.seed is not None:
+                row.update(seed_thoughts=list(g.seed.thoughts), seed_n_thoughts=g.seed.n_thoughts,
+                           reset_depth=g.depth, **g.choice.info)
+            if g.oracle:
+                row["h_oracle"] = g.h_oracle
+            rows.append(row)
+        search = p.untrained_draws()
+        if search:
+            rows.append({"step": step, "task_id": p.task.task_id, "group": "seed_search",
+                         "reset_index": None, "rewards": [r.reward for r in search],
+                         "advantages": None, "rollouts": [r.to_json() for r in search]})
+    return rows if limit is None else rows[:limit]

@@ -1,0 +1,252 @@
+"""Thought-by-thought rollouts through a generation backend, token-exact.
+
+Owns `Rollout` (one episode: prompt ids, the token ids of each thought, its verdict) and
+`Roller`, which advances many rollouts at once: every round asks the backend for the next
+thought of every unfinished rollout in ONE `generate` call (batched across prompts and groups),
+stopping at the Thought-MDP stop pattern (`envs.rules.ThoughtRules.stop`).
+
+Token exactness: a thought is stored as the token ids the backend returned; a rollout's prefix
+is always the concatenation of stored ids (prompt ids + thought ids), never re-tokenized text.
+A reset rollout starts from the stored ids of the seed's first h*-1 thoughts.
+
+Thought texts: a backend may return a stop-completing token that carries a few characters past
+the stop pattern (e.g. ">\\n"). Such trailing characters stay in the token ids, but for the
+Thought-MDP rules and the verifier they belong to the *next* thought's text (`thought_texts`),
+so every thought but the last ends exactly with the stop pattern, as `ThoughtRules` requires.
+Characters after the stop pattern in the very last thought are dropped from its text.
+
+Episode end (`ThoughtRules.status`): the final answer appears, end-of-sequence, an open thought
+(the per-thought token budget ran out: truncated) or the thought budget.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from typing import Any, Sequence
+
+from codereset.generation.base import Sampling
+from envs.rules import ThoughtRules
+
+
+def thought_texts(texts: Sequence[str], stop: str) -> tuple[str, ...]:
+    """Per-segment decoded texts -> thought texts that obey the rules (see module docstring)."""
+    out: list[str] = []
+    carry = ""
+    for text in texts:
+        text = carry + text
+        carry = ""
+        end = text.find(stop)
+        if end >= 0 and end + len(stop) < len(text):
+            carry = text[end + len(stop):]
+            text = text[: end + len(stop)]
+        out.append(text)
+    return tuple(out)
+
+
+@dataclass
+class Rollout:
+    """One episode of one task.
+
+    task: the `envs` Task.
+    prompt_ids: token ids of the rendered prompt.
+    segments: token ids of each thought, in order (a reset's prefix thoughts first).
+    texts: `tokenizer.decode` of each segment, exactly as the backend returned it.
+    prefix_len: how many leading segments came from a reset state (not generated, not trained).
+    kind: "base", "seed_search", "reset", "fallback" or "eval" (what it was drawn for).
+    stop: the stop pattern (to derive thought texts).
+    finish: finish reason of the last generated segment ("stop", "eos", "length"), or None.
+    status: "continue", "terminated" or "truncated" (ThoughtRules.status).
+    eos_id: id appended to the trained sequence when the episode ended with EOS (the backend drops
+        EOS from token_ids, but the policy did sample it); None never appends.
+    outcome: the verifier's `Outcome`, once scored.
+    """
+
+    task: Any
+    prompt_ids: list[int]
+    segments: list[list[int]] = field(default_factory=list)
+    texts: list[str] = field(default_factory=list)
+    prefix_len: int = 0
+    kind: str = "base"
+    stop: str = "</thought>"
+    finish: str | None = None
+    status: str = "continue"
+    eos_id: int | None = None
+    outcome: Any = None
+
+    @property
+    def thoughts(self) -> tuple[str, ...]:
+        """Thought texts per the Thought-MDP rules (one per segment)."""
+        return thought_texts(self.texts, self.stop)
+
+    @property
+    def n_thoughts(self) -> int:
+        return len(self.segments)
+
+    @property
+    def done(self) -> bool:
+        return self.status != "continue"
+
+    @property
+    def ended_with_eos(self) -> bool:
+        return self.finish == "eos" and self.eos_id is not None
+
+    def prefix_ids(self) -> list[int]:
+        """Prompt ids followed by every stored thought's ids (what the next thought continues)."""
+        ids = list(self.prompt_ids)
+        for seg in self.segments:
+            ids.extend(seg)
+        return ids
+
+    def sequence(self) -> list[int]:
+        """The full trained sequence: prompt, thoughts and the sampled EOS (if any)."""
+        ids = self.prefix_ids()
+        if self.ended_with_eos:
+            ids.append(int(self.eos_id))
+        return ids
+
+    @property
+    def prefix_tokens(self) -> int:
+        """Tokens of the reset prefix thoughts (reused, not generated)."""
+        return sum(len(s) for s in self.segments[: self.prefix_len])
+
+    @property
+    def trained_from(self) -> int:
+        """Index in `sequence()` of the first generated (trained) token."""
+        return len(self.prompt_ids) + self.prefix_tokens
+
+    @property
+    def generated_tokens(self) -> int:
+        """Tokens generated for this rollout (its suffix, EOS included)."""
+        return len(self.sequence()) - self.trained_from
+
+    @property
+    def reward(self) -> float:
+        self._need_outcome()
+        return float(self.outcome.reward)
+
+    @property
+    def correct(self) -> bool:
+        self._need_outcome()
+        return bool(self.outcome.correct)
+
+    def _need_outcome(self) -> None:
+        if self.outcome is None:
+            raise RuntimeError("rollout has not been scored yet: call Roller.score first")
+
+    def reset_state(self, h: int, kind: str = "reset") -> "Rollout":
+        """A new unfinished rollout at state x* = (prompt, thoughts 1..h-1), token-exact.
+
+        h is 1-based (method.md's h*): h=1 is the empty prefix; h ranges over 1..n_thoughts.
+        """
+        if not 1 <= h <= self.n_thoughts:
+            raise ValueError(f"reset index h={h} out of range 1..{self.n_thoughts} for a rollout "
+                             f"with {self.n_thoughts} thoughts")
+        keep = h - 1
+        return Rollout(task=self.task, prompt_ids=list(self.prompt_ids),
+                       segments=[list(s) for s in self.segments[:keep]], texts=list(self.texts[:keep]),
+                       prefix_len=keep, kind=kind, stop=self.stop, eos_id=self.eos_id)
+
+    def to_json(self) -> dict:
+        """JSON-safe summary (for samples.jsonl)."""
+        out = {"task_id": self.task.task_id, "kind": self.kind, "thoughts": list(self.thoughts),
+               "prefix_len": self.prefix_len, "status": self.status, "finish": self.finish,
+               "generated_tokens": self.generated_tokens}
+        if self.outcome is not None:
+            out.update(reward=self.reward, correct=self.correct, verdict=self.outcome.status)
+        return out
+
+
+def encode_prompt(task: Any, tokenizer: Any, fewshot: bool, rules: ThoughtRules) -> list[int]:
+    """Token ids of the task's prompt (`envs.prompts.render_prompt`, chat-template aware)."""
+    from envs.prompts import render_prompt
+
+    from codereset.localize import encode_chat
+
+    return encode_chat(tokenizer, render_prompt(task, tokenizer=tokenizer, fewshot=fewshot, rules=rules))
+
+
+class Roller:
+    """Generates and scores rollouts with one backend, one set of rules and one sampling setting.
+
+    backend: a `GenerationBackend`; rules: `ThoughtRules`; temperature/top_p: thought sampling
+    (temperature 0 = greedy); fewshot: prompts include the worked example.
+    """
+
+    def __init__(self, backend: Any, rules: ThoughtRules, temperature: float = 0.7,
+                 top_p: float = 0.95, fewshot: bool = True) -> None:
+        self.backend = backend
+        self.rules = rules
+        self.sampling = Sampling(temperature=temperature, top_p=top_p,
+                                 max_new_tokens=rules.max_thought_tokens)
+        self.fewshot = fewshot
+        self.eos_id = getattr(backend.tokenizer, "eos_token_id", None)
+        self._prompts: dict[tuple[str, str], list[int]] = {}
+
+    def with_sampling(self, temperature: float, top_p: float = 1.0) -> "Roller":
+        """A roller sharing backend, rules and prompt cache, sampling differently."""
+        other = Roller.__new__(Roller)
+        other.__dict__.update(self.__dict__)
+        other.sampling = replace(self.sampling, temperature=temperature, top_p=top_p)
+        return other
+
+    def prompt_ids(self, task: Any) -> list[int]:
+        """The task's prompt ids (rendered and tokenized once per task)."""
+        key = (task.suite, task.task_id)
+        if key not in self._prompts:
+            self._prompts[key] = encode_prompt(task, self.backend.tokenizer, self.fewshot, self.rules)
+        return self._prompts[key]
+
+    def fresh(self, task: Any, kind: str = "base") -> Rollout:
+        """An unfinished rollout at the task's initial state (prompt only)."""
+        return Rollout(task=task, prompt_ids=list(self.prompt_ids(task)), kind=kind,
+                       stop=self.rules.stop, eos_id=self.eos_id)
+
+    def run(self, starts: Sequence[Rollout], n: int | Sequence[int]) -> list[list[Rollout]]:
+        """For each start state, `n` rollouts (or `n[i]` for start i) continued until they end.
+
+        Returns [len(starts)][n_i]. The first round samples the continuations of each start
+        together (n per prefix: a backend with prefix caching shares the start's KV), one call per
+        distinct count; later rounds advance every unfinished rollout by one thought in one call.
+        Start states are not modified.
+        """
+        counts = [n] * len(starts) if isinstance(n, int) else [int(k) for k in n]
+        if len(counts) != len(starts) or any(k < 0 for k in counts):
+            raise ValueError(f"need one non-negative count per start, got {counts} for {len(starts)} starts")
+        for s in starts:
+            if s.done or len(s.segments) != s.prefix_len:
+                raise ValueError("a start state must be unfinished and hold only prefix thoughts")
+        groups = [[self._clone(s) for _ in range(k)] for s, k in zip(starts, counts)]
+        for k in sorted(set(counts) - {0}):
+            idx = [i for i, c in enumerate(counts) if c == k]
+            outs = self.backend.generate([starts[i].prefix_ids() for i in idx], k, self.sampling,
+                                         stop=[self.rules.stop])
+            for i, completions in zip(idx, outs, strict=True):
+                for rollout, completion in zip(groups[i], completions, strict=True):
+                    self._append(rollout, completion)
+        active = [r for g in groups for r in g if not r.done]
+        while active:
+            outs = self.backend.generate([r.prefix_ids() for r in active], 1, self.sampling,
+                                         stop=[self.rules.stop])
+            for rollout, out in zip(active, outs, strict=True):
+                self._append(rollout, out[0])
+            active = [r for r in active if not r.done]
+        return groups
+
+    def score(self, verifier: Any, rollouts: Sequence[Rollout]) -> None:
+        """Attach the verifier's outcome to every rollout (one batched `score_many` call)."""
+        if not rollouts:
+            return
+        outcomes = verifier.score_many([(r.task, r.thoughts) for r in rollouts])
+        for rollout, outcome in zip(rollouts, outcomes, strict=True):
+            rollout.outcome = outcome
+
+    @staticmethod
+    def _clone(start: Rollout) -> Rollout:
+        return replace(start, segments=[list(s) for s in start.segments], texts=list(start.texts))
+
+    def _append(self, rollout: Rollout, completion: Any) -> None:
+        rollout.segments.append(list(completion.token_ids))
+        rollout.texts.append(completion.text)
+        rollout.finish = completion.finish_reason
+        rollout.status = self.rules.status(rollout.thoughts, rollout.task.kind,
+                                           eos=completion.finish_reason == "eos")

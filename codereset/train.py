@@ -1,0 +1,96 @@
+"""Command line of training: `python -m codereset.train +agent=srpo [overrides]` (Hydra).
+
+The defaults (conf/train.yaml) train SmolLM2-135M-Instruct on the `basic` code suite with the
+strongest available sandbox and the Hugging Face backend, sized for a 2-core CPU. There is no
+default agent: `+agent=grpo|rrpo|srpo|caro` picks one. Sweeps: `-m +agent=grpo,srpo seed=0,1,2`
+writes one run directory per job under Hydra's sweep directory.
+
+Useful overrides: `model=tiny` (fast, random weights), `trainer.steps=N`,
+`trainer.output_dir=DIR` (run directory), `trainer.resume=true` (continue DIR's run),
+`env=math_arith`, `buffer.split=2x4`, `backend=vllm`, `model.name=<HF id or path>`.
+Exit status: 0 finished, 1 failed, 130 interrupted (checkpoint saved), 2 bad configuration.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+
+import hydra
+from hydra.core.hydra_config import HydraConfig
+from hydra.types import RunMode
+from omegaconf import DictConfig, OmegaConf
+
+from codereset.config import register_configs
+
+log = logging.getLogger("codereset.train")
+EXIT_CODES = {"finished": 0, "failed": 1, "interrupted": 130}
+
+
+def _run_dir(configured: str | None, default: str) -> str:
+    """Hydra resolver: the configured output directory, else Hydra's default run directory."""
+    return default if configured in (None, "", "None", "null") else configured
+
+
+def register() -> None:
+    """Register the config schemas and the `run_dir` resolver used by conf/*.yaml."""
+    OmegaConf.register_new_resolver("run_dir", _run_dir, replace=True)
+    register_configs()
+
+
+class ConfigError(ValueError):
+    """A configuration that cannot run; the message says how to fix it."""
+
+
+def check_agent(cfg: DictConfig) -> None:
+    """Fail with the list of agents when none (or an unknown one) was chosen."""
+    from codereset.agents import AGENTS
+
+    if OmegaConf.is_missing(cfg.agent, "name"):
+        raise ConfigError(f"no agent chosen: add +agent=NAME, one of {sorted(AGENTS)} "
+                          "(e.g. python -m codereset.train +agent=srpo)")
+    if cfg.agent.name not in AGENTS:
+        raise ConfigError(f"unknown agent {cfg.agent.name!r}; known agents: {sorted(AGENTS)}")
+
+
+def run_directory(cfg: DictConfig) -> str:
+    """trainer.output_dir, else the job's Hydra output directory (one per job in a sweep)."""
+    hc = HydraConfig.get()
+    if hc.mode == RunMode.MULTIRUN and cfg.trainer.output_dir:
+        raise ConfigError("trainer.output_dir would be shared by every job of the sweep; "
+                          "set hydra.sweep.dir=DIR instead (each job gets a subdirectory)")
+    return cfg.trainer.output_dir or hc.runtime.output_dir
+
+
+def train(cfg: DictConfig) -> str:
+    """Build and run a Trainer from a composed config; returns the final run state."""
+    from codereset.trainer import Trainer
+
+    check_agent(cfg)
+    run_dir = run_directory(cfg)
+    config_yaml = OmegaConf.to_yaml(cfg, resolve=True)
+    trainer = Trainer(OmegaConf.to_object(cfg), run_dir, config_yaml)
+    try:
+        trainer.setup()
+    except ValueError as err:  # bad names/values in the config; the message says what to change
+        raise ConfigError(str(err)) from err
+    return trainer.train()
+
+
+@hydra.main(config_path="../conf", config_name="train", version_base="1.3")
+def main(cfg: DictConfig) -> None:
+    multirun = HydraConfig.get().mode == RunMode.MULTIRUN
+    try:
+        state = train(cfg)
+    except (ConfigError, FileExistsError) as err:
+        if multirun:
+            raise
+        print(f"error: {err}", file=sys.stderr)
+        sys.exit(2)
+    if not multirun and state != "finished":
+        sys.exit(EXIT_CODES[state])
+
+
+if __name__ == "__main__":
+    register()
+    main()

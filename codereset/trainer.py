@@ -1,0 +1,267 @@
+"""The training loop: build each step's buffer, update the policy once, log, checkpoint.
+
+One step (method.md): take `prompts_per_step` training prompts (`codereset.data`), build their
+buffers (`codereset.buffer`: base group, seed search, the agent's resets, shared-prefix groups),
+normalize advantages per group, apply ONE on-policy update (`codereset.update`), hand the new
+weights to the generation backend (`sync_weights`), and write the step's rows: metrics.jsonl,
+samples.jsonl, TensorBoard, and (when due) greedy pass@1 on the validation split in eval.jsonl.
+Then a checkpoint (every `checkpoint_every` steps, atomically).
+
+Departures from a textbook loop, on purpose:
+- Rows are written before the checkpoint of their step. A run killed in between resumes from
+  the previous checkpoint and `RunDir.truncate_after` drops the rows of the re-run step, so
+  metrics.jsonl never loses or duplicates a step.
+- Ctrl-C/SIGTERM (`codereset.interrupts`): the step in flight is abandoned unless its update has
+  begun, in which case the step finishes; then a checkpoint is saved and the state is
+  "interrupted". `trainer.resume=true` continues from there.
+- A non-finite loss or gradient norm skips the update (logged as skipped_update); after
+  `max_nonfinite_steps` skips in a row the run stops with state "failed".
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from codereset import checkpoint as ckpt
+from codereset.agents import AgentContext, make_agent
+from codereset.buffer import BufferBuilder
+from codereset.components import load_policy, load_tasks, make_generation_backend, make_rules, make_verifier
+from codereset.data import TaskSampler
+from codereset.evaluation import eval_rows, evaluate_tasks
+from codereset.interrupts import Interrupts
+from codereset.metrics import sample_rows, step_metrics
+from codereset.rollout import Roller
+from codereset.rundir import RunDir
+from codereset.timing import PhaseTimes
+from codereset.update import PolicyUpdater, assign_advantages
+
+log = logging.getLogger("codereset.train")
+
+
+class NonFiniteStop(RuntimeError):
+    """Too many non-finite updates in a row."""
+
+
+class Trainer:
+    """One training run into `run_dir` with config `cfg` (a `TrainConfig`); `config_yaml` is the
+    resolved config text written to config.yaml."""
+
+    def __init__(self, cfg: Any, run_dir: str | Path, config_yaml: str) -> None:
+        self.cfg = cfg
+        self.run = RunDir(run_dir)
+        self.config_yaml = config_yaml
+        self.interrupts = Interrupts()
+        self.last_done = 0      # last step whose rows are written
+        self.last_saved = -1    # last step with a checkpoint on disk
+        self.nonfinite_streak = 0
+        self._committing = False  # inside a step's update/rows/checkpoint section
+
+    # -- setup -----------------------------------------------------------------------------
+    def setup(self) -> None:
+        cfg = self.cfg
+        random.seed(cfg.seed)
+        np.random.seed(cfg.seed)
+        torch.manual_seed(cfg.seed)
+        self.rules = make_rules(cfg.env)
+        self.train_tasks = load_tasks(cfg.env, cfg.env.train_split)
+        validating = cfg.validation.every > 0 or cfg.validation.at_end
+        self.val_tasks = (load_tasks(cfg.env, cfg.env.val_split, cfg.validation.max_tasks)
+                          if validating else [])
+        self.model, self.tokenizer = load_policy(cfg.model)
+        self.backend = make_generation_backend(cfg.backend, self.model, self.tokenizer)
+        self.verifier = make_verifier(cfg.sandbox, self.rules)
+        self.agent_rng = random.Random(f"agent:{cfg.seed}")
+        self.agent = make_agent(cfg.agent.name, cfg.agent,
+                                AgentContext(self.backend, self.rules, self.agent_rng))
+        self.agent.check_tasks(self.train_tasks)
+        self.roller = Roller(self.backend, self.rules, cfg.sampling.temperature, cfg.sampling.top_p,
+                             fewshot=cfg.env.fewshot)
+        self.greedy = self.roller.with_sampling(0.0)
+        self.builder = BufferBuilder(cfg.buffer, self.agent, self.roller, self.verifier)
+        self.sampler = TaskSampler(self.train_tasks, cfg.trainer.prompts_per_step, cfg.seed)
+        o = cfg.optim
+        params = [p for p in self.model.parameters() if p.requires_grad]
+        self.optimizer = torch.optim.AdamW(params, lr=o.lr, weight_decay=o.weight_decay,
+                                           betas=tuple(o.betas), eps=o.eps)
+        self.updater = PolicyUpdater(self.model, self.optimizer, cfg.loss, cfg.trainer.micro_batch_size,
+                                     o.grad_clip, self.tokenizer.pad_token_id)
+        self._open_run_dir()
+
+    def _open_run_dir(self) -> None:
+        t = self.cfg.trainer
+        has_rows = bool(self.run.read("metrics.jsonl"))
+        if not t.resume and (has_rows or ckpt.latest_checkpoint(self.run.checkpoints)):
+            raise FileExistsError(f"{self.run.path} already holds a run; continue it with "
+                                  "trainer.resume=true or pick a new trainer.output_dir")
+        start = 0
+        found = ckpt.latest_checkpoint(self.run.checkpoints) if t.resume else None
+        if found is not None:
+            start = self._restore(found)
+            log.info("resuming from %s (step %d)", found, start)
+        elif t.resume:
+            log.info("trainer.resume=true but %s has no checkpoint: starting from step 0", self.run.path)
+        dropped = self.run.truncate_after(start)
+        if any(dropped.values()):
+            log.info("dropped rows of steps after %d (to be re-run): %s", start, dropped)
+        self.last_done = self.last_saved = start
+        self.run.write_config(self.config_yaml)
+        self.tb = self._tensorboard(start)
+        self.wandb = self._wandb()
+
+    def _restore(self, found: Path) -> int:
+        ckpt.load_weights(self.model, found)
+        state = ckpt.load_trainer_state(found)
+        self.optimizer.load_state_dict(state["optimizer"])
+        ckpt.set_rng_state(state["rng"])
+        self.agent_rng.setstate(state["agent_rng"])
+        self.nonfinite_streak = int(state["nonfinite_streak"])
+        self.backend.sync_weights(self.model)
+        return int(state["step"])
+
+    def _tensorboard(self, start: int) -> Any:
+        if not self.cfg.logging.tensorboard:
+            return None
+        from torch.utils.tensorboard import SummaryWriter
+
+        return SummaryWriter(log_dir=str(self.run.tb), purge_step=start + 1 if start else None)
+
+    def _wandb(self) -> Any:
+        if not self.cfg.logging.wandb:
+            return None
+        try:
+            import wandb
+        except ImportError:
+            raise ImportError("logging.wandb=true needs the wandb package (pip install wandb)") from None
+        return wandb.init(project=self.cfg.logging.wandb_project, dir=str(self.run.path),
+                          name=self.run.path.name, resume="allow")
+
+    # -- the loop --------------------------------------------------------------------------
+    def train(self) -> str:
+        """Run the remaining steps; returns the final state ("finished", "interrupted", "failed")."""
+        from tqdm.auto import tqdm
+
+        total = self.cfg.trainer.steps
+        self.run.set_status("running", self.last_done, total)
+        self.interrupts.install()
+        bar = tqdm(total=total, initial=self.last_done, desc=f"{self.cfg.agent.name}", unit="step",
+                   disable=not self.cfg.trainer.progress, dynamic_ncols=True)
+        state = "finished"
+        try:
+            for step in range(self.last_done + 1, total + 1):
+                row = self.train_step(step)
+                bar.update(1)
+                bar.set_postfix(_postfix(row), refresh=True)
+        except KeyboardInterrupt:
+            state = "interrupted"
+        except NonFiniteStop as err:
+            log.error("%s", err)
+            state = "failed"
+        except BaseException:
+            state = "failed"
+            raise
+        finally:
+            bar.close()
+            self.interrupts.uninstall()
+            self._finish(state)
+        return state
+
+    def _finish(self, state: str) -> None:
+        broken = self.interrupts.broken_section or self._committing
+        if not broken and self.last_saved < self.last_done:
+            self._save(self.last_done)
+        extra = {}
+        if broken:
+            extra["note"] = "stopped during a step's update/rows/checkpoint; resume re-runs that step"
+        self.run.set_status(state, self.last_saved if broken else self.last_done,
+                            self.cfg.trainer.steps, **extra)
+        if self.tb is not None:
+            self.tb.close()
+        if self.wandb is not None:
+            self.wandb.finish()
+        self.verifier.close()
+        log.info("run %s at step %d: %s", state, self.last_done, self.run.path)
+
+    def train_step(self, step: int) -> dict:
+        """One full step: buffer, update, rows, checkpoint. Returns the metrics row."""
+        started = time.perf_counter()
+        tasks = self.sampler.batch(step)
+        buf = self.builder.build(tasks)
+        times = buf.times
+        assign_advantages(buf.groups, self.cfg.trainer.advantage)
+        rollouts = [r for g in buf.groups for r in g.rollouts]
+        advantages = [a for g in buf.groups for a in g.advantages]
+        with self.interrupts.protected():
+            self._committing = True
+            with times.phase("train"):
+                result = self.updater.step(rollouts, advantages)
+                if not result.skipped:
+                    self.backend.sync_weights(self.model)
+            self.nonfinite_streak = self.nonfinite_streak + 1 if result.skipped else 0
+            val = self._validate(step, times) if self._validation_due(step) else None
+            times.seconds["step"] = time.perf_counter() - started
+            row = step_metrics(step, buf, result, times.seconds)
+            if val is not None:
+                row["val_pass_rate"] = val["pass_at_k"]["1"]
+            self._write(step, row, buf, val)
+            if step % self.cfg.trainer.checkpoint_every == 0 or step == self.cfg.trainer.steps:
+                self._save(step)
+            self._committing = False
+        if result.skipped:
+            log.warning("step %d: non-finite loss/gradient, update skipped (%d in a row)",
+                        step, self.nonfinite_streak)
+        if self.nonfinite_streak >= self.cfg.trainer.max_nonfinite_steps:
+            raise NonFiniteStop(f"{self.nonfinite_streak} non-finite updates in a row "
+                                f"(trainer.max_nonfinite_steps={self.cfg.trainer.max_nonfinite_steps}); "
+                                "lower optim.lr or check the model dtype")
+        return row
+
+    def _validation_due(self, step: int) -> bool:
+        v = self.cfg.validation
+        if not self.val_tasks:
+            return False
+        return (v.every > 0 and step % v.every == 0) or (v.at_end and step == self.cfg.trainer.steps)
+
+    def _validate(self, step: int, times: PhaseTimes) -> dict:
+        with times.phase("validate"):
+            return evaluate_tasks(self.greedy, self.verifier, self.val_tasks, 1, [1])
+
+    def _write(self, step: int, row: dict, buf: Any, val: dict | None) -> None:
+        self.run.append("metrics.jsonl", row)
+        if self.cfg.logging.samples:
+            for sample in sample_rows(step, buf, self.cfg.logging.max_sample_groups):
+                self.run.append("samples.jsonl", sample)
+        if val is not None:
+            for r in eval_rows(step, self.cfg.env.tasks, self.cfg.env.val_split, val):
+                self.run.append("eval.jsonl", r)
+        scalars = {k: v for k, v in row.items() if isinstance(v, (int, float)) and not isinstance(v, bool)}
+        if self.tb is not None:
+            for key, value in scalars.items():
+                if key != "step":
+                    self.tb.add_scalar(key, value, step)
+            self.tb.flush()
+        if self.wandb is not None:
+            self.wandb.log(scalars, step=step)
+        self.last_done = step
+        self.run.set_status("running", step, self.cfg.trainer.steps)
+
+    def _save(self, step: int) -> None:
+        state = {"agent_rng": self.agent_rng.getstate(), "nonfinite_streak": self.nonfinite_streak}
+        ckpt.save_checkpoint(self.run.checkpoints, step, self.model, self.tokenizer, self.optimizer,
+                             state, keep=self.cfg.trainer.keep_checkpoints)
+        self.last_saved = step
+
+
+def _postfix(row: dict) -> dict:
+    out = {"pass": f"{row['pass_rate']:.2f}" if row.get("pass_rate") is not None else "-"}
+    if row.get("val_pass_rate") is not None:
+        out["val"] = f"{row['val_pass_rate']:.2f}"
+    if row.get("loss") is not None:
+        out["loss"] = f"{row['loss']:.3f}"
+    return out

@@ -1,0 +1,149 @@
+"""The per-prompt buffer with a scripted policy: seed search, reset groups, splits, fallback,
+and the step's metrics row computed from it."""
+
+import pytest
+from scripted_policy import FixedAgentRng, MarkerVerifier, PlannedPolicy, ScriptedBackend, byte_tokenizer, make_task
+
+from codereset.agents import AgentContext, make_agent
+from codereset.buffer import BufferBuilder, Split
+from codereset.config import AgentConfig, BufferConfig
+from codereset.metrics import sample_rows, step_metrics
+from codereset.rollout import Roller
+from codereset.update import UpdateResult, assign_advantages
+from envs.rules import ThoughtRules
+
+P = "Problem number {}: solve it."
+NO_UPDATE = UpdateResult(0.0, 0.0, False, 0, 0, 0)
+
+
+@pytest.fixture(scope="module")
+def tok():
+    return byte_tokenizer()
+
+
+def build(tok, plan, agent="rrpo", h=2, n_tasks=1, **buffer_kw):
+    policy = PlannedPolicy({P.format(i): v for i, v in plan.items()})
+    backend = ScriptedBackend(tok, policy)
+    rules = ThoughtRules()
+    cfg = AgentConfig(name=agent)
+    agent_obj = make_agent(agent, cfg, AgentContext(backend, rules, FixedAgentRng(h)))
+    roller = Roller(backend, rules)
+    builder = BufferBuilder(BufferConfig(**buffer_kw), agent_obj, roller, MarkerVerifier())
+    buf = builder.build([make_task(i) for i in range(n_tasks)])
+    return buf, backend, policy
+
+
+def test_1x4_seed_is_the_first_failure_and_the_reset_group_continues_its_prefix(tok):
+    buf, backend, policy = build(tok, {0: "RWRW" + "RWWW"}, h=2)
+    p = buf.prompts[0]
+    assert len(p.draws) == 4                       # the base group held a failure: no search
+    assert p.seeds == [p.draws[1]]
+    kinds = [g.kind for g in p.groups]
+    assert kinds == ["base", "reset"]
+    base, reset = p.groups
+    assert base.rewards == [1.0, 0.0, 1.0, 0.0]
+    assert reset.h == 2 and reset.rewards == [1.0, 0.0, 0.0, 0.0]
+    seed = p.seeds[0]
+    for r in reset.rollouts:                       # token-exact: thought 1 is the seed's ids
+        assert r.prefix_len == 1 and r.segments[0] == seed.segments[0]
+        assert r.prompt_ids == seed.prompt_ids
+    reset_call = [c for c in backend.calls if c["n"] == 4][-1]
+    assert reset_call["prefixes"] == [seed.prompt_ids + seed.segments[0]]
+    assert policy.popped[P.format(0)] == list("RWRWRWWW")
+
+
+def test_seed_search_draws_in_batches_until_a_failure(tok):
+    buf, _, _ = build(tok, {0: "RRRR" + "RRRR" + "RWRR" + "WWWW"}, h=1)
+    p = buf.prompts[0]
+    assert len(p.draws) == 12                      # 4 base + 2 search rounds of 4
+    assert p.seeds == [p.draws[9]]                 # the first failure in draw order
+    assert len(p.untrained_draws()) == 8           # search draws are not trained
+    assert p.groups[1].h == 1 and p.groups[1].rollouts[0].prefix_len == 0
+
+
+def test_seed_search_is_bounded_by_max_attempts(tok):
+    buf, _, _ = build(tok, {0: "R" * 20}, max_attempts=6, h=1)
+    p = buf.prompts[0]
+    assert len(p.draws) == 6 and p.seeds == []
+    # fallback: the 2 untrained draws are reused, 2 more fresh rollouts are drawn
+    fallback = p.groups[1]
+    assert fallback.kind == "fallback" and len(fallback.rollouts) == 4
+    assert fallback.rollouts[:2] == p.draws[4:6]
+    assert p.untrained_draws() == []
+
+
+def test_no_seed_in_12_attempts_fills_the_slots_with_search_draws(tok):
+    buf, backend, _ = build(tok, {0: "R" * 12})
+    p = buf.prompts[0]
+    assert len(p.draws) == 12 and p.seeds == []
+    assert [g.kind for g in p.groups] == ["base", "fallback"]
+    assert p.groups[1].rollouts == p.draws[4:8]
+    assert all(r.kind == "fallback" for r in p.groups[1].rollouts)
+    assert len(p.untrained_draws()) == 4
+    assert [c["n"] for c in backend.calls].count(4) == 3     # base + 2 search rounds; nothing more
+
+
+def test_2x4_has_no_trained_base_group_two_seeds_two_reset_groups(tok):
+    buf, _, _ = build(tok, {0: "WRWR" + "RRRR" + "WWWW"}, split="2x4", h=2)
+    p = buf.prompts[0]
+    assert p.first == 4 and len(p.draws) == 4
+    assert p.seeds == [p.draws[0], p.draws[2]]
+    assert [g.kind for g in p.groups] == ["reset", "reset"]
+    assert [g.seed for g in p.groups] == p.seeds
+    assert [len(g.rollouts) for g in p.groups] == [4, 4]
+    assert len(p.untrained_draws()) == 4           # the probe is not trained
+
+
+def test_1x8_one_reset_group_of_8(tok):
+    buf, _, _ = build(tok, {0: "RRWR" + "R" * 8}, split="1x8", h=2)
+    p = buf.prompts[0]
+    assert [(g.kind, len(g.rollouts)) for g in p.groups] == [("reset", 8)]
+    assert p.seeds == [p.draws[2]]
+
+
+def test_grpo_draws_all_slots_fresh_in_one_group_without_search(tok):
+    buf, backend, _ = build(tok, {0: "R" * 8, 1: "W" * 8}, agent="grpo", n_tasks=2)
+    assert [[(g.kind, len(g.rollouts)) for g in p.groups] for p in buf.prompts] == [[("base", 8)]] * 2
+    assert all(p.seeds == [] and len(p.draws) == 8 for p in buf.prompts)
+    assert backend.calls[0]["n"] == 8 and len(backend.calls[0]["prefixes"]) == 2
+
+
+def test_prompts_are_batched_in_every_phase(tok):
+    buf, backend, _ = build(tok, {0: "RRRW" + "RRRR", 1: "WRRR" + "WWWW"}, n_tasks=2, h=2)
+    first = backend.calls[0]
+    assert first["n"] == 4 and len(first["prefixes"]) == 2
+    reset_call = [c for c in backend.calls if c["n"] == 4][-1]
+    assert len(reset_call["prefixes"]) == 2        # both prompts' reset groups in one call
+
+
+def test_split_parsing_and_slot_check(tok):
+    assert Split.parse("2x4") == Split(2, 4)
+    for bad in ("4", "0x4", "1x", "axb"):
+        with pytest.raises(ValueError, match="<seeds>x<suffixes>"):
+            Split.parse(bad)
+    with pytest.raises(ValueError, match="raise slots"):
+        build(tok, {0: "W"}, split="3x4")
+
+
+def test_metrics_row_of_a_known_step(tok):
+    buf, _, _ = build(tok, {0: "RWRW" + "RWWW", 1: "R" * 12}, n_tasks=2, h=2)
+    assign_advantages(buf.groups, "group_norm")
+    row = step_metrics(7, buf, NO_UPDATE, {"generate": 1.5, "step": 2.0})
+    thought_tokens = [len(s) for s in buf.prompts[0].draws[0].segments]
+    assert row["step"] == 7
+    assert row["pass_rate"] == 6 / 8               # base groups: RWRW and RRRR
+    assert row["seeds_found"] == 1 and row["fallback_groups"] == 1
+    # prompt 0's reset group keeps thought 1: its 4 rollouts reuse that prefix
+    assert row["tokens_prefix_reused"] == 4 * thought_tokens[0]
+    assert row["reset_depths"] == [2 / 3] and row["reset_depth"] == pytest.approx(2 / 3)
+    assert row["reset_groups_with_signal"] == 1.0 and row["correction_rate"] == 1.0
+    assert row["localization_parse_failures"] == 0 and row["tokens_localization"] == 0
+    assert row["tokens_generated"] == row["tokens_trained"] + row["tokens_seed_search"]
+    assert row["rollouts_trained"] == 16
+    assert row["time_generate_s"] == 1.5 and row["time_localize_s"] == 0.0
+    assert "localization_deviation" not in row     # no oracle on these tasks
+    samples = sample_rows(7, buf)
+    assert [s["group"] for s in samples] == ["base", "reset", "base", "fallback", "seed_search"]
+    assert samples[1]["reset_index"] == 2 and samples[1]["rewards"] == [1.0, 0.0, 0.0, 0.0]
+    assert samples[1]["advantages"] == pytest.approx([3 ** 0.5, -(3 ** -0.5), -(3 ** -0.5), -(3 ** -0.5)])
+    assert len(samples[1]["seed_thoughts"]) == 3
