@@ -67,7 +67,9 @@ def boot_args(python: str, runner_parent: str, entry: str, config: dict) -> list
     module, func = entry.rsplit(".", 1)
     code = (f"import sys, json; sys.path.insert(0, {runner_parent!r}); "
             f"from runner.{module} import {func}; {func}(json.loads(sys.argv[1]))")
-    return [python, "-I", "-B", "-c", code, json.dumps(config)]
+    # -I: no environment or user site; -S: no site-packages (nor their .pth side effects);
+    # -B: no bytecode written (the runner's directory is read-only in most sandboxes).
+    return [python, "-I", "-S", "-B", "-c", code, json.dumps(config)]
 
 
 def is_root() -> bool:

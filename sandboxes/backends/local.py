@@ -25,8 +25,8 @@ from .base import Backend, Isolation, Launched, boot_args, is_root
 
 FULL = ("PID, mount, network, IPC and UTS namespaces", "minimal read-only root",
         "private tmpfs /tmp", "exclusive unprivileged uid", "rlimits", "no_new_privs")
-DEGRADED_LACKS = ("namespaces (no root)", "network isolation", "filesystem isolation",
-                  "separate uid (the candidate can signal the runner)")
+DEGRADED_LACKS = ("separate uid (the candidate can signal the runner)", "network isolation",
+                  "filesystem isolation (it sees and may write what its uid may)")
 
 
 @dataclass(frozen=True)
@@ -52,8 +52,10 @@ class LocalBackend(Backend):
     def isolation(self) -> Isolation:
         if self.full():
             return Isolation(FULL, ("cgroup memory/pids accounting", "seccomp syscall filter"))
-        return Isolation(("rlimits", "separate process", "subreaper kill of all descendants",
-                          "private scratch directory"), DEGRADED_LACKS)
+        has = ("rlimits", "separate process", "subreaper kill of all descendants",
+               "private scratch directory") + (("exclusive unprivileged uid",) if is_root() else ())
+        lacks = DEGRADED_LACKS[1:] if is_root() else DEGRADED_LACKS
+        return Isolation(has, ("PID, mount and network namespaces",) + lacks)
 
     def launch(self, uid: int, limits: Limits) -> Launched:
         mine, theirs = socket.socketpair()
@@ -66,7 +68,10 @@ class LocalBackend(Backend):
                              "nsroot.enter", config)
         else:
             scratch = tempfile.mkdtemp(prefix="codereset-sandbox-")
-            config = {"fd": theirs.fileno(), "scratch": [scratch], "uid_exclusive": False}
+            config = {"fd": theirs.fileno(), "scratch": [scratch], "uid_exclusive": is_root()}
+            if is_root():  # without namespaces, still not as root
+                os.chown(scratch, uid, uid)
+                config["uid"] = uid
             args = boot_args(sys.executable, os.path.dirname(RUNNER_DIR),
                              "server.main", config)
         proc = subprocess.Popen(args, pass_fds=[theirs.fileno()], stdin=subprocess.DEVNULL,

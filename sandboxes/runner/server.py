@@ -28,12 +28,14 @@ subreaper and kills the candidate's descendants by walking /proc instead.
 
 from __future__ import annotations
 
+import _sitebuiltins
+import builtins
 import ctypes
+import gc
 import importlib
 import io
 import math
 import os
-import gc
 import resource
 import select
 import shutil
@@ -46,10 +48,9 @@ from . import candidate, wire
 
 PR_SET_PDEATHSIG, PR_SET_DUMPABLE, PR_SET_CHILD_SUBREAPER, PR_SET_NO_NEW_PRIVS = 1, 4, 36, 38
 # Standard-library modules imported before any fork, so candidates importing them pay nothing.
-PRELOAD = ("math", "cmath", "re", "string", "collections", "itertools", "functools", "heapq",
-           "bisect", "random", "statistics", "fractions", "decimal", "typing", "copy", "operator",
-           "datetime", "json", "hashlib", "array", "enum", "dataclasses", "numbers", "textwrap",
-           "unicodedata", "traceback", "io", "struct", "time", "abc", "contextlib")
+# Kept to the common ones: every preloaded module makes each fork and exit dearer.
+PRELOAD = ("typing", "math", "re", "string", "collections", "itertools", "functools", "heapq",
+           "bisect", "operator")
 LIMITED = ("RLIMIT_CPU", "RLIMIT_AS", "RLIMIT_NPROC", "RLIMIT_FSIZE", "RLIMIT_NOFILE",
            "RLIMIT_CORE", "RLIMIT_STACK", "RLIMIT_DATA", "RLIMIT_MEMLOCK")
 CHAN_FD = 3
@@ -67,7 +68,7 @@ def _vm_bytes() -> int:
         return int(f.read().split()[0]) * resource.getpagesize()
 
 
-def _set_limits(limits: dict) -> None:
+def _set_limits(limits: dict, vm_bytes: int) -> None:
     cpu = max(1, math.ceil(limits["cpu_s"]))
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
     resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu + 1))
@@ -77,10 +78,16 @@ def _set_limits(limits: dict) -> None:
     resource.setrlimit(resource.RLIMIT_NPROC, (limits["max_processes"] + 1,) * 2)
     # Address space on top of what the forked interpreter already maps (a limit below the
     # parent's size would fail every run).
-    resource.setrlimit(resource.RLIMIT_AS, (_vm_bytes() + limits["memory_bytes"],) * 2)
+    resource.setrlimit(resource.RLIMIT_AS, (vm_bytes + limits["memory_bytes"],) * 2)
 
 
-def _reset_stdio(mode: str) -> None:
+def _prepare_process(rundir: str) -> None:
+    """Once, in the server: what every candidate inherits unchanged (environment, fresh stdio
+    objects bound to fds 0-2, which each candidate re-points with dup2). Doing it here keeps
+    the per-fork work, and the pages it copies on write, small."""
+    os.environ.clear()
+    os.environ.update(HOME=rundir, TMPDIR=rundir, PATH="/usr/bin:/bin", LANG="C.UTF-8")
+    sys.argv = ["main.py"]
     sys.stdin = sys.__stdin__ = io.TextIOWrapper(io.FileIO(0, "r", closefd=False),
                                                  encoding="utf-8", errors="replace")
     sys.stdout = sys.__stdout__ = io.TextIOWrapper(io.FileIO(1, "w", closefd=False),
@@ -90,13 +97,14 @@ def _reset_stdio(mode: str) -> None:
                                                    line_buffering=True)
 
 
-def _candidate_main(chan: int, stdio: tuple[int, int, int], rundir: str, mode: str,
-                    limits: dict) -> None:
+def _candidate_main(chan: int, stdio: tuple[int, int, int], rundir: str, limits: dict,
+                    vm_bytes: int, pid1: bool) -> None:
     """In the forked child: isolate, limit, then serve the candidate. Never returns."""
     code = 70
     try:
         os.setsid()
-        prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+        if not pid1:  # as PID 1's child it dies with the namespace anyway
+            prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
         for target, fd in enumerate(stdio):
             os.dup2(fd, target)
         os.dup2(chan, CHAN_FD)
@@ -104,17 +112,13 @@ def _candidate_main(chan: int, stdio: tuple[int, int, int], rundir: str, mode: s
         os.chdir(rundir)
         os.umask(0o077)
         prctl(PR_SET_DUMPABLE, 1)
-        try:
-            with open("/proc/self/oom_score_adj", "w") as f:
-                f.write("1000")  # the out-of-memory killer takes the candidate, not the server
+        try:  # the out-of-memory killer takes the candidate, not the server
+            fd = os.open("/proc/self/oom_score_adj", os.O_WRONLY)
+            os.write(fd, b"1000")
+            os.close(fd)
         except OSError:
             pass
-        signal.signal(signal.SIGINT, signal.default_int_handler)
-        os.environ.clear()
-        os.environ.update(HOME=rundir, TMPDIR=rundir, PATH="/usr/bin:/bin", LANG="C.UTF-8")
-        sys.argv = ["main.py"]
-        _reset_stdio(mode)
-        _set_limits(limits)
+        _set_limits(limits, vm_bytes)
         candidate.serve(CHAN_FD, limits["max_result_bytes"])
     except BaseException:  # noqa: BLE001 - never return into the server's loop
         code = 71
@@ -184,6 +188,8 @@ class Server:
         self.child_fd: int | None = None
         self.ended: tuple[int, object] | None = None  # (wait status, rusage) of the candidate
         self.count = 0
+        self.rundir = os.path.join(scratch[0], "run")
+        _prepare_process(self.rundir)
         self.state = _state()
 
     def serve(self) -> None:
@@ -224,8 +230,7 @@ class Server:
             reply["error"] = "spawn before finish"
             return []
         self.count += 1
-        rundir = os.path.join(self.scratch[0], f"run{self.count}")
-        os.mkdir(rundir, 0o700)
+        os.mkdir(self.rundir, 0o700)  # wiped by the previous finish
         parent, child = socket.socketpair()
         if msg["mode"] == "stdio":
             stdin_r, stdin_w = os.pipe()
@@ -236,6 +241,7 @@ class Server:
         limits = dict(msg["limits"])
         if not self.uid_exclusive:  # the per-uid limit also counts the user's other processes
             limits["max_processes"] += _threads_of_uid(os.getuid())
+        vm_bytes = _vm_bytes()
         try:
             pid = os.fork()
         except OSError as e:
@@ -243,7 +249,8 @@ class Server:
             reply["error"] = f"fork failed: {e}"
         if pid == 0:
             parent.close()
-            _candidate_main(child.fileno(), (stdin_r, out_w, err_w), rundir, msg["mode"], limits)
+            _candidate_main(child.fileno(), (stdin_r, out_w, err_w), self.rundir, limits,
+                            vm_bytes, self.pid1)
         child.close()
         for fd in (stdin_r, out_w, err_w):
             os.close(fd)
@@ -360,6 +367,9 @@ def main(config: dict) -> None:
     """
     for name in config.get("preload", PRELOAD):
         importlib.import_module(name)
+    # Started with -S (no site-packages .pth side effects): give programs exit() and quit().
+    builtins.exit = _sitebuiltins.Quitter("exit", "Ctrl-D (i.e. EOF)")
+    builtins.quit = _sitebuiltins.Quitter("quit", "Ctrl-D (i.e. EOF)")
     for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP, signal.SIGUSR1, signal.SIGUSR2):
         signal.signal(signum, signal.SIG_DFL)
     if config.get("connect"):

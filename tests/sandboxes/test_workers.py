@@ -97,3 +97,32 @@ def test_unknown_backend_and_options_are_clear_errors():
         make_sandbox("local", image="x")
     with pytest.raises(ValueError, match="explicit backend"):
         make_sandbox("auto", tmp_mb=8)
+
+
+def test_auto_picks_the_strongest_available_and_says_what_it_lacks(caplog):
+    from sandboxes.backends import STRENGTH, make_backend
+    expected = next(n for n in STRENGTH if make_backend(n).unavailable() is None)
+    with caplog.at_level("INFO", logger="sandboxes"):
+        with make_sandbox("auto", workers=1) as sb:
+            assert sb.name == expected
+            assert sb.run("def f():\n    return 7\n", TESTS).passed
+    picked = [r.getMessage() for r in caplog.records if "auto picked" in r.getMessage()]
+    assert len(picked) == 1 and repr(expected) in picked[0] and "lacks:" in picked[0]
+
+
+def test_degraded_local_mode_judges_and_cleans_up(strays):
+    import uuid
+    marker = f"cr-degraded-{uuid.uuid4().hex}"
+    grandchild = (f"import os, sys\ndef f():\n    if os.fork() == 0:\n        os.setsid()\n"
+                  f"        os.execv(sys.executable, [sys.executable, '-c', "
+                  f"'import time; time.sleep(60)', {marker!r}])\n    return 7\n")
+    with make_sandbox("local", namespaces=False, workers=1) as sb:
+        assert "PID, mount and network namespaces" in sb.isolation.lacks
+        assert sb.run("def f():\n    return 7\n", TESTS).passed
+        assert sb.run("def f():\n    return 8\n", TESTS).status == "wrong_answer"
+        assert sb.run(grandchild, TESTS).passed
+        time.sleep(0.3)
+        assert strays(marker) == []
+        if os.geteuid() == 0:  # even without namespaces, never as root
+            uid = CallTests("f", [((), sb.workers[0].info["uid"])])
+            assert sb.run("import os\ndef f():\n    return os.getuid()\n", uid).passed
