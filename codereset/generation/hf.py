@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import Any, Sequence
 
 import torch
+from transformers import StoppingCriteria
 
 from codereset.generation.base import Completion, GenerationBackend, Sampling, as_token_ids
 
@@ -37,7 +38,7 @@ class HFConfig:
             raise ValueError(f"max_batch_size must be >= 1, got {self.max_batch_size}")
 
 
-class StopStrings:
+class StopStrings(StoppingCriteria):
     """Stopping criterion: row r is done once its generated text contains one of `stops`.
 
     `stopped_at[r]` = number of generated tokens when the stop string was completed (None while
