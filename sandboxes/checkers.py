@@ -58,7 +58,8 @@ class Load:
         self.values: dict = reply.get("values", {})
         if "syntax_error" in reply:
             info = reply["syntax_error"]
-            self.failure = CaseResult("syntax_error", f"{info.get('msg')} (line {info.get('line')})")
+            self.failure = CaseResult("syntax_error",
+                                      f"{info.get('msg')} (line {info.get('line')})")
         elif "exc" in reply:
             info = reply["exc"]
             self.failure = CaseResult(exception_status(info),
@@ -248,40 +249,50 @@ def check_assert(link: RunnerLink, code: str, spec: AssertTests, limits: Limits)
     return results, s.stdout, s.stderr
 
 
+def _stdio_case(link: RunnerLink, code: str, stdin: str, limits: Limits) -> tuple[dict, Session]:
+    """Run the program once on ``stdin``; returns its final reply (or ``{"stop": (status,
+    message)}``) and the finished session (for its output)."""
+    with Session(link, "stdio", limits, stdin.encode("utf-8")) as s:
+        try:
+            s.send({"op": "main", "code": code})
+            reply = s.reply()
+        except Stop as stop:
+            reply = {"stop": s.resolve(stop)}
+        s.finish()
+    return reply, s
+
+
 def check_stdio(link: RunnerLink, code: str, spec: StdioTests, limits: Limits):
     same = STDIO_COMPARERS[spec.compare]
     results: list[CaseResult] = []
-    first_fail = None
+    shown: Session | None = None  # the first failing case's output goes into the verdict
     for i, (stdin, expected) in enumerate(spec.cases):
         name = f"case {i}"
-        with Session(link, "stdio", limits, stdin.encode("utf-8")) as s:
-            try:
-                s.send({"op": "main", "code": code})
-                reply = s.reply()
-            except Stop as stop:
-                reply = {"stop": s.resolve(stop)}
-            s.finish()
+        reply, s = _stdio_case(link, code, stdin, limits)
         out = s.stdout.decode("utf-8", "replace")
         if "syntax_error" in reply:
             info = reply["syntax_error"]
             msg = f"{info.get('msg')} (line {info.get('line')})"
-            results += [CaseResult("syntax_error", msg, f"case {j}") for j in range(i, len(spec.cases))]
-            first_fail = first_fail or s
+            results += [CaseResult("syntax_error", msg, f"case {j}")
+                        for j in range(i, len(spec.cases))]
+            shown = shown or s
             break
         if "stop" in reply:
             result = CaseResult(*reply["stop"], name)
         elif "exc" in reply:
-            result = CaseResult(exception_status(reply["exc"]), describe_exception(reply["exc"]), name)
+            info = reply["exc"]
+            result = CaseResult(exception_status(info), describe_exception(info), name)
         elif reply.get("exit", 1) != 0:
             result = CaseResult("runtime_error", f"exit status {reply.get('exit')}", name)
         elif same(expected, out, spec.float_tol):
             result = CaseResult("ok", "", name)
         else:
-            result = CaseResult("wrong_answer", f"expected {short(expected)}, got {short(out)}", name)
+            result = CaseResult("wrong_answer", f"expected {short(expected)}, got {short(out)}",
+                                name)
         results.append(result)
-        if result.status != "ok" and first_fail is None:
-            first_fail = s
-    shown = first_fail or s
+        if result.status != "ok" and shown is None:
+            shown = s
+    shown = shown or s
     return results, shown.stdout, shown.stderr
 
 

@@ -70,17 +70,20 @@ def main() -> None:
 
     try:
         backend = make_backend(config["backend"], config.get("options"))
-        lease = UidLease()
-        judge = Judge(backend, lease.uid, Limits.from_dict(config["limits"]))
+        # Only root can run candidates as another uid; others keep their own.
+        lease = UidLease() if os.geteuid() == 0 else None
+        uid = lease.uid if lease else os.getuid()
+        judge = Judge(backend, uid, Limits.from_dict(config["limits"]))
         judge.start()
     except Exception as e:  # noqa: BLE001 - reported to the user's side, which raises it
         send({"failed": f"{type(e).__name__}: {e}"})
         return
-    send({"ready": True, "uid": lease.uid, "hello": judge.link.hello})
+    send({"ready": True, "uid": uid, "hello": judge.link.hello})
     for line in sys.stdin:
         send(judge.run(json.loads(line)))
     judge.link.close()
-    lease.release()
+    if lease:
+        lease.release()
 
 
 if __name__ == "__main__":

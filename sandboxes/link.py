@@ -13,7 +13,6 @@ import json
 import os
 import select
 import socket
-import time
 from typing import Callable
 
 from .runner import wire
@@ -147,12 +146,3 @@ class RunnerLink:
                 self.sock.close()
             finally:
                 self.kill()
-
-
-def wait_for(predicate: Callable[[], bool], timeout: float, step: float = 0.05) -> bool:
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        if predicate():
-            return True
-        time.sleep(step)
-    return predicate()

