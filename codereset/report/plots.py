@@ -53,7 +53,9 @@ def _band(ax, curve: Curve, color: str, label: str) -> None:
 
 
 def _tokens_text(x: float | None) -> str:
-    return "—" if x is None else EngFormatter(places=1)(x)
+    if x is None:
+        return "—"
+    return f"{x:,.0f}" if x < 10_000 else EngFormatter(places=1)(x)
 
 
 def learning_curves(rows: list[CurveRow], colors: dict[str, str], path: Path) -> None:
@@ -89,6 +91,12 @@ def learning_curves(rows: list[CurveRow], colors: dict[str, str], path: Path) ->
             ax.set_xlabel("generated tokens (cumulative; incl. seed search + localization)"
                           if tokens else "training step")
             ax.set_ylabel(row.ylabel)
+            lo, hi = ax.get_ylim()  # rates: never below 0, and a flat 0 curve is not zoomed in
+            ax.set_ylim(max(lo, -0.02), max(hi, 0.1))
+            xs = {float(x) for c in curves.values() for x in c.x}
+            if len(xs) == 1:  # one point: centre it instead of a sub-step axis
+                (x0,) = xs
+                ax.set_xlim(x0 - max(1.0, 0.5 * x0), x0 + max(1.0, 0.5 * x0))
             if tokens:
                 ax.xaxis.set_major_formatter(EngFormatter())
             else:

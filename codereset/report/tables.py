@@ -173,7 +173,14 @@ RESET_COLUMNS: list[_Col] = [
     ("correction_rate", "correction rate", agg.run_weighted("correction_rate", n_reset_groups), 3),
     ("localization_parse_failures", "parse failures",
      agg.run_sum("localization_parse_failures"), 1),
+    ("parse_failure_share", "parse failures / reset groups", lambda r: _parse_share(r), 3),
 ]
+
+
+def _parse_share(run: Run) -> float:
+    groups = sum(map(n_reset_groups, run.metrics))
+    failures = agg.run_sum("localization_parse_failures")(run)
+    return failures / groups if groups > 0 and math.isfinite(failures) else math.nan
 
 ORACLE_COLUMNS: list[_Col] = [
     ("deviation", "deviation h*-h_oracle",

@@ -91,6 +91,7 @@ def test_reset_table_weights_by_group_count(report):
     assert rows["srpo"]["correction rate"] == "0.500 ± 0.000"     # (15*1/3 + 5*1) / 20
     assert rows["srpo"]["reset position h*/n"] == "0.600 ± 0.000"
     assert rows["srpo"]["parse failures"] == "1.0 ± 0.0"
+    assert rows["srpo"]["parse failures / reset groups"] == "0.050 ± 0.000"  # 1 of 20
     assert rows["rrpo"]["reset position h*/n"] == "0.500 ± 0.000"
 
 
