@@ -92,15 +92,12 @@ class Verifier:
             from sandboxes import make_sandbox
 
             self._sandbox = make_sandbox(self._sandbox_arg)
-            enter = getattr(self._sandbox, "__enter__", None)
-            if enter is not None:
-                self._sandbox = enter()
         return self._sandbox
 
     def close(self) -> None:
         """Stop the sandbox this Verifier started (a shared one is left running)."""
         if self._owns_sandbox and self._sandbox is not None:
-            self._sandbox.__exit__(None, None, None)
+            self._sandbox.close()
             self._sandbox = None
 
     def __enter__(self) -> Verifier:
