@@ -1,15 +1,19 @@
-"""The judge process: trusted, one per worker; owns one sandbox and judges runs in it.
+"""The judge process: trusted, one per worker; owns the worker's sandboxes and judges runs.
 
-Started by ``pool.Worker`` as a fresh interpreter. It launches the runner through the backend,
+Started by ``pool.Worker`` as a fresh interpreter. It launches runners through the backend,
 then answers requests from the user's process (stdin/stdout, one JSON object per line):
 
     argv[1]: {"backend": name, "options": {...}, "limits": {...}}
-    -> {"ready": true, "uid": ..., "hello": {...}}  |  {"failed": reason}
+    -> {"ready": true, "uids": [...], "hello": {...}}  |  {"failed": reason}
     {"code": str, "tests": spec.to_dict(), "limits": limits.to_dict()}
     -> {"verdict": verdict.to_dict()}  |  {"sandbox_error": reason}
 
-Test code and expected answers live here and in no other process. A runner that goes down is
-replaced before the next request; the user's side retries the request once.
+Test code and expected answers live here and in no other process. A worker keeps
+``SANDBOXES_PER_WORKER`` sandboxes (each its own runner, uid and PID namespace or container) and
+alternates between them: the cleanup and re-fork after a run (which must finish before the next
+candidate may start in that sandbox) then overlaps the next run instead of delaying it. Runs are
+still judged one at a time. A runner that goes down is replaced before its next use; the user's
+side retries the request once.
 """
 
 from __future__ import annotations
@@ -19,42 +23,53 @@ import os
 import sys
 import time
 
-from .backends import make_backend
+from .backends import Backend, make_backend
 from .checkers import CHECKERS
 from .link import RunnerDown, RunnerLink
 from .specs import Limits, spec_from_dict
 from .uids import UidLease
 from .verdict import Verdict
 
+SANDBOXES_PER_WORKER = 2
+
 
 class Judge:
-    def __init__(self, backend, uid: int, limits: Limits):
-        self.backend, self.uid, self.limits = backend, uid, limits
-        self.link: RunnerLink | None = None
+    def __init__(self, backend: Backend, uids: list[int], limits: Limits):
+        self.backend, self.uids, self.limits = backend, uids, limits
+        self.links: list[RunnerLink | None] = [None] * len(uids)
+        self.turn = 0
 
-    def start(self) -> None:
-        if self.link is not None:
-            self.link.close()
-        launched = self.backend.launch(self.uid, self.limits)
-        self.link = RunnerLink(launched.sock, launched.kill, launched.start_timeout)
+    def link(self, k: int) -> RunnerLink:
+        """Sandbox ``k``, (re)started if it is down or was poisoned by its previous run."""
+        link = self.links[k]
+        if link is not None:
+            link.collect()
+        if link is None or not link.alive:
+            launched = self.backend.launch(self.uids[k], self.limits)
+            link = self.links[k] = RunnerLink(launched.sock, launched.kill,
+                                              launched.start_timeout)
+        return link
 
     def run(self, request: dict) -> dict:
         spec = spec_from_dict(request["tests"])
         limits = Limits.from_dict(request["limits"])
+        k, self.turn = self.turn, (self.turn + 1) % len(self.links)
         t0 = time.monotonic()
         try:
-            if self.link is not None:
-                self.link.collect()  # may find the runner poisoned by the previous run
-            if self.link is None or not self.link.alive:
-                self.start()
-            results, out, err = CHECKERS[spec.kind](self.link, request["code"], spec, limits)
+            link = self.link(k)
+            results, out, err = CHECKERS[spec.kind](link, request["code"], spec, limits)
         except (RunnerDown, OSError, RuntimeError) as e:
-            if self.link is not None:
-                self.link.close()
+            if self.links[k] is not None:
+                self.links[k].close()
             return {"sandbox_error": f"{type(e).__name__}: {e}"}
         verdict = Verdict.from_results(results, out, err, self.backend.name,
                                        time.monotonic() - t0)
         return {"verdict": verdict.to_dict()}
+
+    def close(self) -> None:
+        for link in self.links:
+            if link is not None:
+                link.close()
 
 
 def main() -> None:
@@ -68,21 +83,24 @@ def main() -> None:
         proto.write(json.dumps(obj) + "\n")
         proto.flush()
 
+    leases: list[UidLease] = []
     try:
         backend = make_backend(config["backend"], config.get("options"))
-        # Only root can run candidates as another uid; others keep their own.
-        lease = UidLease() if os.geteuid() == 0 else None
-        uid = lease.uid if lease else os.getuid()
-        judge = Judge(backend, uid, Limits.from_dict(config["limits"]))
-        judge.start()
+        if os.geteuid() == 0:  # only root can run candidates as other uids; one per sandbox
+            leases = [UidLease() for _ in range(SANDBOXES_PER_WORKER)]
+            uids = [lease.uid for lease in leases]
+        else:
+            uids = [os.getuid()] * SANDBOXES_PER_WORKER
+        judge = Judge(backend, uids, Limits.from_dict(config["limits"]))
+        hello = [judge.link(k).hello for k in range(len(uids))]
     except Exception as e:  # noqa: BLE001 - reported to the user's side, which raises it
         send({"failed": f"{type(e).__name__}: {e}"})
         return
-    send({"ready": True, "uid": uid, "hello": judge.link.hello})
+    send({"ready": True, "uids": uids, "hello": hello[0]})
     for line in sys.stdin:
         send(judge.run(json.loads(line)))
-    judge.link.close()
-    if lease:
+    judge.close()
+    for lease in leases:
         lease.release()
 
 
