@@ -62,10 +62,14 @@ def math_equal(gold: str, predicted: str) -> bool:
 
 
 def _verdict_summary(verdict: Any) -> dict[str, Any]:
-    results = list(getattr(verdict, "results", ()) or ())
-    passed = sum(1 for r in results if getattr(r, "passed", False))
-    return {"answer_found": True, "sandbox_status": str(verdict.status),
-            "fraction": float(verdict.fraction), "n_cases": len(results), "n_passed": passed}
+    """JSON-safe, deterministic summary of a sandbox verdict (no timings, no expected values)."""
+    results = list(verdict.results)
+    failed = [r for r in results if r.status != "ok"]
+    summary = {"answer_found": True, "sandbox_status": str(verdict.status), "fraction": float(verdict.fraction),
+               "n_cases": len(results), "n_passed": len(results) - len(failed)}
+    if failed:
+        summary["first_failure"] = {"case": failed[0].name, "status": failed[0].status}
+    return summary
 
 
 class Verifier:

@@ -4,8 +4,9 @@ Needs the optional `evalplus` package (``pip install -e '.[evalplus]'`` or ``pip
 EvalPlus downloads its data files on first use, or reads them from the paths in the
 ``HUMANEVAL_OVERRIDE_PATH`` / ``MBPP_OVERRIDE_PATH`` environment variables (offline machines).
 
-Tests are `CallTests` over EvalPlus's base + plus inputs; the expected outputs are those of its
-canonical solution, computed here (EvalPlus ground truth is trusted code). One split, "test".
+Tests are `CallTests` over EvalPlus's base + plus inputs (float tolerance: the problem's
+``atol``); the expected outputs are those of its canonical solution, computed here (EvalPlus
+ground truth is trusted code). One split, "test".
 """
 
 from __future__ import annotations
@@ -53,7 +54,8 @@ def _load(suite: str, split: str, n: int | None, max_cases: int | None) -> list[
         tasks.append(Task(task_id=problem["task_id"], suite=suite, kind="code",
                           problem=problem_text(problem["prompt"], problem["entry_point"]),
                           reference=(f"```python\n{code}```{STOP}",),
-                          tests=CallTests(entry_point=problem["entry_point"], cases=cases),
+                          tests=CallTests(entry_point=problem["entry_point"], cases=cases,
+                                          abs_tol=float(problem.get("atol") or 0.0) or 1e-9),
                           split=split, code_prefix=problem["prompt"]))
     return tasks
 

@@ -38,6 +38,8 @@ def test_reset_to_roundtrip_with_a_scored_step(humaneval_env):
     action = "```python\ndef truncate_number(number: float) -> float:\n    return number % 1.0\n```" + S
     first = env.step(action)
     assert first[1:3] == (1.0, True)
+    summary = first[4]["outcome"]["info"]
+    assert summary["n_cases"] == summary["n_passed"] > 0 and "first_failure" not in summary
     env.reset_to(state)
     assert data_equivalence(env.step(action), first, exact=True)
     env.reset(options={"state": state.to_json()})
@@ -62,6 +64,9 @@ def test_humaneval_wrong_solutions_score_below_one(humaneval_env, verifier):
     env.reset(options={"task_id": "HumanEval/0"})
     _, reward, terminated, _, info = env.step(wrong[0])
     assert terminated and reward < 1.0 and not info["outcome"]["correct"]
+    summary = info["outcome"]["info"]
+    assert summary["n_cases"] > summary["n_passed"] == round(reward * summary["n_cases"])
+    assert summary["first_failure"]["status"] == "wrong_answer"
 
 
 def test_no_code_block_and_untagged_block(humaneval_env):

@@ -19,6 +19,8 @@ Formats (fields read):
   * APPS: ``problem_id``, ``question``, ``solutions`` (JSON list), ``input_output`` (JSON with
     ``inputs``/``outputs``), ``difficulty``. Standard input/output problems only; call-based
     rows (``fn_name``) are skipped with a warning.
+  * APPS and CodeContests outputs are compared token by token (whitespace-insensitive), as
+    their own judges do.
   * CodeContests: ``name``, ``description``, ``public_tests`` / ``private_tests`` (and with
     ``include_generated=True`` ``generated_tests``) as ``{input: [...], output: [...]}``,
     ``solutions`` (``{language: [...], solution: [...]}``, Python 3 = 3), ``difficulty``.
@@ -201,7 +203,7 @@ def load_apps(split: str = "test", seed: int = 0, **kw: Any) -> list[Task]:
         tasks.append(Task(task_id=f"apps/{r.get('problem_id', (int, str))}", suite="apps", kind="code",
                           problem=f"{r.get('question', str).strip()}\n\n{STDIN_NOTE}",
                           reference=code_reference(solutions[0] if solutions else None),
-                          tests=StdioTests(cases=cases), difficulty=level, split=split))
+                          tests=StdioTests(cases=cases, compare="tokens"), difficulty=level, split=split))
     if skipped:
         warnings.warn(f"apps loader skipped {skipped} call-based problems (only stdin/stdout ones are supported)",
                       stacklevel=2)
@@ -232,6 +234,6 @@ def load_code_contests(split: str = "test", seed: int = 0, include_generated: bo
         tasks.append(Task(task_id=f"code_contests/{r.get('name', str)}", suite="code_contests", kind="code",
                           problem=f"{r.get('description', str).strip()}\n\n{STDIN_NOTE}",
                           reference=code_reference(python3[0] if python3 else None),
-                          tests=StdioTests(cases=cases), difficulty=int(r.get("difficulty", int, 1) or 1),
+                          tests=StdioTests(cases=cases, compare="tokens"), difficulty=int(r.get("difficulty", int, 1) or 1),
                           split=split))
     return tasks
