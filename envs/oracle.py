@@ -26,8 +26,9 @@ from envs.tasks.task import Task
 from envs.verify import math_equal
 
 _NUMBER = r"-?\d[\d,]*(?:\.\d+)?"
-# "lhs = n": lhs is the run of arithmetic characters right before "=".
-_EQUATION = re.compile(rf"([\d\s.,+\-*/×÷x()]*)=\s*\$?({_NUMBER})")
+# "lhs = n": lhs is the run of arithmetic characters right before "="; n is only looked at (not
+# consumed), so in a chain "12 + 5 = 17 - 3 = 14" the second lhs is "17 - 3".
+_EQUATION = re.compile(rf"([\d\s.,+\-*/×÷x()]*)=\s*\$?(?=({_NUMBER}))")
 _ANY_NUMBER = re.compile(_NUMBER)
 _BINOPS = {ast.Add: operator.add, ast.Sub: operator.sub, ast.Mult: operator.mul,
            ast.Div: operator.truediv}

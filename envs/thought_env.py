@@ -19,7 +19,7 @@ import gymnasium
 
 from envs.oracle import first_error as oracle_first_error
 from envs.prompts import render_prompt
-from envs.rules import ThoughtRules
+from envs.rules import ANSWER_EXTRACTORS, ThoughtRules
 from envs.spaces import AnyText, ThoughtSpace
 from envs.state import StateError, ThoughtState
 from envs.tasks import Task, load_suite
@@ -57,6 +57,8 @@ class ThoughtMDPEnv(gymnasium.Env[str, str]):
             raise ValueError(f"render_mode {render_mode!r} is not supported: the observation is the text")
         self.render_mode = render_mode
         self.rules = rules if isinstance(rules, ThoughtRules) else ThoughtRules(**(rules or {}))
+        if kind not in ANSWER_EXTRACTORS:
+            raise ValueError(f"unknown task kind {kind!r}; known: {sorted(ANSWER_EXTRACTORS)}")
         self.kind = kind
         if isinstance(tasks, str):
             tasks = load_suite(tasks, split=split, seed=seed, **(suite_kwargs or {}))

@@ -34,6 +34,9 @@ def test_planted_errors():
     # Equivalent answer forms are not errors; '×' and 'x' count as multiplication.
     assert first_error(t, [f"15 + 12 = 27.{S}", rf"\boxed{{21.0}}{S}"]) is None
     assert first_error(t, [f"3 × 9 = 27, 3 x 9 = 27.{S}"]) is None
+    # Chained equations: each link is checked on its own.
+    assert first_error(t, [f"15 + 12 = 27 - 6 = 21.{S}"]) is None
+    assert first_error(t, [f"15 + 12 = 27 - 6 = 20.{S}"]) == 0
     # No claims at all: nothing is wrong.
     assert first_error(t, [f"Let me think.{S}"]) is None
 

@@ -177,3 +177,7 @@ def test_first_error_through_env(env):
 def test_kind_mismatch_is_rejected():
     with pytest.raises(ValueError, match="another kind"):
         ThoughtMDPEnv(kind="code", tasks=load_suite("arith", "val", n=2))
+    with pytest.raises(ValueError, match="unknown task kind 'chess'"):
+        ThoughtMDPEnv(kind="chess", tasks=load_suite("arith", "val", n=2))
+    with pytest.raises(ValueError, match="unknown task suite 'nope'; known suites: \\['apps', 'arith'"):
+        gym.make("ThoughtMDP-Math-v0", tasks="nope")
