@@ -204,9 +204,10 @@ def _oracle_section(doc, groups, cfg, colors, fig_dir, summary) -> None:
     data, table = tb.oracle_section(groups)
     summary["oracle"] = data
     deviations = {g: agg.pooled(groups[g], "localization_deviations") for g in data}
-    by_deviation = {}
+    by_deviation, judged = {}, 0
     for g in data:
         records = [rec for run in groups[g] for rec in reset_records(run.path)]
+        judged += len(records)
         if records and (cells := correction_by_deviation(records)):
             by_deviation[g] = cells
     summary["oracle_by_deviation"] = by_deviation
@@ -225,8 +226,10 @@ def _oracle_section(doc, groups, cfg, colors, fig_dir, summary) -> None:
                       "Correction rate by deviation h* − h_oracle (corrected / reset groups, "
                       "pooled over runs; from samples.jsonl)"))
     else:
-        doc.add(Para("No per-group oracle records in samples.jsonl: no correction rate by "
-                     "deviation (panel b)."))
+        doc.add(Para(f"samples.jsonl holds {judged} oracle-judged reset group(s), none whose "
+                     "seed has an error the oracle found: no correction rate by deviation "
+                     "(panel b)." if judged else "No per-group oracle records (reset groups with "
+                     "h_oracle) in samples.jsonl: no correction rate by deviation (panel b)."))
 
 
 def _eval_section(doc, groups, colors, fig_dir, summary) -> None:

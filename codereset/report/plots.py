@@ -15,6 +15,7 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
+from matplotlib.patches import Patch  # noqa: E402
 from matplotlib.ticker import EngFormatter, MaxNLocator  # noqa: E402
 
 from codereset.report.aggregate import Curve, SpeedUp  # noqa: E402
@@ -181,14 +182,12 @@ def reset_diagnostics(positions: dict[str, list[float]], signal: dict[str, Curve
 def _paired_bars(ax, data: dict[str, dict], keys: tuple[str, str], colors, title, ylabel):
     labels = list(data)
     x = np.arange(len(labels))
-    for offset, key, hatch, name in ((-0.2, keys[0], "", "clean prefix"),
-                                     (0.2, keys[1], "//", "erroneous prefix")):
+    for offset, key, hatch in ((-0.2, keys[0], ""), (0.2, keys[1], "//")):
         means = [data[l][key]["mean"] for l in labels]
         errs = [data[l][key]["se"] for l in labels]
         ax.bar(x + offset, [m if m is not None else 0 for m in means], 0.38,
                yerr=[e if e is not None else 0 for e in errs], capsize=4,
-               color=[colors[l] for l in labels], hatch=hatch, edgecolor="black", alpha=0.85,
-               label=name)
+               color=[colors[l] for l in labels], hatch=hatch, edgecolor="black", alpha=0.85)
         for xi, m in zip(x + offset, means):
             ax.annotate("n/a" if m is None else f"{m:.2f}", (xi, m or 0), ha="center",
                         va="bottom", fontsize=8, xytext=(0, 2), textcoords="offset points")
@@ -197,7 +196,9 @@ def _paired_bars(ax, data: dict[str, dict], keys: tuple[str, str], colors, title
     ax.set_ylabel(ylabel)
     ax.set_ylim(0, 1.08)
     ax.set_title(title, fontsize=11)
-    ax.legend(fontsize=9)
+    ax.legend(handles=[Patch(facecolor="white", edgecolor="black", label="clean prefix"),
+                       Patch(facecolor="white", edgecolor="black", hatch="//",
+                             label="erroneous prefix")], fontsize=9)
 
 
 def oracle_panels(deviations: dict[str, list[float]], by_deviation: dict[str, dict[int, dict]],
@@ -219,6 +220,9 @@ def oracle_panels(deviations: dict[str, list[float]], by_deviation: dict[str, di
         a.axvline(0, color="#333", ls="--", lw=1)
         a.xaxis.set_major_locator(MaxNLocator(integer=True))
         a.legend(fontsize=9)
+    else:
+        a.text(0.5, 0.5, "no localization of a seed\nwith an oracle-found error",
+               ha="center", va="center", transform=a.transAxes, color="#777")
     a.set_xlabel("localization deviation h* − h_oracle (≤ 0: clean prefix)")
     a.set_ylabel("share of localizations")
     a.set_title("(a) Deviation from the oracle's first error", fontsize=11)
@@ -236,7 +240,7 @@ def oracle_panels(deviations: dict[str, list[float]], by_deviation: dict[str, di
         b.xaxis.set_major_locator(MaxNLocator(integer=True))
         b.legend(fontsize=9)
     else:
-        b.text(0.5, 0.5, "no per-group oracle records\n(samples.jsonl with h_oracle)",
+        b.text(0.5, 0.5, "no reset group with an oracle-found error\nin samples.jsonl",
                ha="center", va="center", transform=b.transAxes, color="#777")
     b.set_ylim(0, 1.1)
     b.set_xlabel("localization deviation h* − h_oracle")

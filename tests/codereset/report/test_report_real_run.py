@@ -161,3 +161,27 @@ def test_killed_real_run_renders_as_partial(tmp_path):
     assert 1 <= run["last_step"] < 200
     assert result.summary["curves"]["pass_rate"]["srpo"]["n"][0] == 1
     assert not math.isnan(result.summary["compute"]["tokens"]["srpo"]["tokens_trained"]["mean"])
+
+
+def test_real_math_run_fills_the_oracle_section(tmp_path):
+    run_dir = tmp_path / "arith"
+    proc = _train(["+agent=srpo", "env=math_arith", f"trainer.steps={STEPS}", *SMALL,
+                   f"trainer.output_dir={run_dir}"], timeout=600)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    result = build_report([run_dir], tmp_path / "out")
+    assert "oracle_panels.png" in {p.name for p in result.figures}
+    md = result.markdown.read_text()
+    row = markdown_table(md, "Localization vs the oracle")[0]
+    metrics = _rows(run_dir, "metrics.jsonl")
+    clean = sum(r["reset_groups_clean"] for r in metrics)
+    erroneous = sum(r["reset_groups_erroneous"] for r in metrics)
+    assert clean + erroneous > 0
+    assert row["share clean"] == f"{clean / (clean + erroneous):.3f}"
+    judged = [r for r in _rows(run_dir, "samples.jsonl")
+              if r["group"] == "reset" and "h_oracle" in r]
+    assert len(judged) == clean + erroneous
+    with_error = [r for r in judged if r["h_oracle"] is not None]
+    if with_error:
+        assert "Correction rate by deviation" in md
+    else:
+        assert f"samples.jsonl holds {len(judged)} oracle-judged reset group(s)" in md
