@@ -36,9 +36,11 @@ builds this backend needs an `if __name__ == "__main__":` guard (vLLM may spawn 
 
 from __future__ import annotations
 
+import os
 import shutil
 import tempfile
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Sequence
@@ -53,6 +55,7 @@ from codereset.generation.vllm_export import (
     export_weights,
     is_peft_model,
     lora_rank,
+    unwrap,
 )
 from codereset.generation.vllm_worker import QUALNAME as WORKER_EXTENSION
 
@@ -111,6 +114,46 @@ class VLLMConfig:
             raise ValueError("block_size and max_num_seqs must be >= 1")
 
 
+def check_head_size(config: Any) -> None:
+    """Refuse, before the engine starts, a model whose attention head size vLLM's CPU kernels lack
+    (the engine would otherwise die at the first request)."""
+    from vllm.platforms import current_platform
+
+    if not current_platform.is_cpu():
+        return
+    from vllm.v1.attention.backends.cpu_attn import CPUAttentionBackend
+
+    head = getattr(config, "head_dim", None) or config.hidden_size // config.num_attention_heads
+    sizes = CPUAttentionBackend.get_supported_head_sizes()
+    if head not in sizes:
+        raise ValueError(f"vLLM on the CPU supports attention head sizes {sizes}, but this model has "
+                         f"{head} (hidden_size {config.hidden_size} / {config.num_attention_heads} heads); "
+                         "use backend=hf, or a model with such heads (e.g. model=tiny "
+                         "model.random_init.num_heads=2 model.random_init.num_kv_heads=1 gives 32)")
+
+
+@contextmanager
+def on_device_of(model: Any):
+    """While the engine starts, make the trainer model's GPU the only one its workers can see, so
+    each data-parallel rank (model on cuda:LOCAL_RANK) gets its engine on its own GPU; the
+    variable is restored afterwards (the trainer process keeps its view). No-op off CUDA."""
+    device = next(base_model_of(model).parameters()).device
+    if device.type != "cuda":
+        yield
+        return
+    before = os.environ.get("CUDA_VISIBLE_DEVICES")
+    visible = before.split(",") if before else [str(i) for i in range(torch.cuda.device_count())]
+    index = device.index if device.index is not None else torch.cuda.current_device()
+    os.environ["CUDA_VISIBLE_DEVICES"] = visible[index]
+    try:
+        yield
+    finally:
+        if before is None:
+            os.environ.pop("CUDA_VISIBLE_DEVICES", None)
+        else:
+            os.environ["CUDA_VISIBLE_DEVICES"] = before
+
+
 def _import_vllm():
     try:
         import vllm
@@ -130,18 +173,29 @@ class VLLMBackend(GenerationBackend):
         self.cfg = cfg or VLLMConfig()
         self.tokenizer = tokenizer
         self.dtype = self._resolve_dtype(model)
-        self.use_adapter = is_peft_model(model) and self.cfg.lora_sync == "adapter"
+        self.use_adapter = is_peft_model(unwrap(model)) and self.cfg.lora_sync == "adapter"
         self._own_dir = self.cfg.sync_dir is None
         root = Path("/dev/shm") if Path("/dev/shm").is_dir() else None
         self.sync_dir = Path(self.cfg.sync_dir or tempfile.mkdtemp(prefix="codereset-vllm-", dir=root))
         self.stats = {"calls": 0, "requests": 0, "prefix_tokens": 0, "prefix_tokens_cached": 0,
                       "prefix_cache_hit": 0.0, "last_prefix_cache_hit": 0.0, "generated_tokens": 0,
                       "time_s": 0.0, "weight_syncs": 0, "sync_time_s": 0.0, "engine_start_s": 0.0}
+        check_head_size(base_model_of(model).config)
         self._eos = self._eos_ids(model)
         self._lora_id = 0
         self._lora_request = None
         self.last_requests: list[tuple[int, int]] = []
         started = time.perf_counter()
+        try:
+            self._start(vllm, model, tokenizer)
+        except BaseException:
+            if self._own_dir:
+                shutil.rmtree(self.sync_dir, ignore_errors=True)
+            raise
+        self.stats["engine_start_s"] = time.perf_counter() - started
+
+    def _start(self, vllm: Any, model: Any, tokenizer: Any) -> None:
+        """Export the model and start the engine on the model's device."""
         export_checkpoint(model, tokenizer, self.sync_dir / "model", self.dtype, merge_lora=not self.use_adapter)
         kwargs: dict[str, Any] = dict(
             model=str(self.sync_dir / "model"), tokenizer=str(self.sync_dir / "model"),
@@ -156,13 +210,13 @@ class VLLMBackend(GenerationBackend):
         if self.cfg.max_model_len is not None:
             kwargs["max_model_len"] = self.cfg.max_model_len
         if self.use_adapter:
-            kwargs.update(enable_lora=True, max_loras=1, max_lora_rank=lora_rank(model))
+            kwargs.update(enable_lora=True, max_loras=1, max_lora_rank=lora_rank(unwrap(model)))
         kwargs.update(self.cfg.engine_kwargs)
-        self.llm = vllm.LLM(**kwargs)
+        with on_device_of(model):
+            self.llm = vllm.LLM(**kwargs)
         self._vllm = vllm
         if self.use_adapter:
             self._load_adapter(model)
-        self.stats["engine_start_s"] = time.perf_counter() - started
 
     # -- setup helpers -------------------------------------------------------------------------
     def _resolve_dtype(self, model: Any) -> torch.dtype:

@@ -9,7 +9,7 @@ Owns the translation from a live (possibly peft-wrapped) Hugging Face model to f
 - `export_weights(...)`: only the safetensors file (what a weight sync rewrites).
 - `export_adapter(model, out)`: the peft adapter files (adapter_config.json + weights), for live
   LoRA loading.
-- `is_peft_model`, `lora_rank`.
+- `is_peft_model`, `lora_rank`, `unwrap` (a DDP-wrapped model is exported as its module).
 
 Tied parameters (an output head sharing the input embedding) are written once, under the first
 name; vLLM ties them again from the config. Everything here runs in the trainer's process; vLLM
@@ -34,8 +34,18 @@ def is_peft_model(model: Any) -> bool:
     return hasattr(model, "peft_config") and hasattr(model, "base_model")
 
 
+def unwrap(model: Any) -> Any:
+    """The model inside data-parallel wrappers (torch DDP, as made by accelerate's `prepare`)."""
+    from torch.nn.parallel import DataParallel, DistributedDataParallel
+
+    while isinstance(model, (DataParallel, DistributedDataParallel)):
+        model = model.module
+    return model
+
+
 def base_model_of(model: Any) -> Any:
-    """The plain transformers model under a peft wrapper (the model itself otherwise)."""
+    """The plain transformers model under data-parallel and peft wrappers."""
+    model = unwrap(model)
     return model.get_base_model() if is_peft_model(model) else model
 
 
@@ -66,6 +76,7 @@ def _checkpoint_name(name: str) -> str:
 @torch.no_grad()
 def weights_state(model: Any, dtype: torch.dtype, merge_lora: bool) -> dict[str, torch.Tensor]:
     """Checkpoint-named CPU tensors in `dtype` of `model`'s current weights (see module doc)."""
+    model = unwrap(model)
     peft = is_peft_model(model)
     if peft and model.peft_config[model.active_adapter].peft_type.value != "LORA":
         kind = model.peft_config[model.active_adapter].peft_type.value
@@ -130,6 +141,7 @@ def export_checkpoint(model: Any, tokenizer: Any, out: str | os.PathLike, dtype:
 
 def export_adapter(model: Any, out: str | os.PathLike) -> Path:
     """Write the active LoRA adapter of a peft model (adapter_config.json + weights) into `out`."""
+    model = unwrap(model)
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     model.save_pretrained(str(out), safe_serialization=True)
