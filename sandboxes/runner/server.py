@@ -111,13 +111,9 @@ def _candidate_main(chan: int, stdio: tuple[int, int, int], rundir: str, limits:
         os.closerange(CHAN_FD + 1, 1 << 20)
         os.chdir(rundir)
         os.umask(0o077)
-        prctl(PR_SET_DUMPABLE, 1)
-        try:  # the out-of-memory killer takes the candidate, not the server
-            fd = os.open("/proc/self/oom_score_adj", os.O_WRONLY)
-            os.write(fd, b"1000")
-            os.close(fd)
-        except OSError:
-            pass
+        # The candidate stays non-dumpable like the server (no ptrace of it, no /proc/<pid>/mem),
+        # and no prctl()/oom_score_adj write here: each would copy ~100 shared pages per fork.
+        # Memory bombs hit RLIMIT_AS, set below any container memory limit.
         _set_limits(limits, vm_bytes)
         candidate.serve(CHAN_FD, limits["max_result_bytes"])
     except BaseException:  # noqa: BLE001 - never return into the server's loop
