@@ -95,7 +95,20 @@ class ThoughtMDPEnv(gymnasium.Env[str, str]):
         return self._prompts[key]
 
     def _observation(self) -> str:
-        return self.prompt(self.task) + self.rules.join(self._state.thoughts)
+        return self.observation_of(self._state)
+
+    def observation_of(self, state: ThoughtState) -> str:
+        """The observation text of any state: its task's prompt followed by its thoughts."""
+        return self.prompt(self._find_task(state)) + self.rules.join(state.thoughts)
+
+    def state_of(self, observation: str, task: Task | None = None) -> ThoughtState:
+        """Inverse of `observation_of`: the state whose observation is `observation` (for `task`,
+        default the current one). Exact, because the thoughts follow a fixed prompt."""
+        task = self.task if task is None else task
+        prompt = self.prompt(task)
+        if not observation.startswith(prompt):
+            raise StateError(f"the text does not start with the prompt of task {task.task_id!r}")
+        return self.check_state(ThoughtState(task.suite, task.task_id, self.rules.split(observation[len(prompt):])))
 
     def _info(self) -> dict[str, Any]:
         return {"suite": self._state.suite, "task_id": self._state.task_id,

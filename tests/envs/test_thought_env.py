@@ -121,6 +121,16 @@ def test_budget_counted_inside_env_truncates_after_reset_to():
         env.reset_to(ThoughtState(task.suite, task.task_id, (f"a{S}",) * 5))
 
 
+def test_rendering_a_state_and_splitting_it_again_gives_the_state(env):
+    e = env.unwrapped
+    e.reset(seed=2)
+    for thoughts in [(), (f"a{S}",), (f"naïve{S}", f"\n{S}", "open end"), (f"{S}",) * 5]:
+        state = ThoughtState(e.task.suite, e.task.task_id, thoughts)
+        assert e.state_of(e.observation_of(state)) == state
+    with pytest.raises(StateError, match="does not start with the prompt"):
+        e.state_of("something else")
+
+
 def test_state_is_hashable_and_json_roundtrips(env):
     env.reset(seed=0)
     env.step(f"naïve 日本{S}")
