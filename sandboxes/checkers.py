@@ -9,9 +9,10 @@ program, call arguments or stdin, and returns plain data; every comparison happe
 from __future__ import annotations
 
 import builtins
-from typing import Callable
-
+import contextlib
 import json
+import signal
+from typing import Callable
 
 from .asserts import CASE_HOOK, call_key, prepare
 from .compare import STDIO_COMPARERS, short, values_equal
@@ -162,6 +163,22 @@ def _call_result(reply: dict, expected, spec: CallTests, name: str) -> CaseResul
     return CaseResult("wrong_answer", f"expected {short(expected)}, got {short(actual)}", name)
 
 
+@contextlib.contextmanager
+def _alarm(seconds: float):
+    """Stop trusted test code that loops without calling the candidate (waits on the candidate
+    have their own deadline). Only around test code: never while the control channel is used."""
+    def ring(signum, frame):
+        raise Stop("timeout", f"the tests ran past the wall-clock limit of {seconds - 1.0}s")
+
+    previous = signal.signal(signal.SIGALRM, ring)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+
+
 class _Done(Exception):
     """Internal: the program failed to load; every case already has its result."""
 
@@ -228,11 +245,12 @@ def check_assert(link: RunnerLink, code: str, spec: AssertTests, limits: Limits)
             env[CASE_HOOK] = cases
             exec(prep.module, env)
             check = env[spec.check_name]
-            if prep.case_names:
-                check(CandidateFunction(stream, spec.entry_point))
-            else:
-                with cases(0):
+            with _alarm(limits.wall_time_s + 1.0):
+                if prep.case_names:
                     check(CandidateFunction(stream, spec.entry_point))
+                else:
+                    with cases(0):
+                        check(CandidateFunction(stream, spec.entry_point))
         except _Done:
             pass
         except Stop as stop:

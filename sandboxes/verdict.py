@@ -6,7 +6,7 @@ found correct. Exit status 0, a missing result or printed text are never a pass.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 
 STATUSES = (
     "ok",             # the case passed
@@ -79,7 +79,9 @@ class Verdict:
                    backend=backend, attempts=attempts)
 
     def to_dict(self) -> dict:
-        return asdict(self)
+        data = dict(self.__dict__)  # flat fields; dataclasses.asdict would deep-copy everything
+        data["results"] = [dict(r.__dict__) for r in self.results]
+        return data
 
     @classmethod
     def from_dict(cls, data: dict) -> Verdict:

@@ -102,3 +102,12 @@ def test_run_many_preserves_order(sandbox):
     items[5] = (PROGRAMS["wrong_answer"], CallTests("add", [((1, 1), 2)]))
     verdicts = sandbox.run_many(items)
     assert [v.passed for v in verdicts] == [k != 5 for k in range(12)]
+
+
+def test_looping_test_code_is_stopped(sandbox):
+    from sandboxes import AssertTests
+    tests = AssertTests("def check(candidate):\n    assert candidate(1, 2) == 3\n"
+                        "    while True:\n        pass\n", "add", split_asserts=False)
+    v = sandbox.run(PROGRAMS["ok"], tests, limits=Limits(wall_time_s=1.0, memory_mb=128))
+    assert v.status == "timeout" and v.attempts == 1, v
+    assert sandbox.run(PROGRAMS["ok"], ADD).passed
