@@ -110,8 +110,11 @@ class EnvConfig:
 
 @dataclass
 class SandboxConfig:
-    """Where code answers run: "auto" (the strongest available: docker > bwrap > local),
-    "docker", "bwrap" or "local" (`sandboxes.make_sandbox`)."""
+    """Where code answers run.
+
+    kind: "auto" (the strongest available: docker > bwrap > local), "docker", "bwrap" or
+        "local" (`sandboxes.make_sandbox`).
+    """
 
     kind: str = "auto"
 
@@ -259,12 +262,25 @@ class LoggingConfig:
 class TrainConfig:
     """`python -m codereset.train`: everything one training run needs.
 
-    seed: seeds python, numpy, torch and the agent's random stream.
+    seed: seeds python, numpy, torch, the task order and the agent's random stream.
+    torch_threads: CPU threads torch uses within an op (torch.set_num_threads); None keeps
+        torch's default (one per core). Small models run faster on 1 (model=tiny sets it).
+    model: which model to train (`codereset.models.ModelConfig`; presets: model=smollm2|tiny|lora).
+    env: env, task suite and Thought-MDP rules (presets: env=code_basic|code_stdio|math_arith|...).
+    sandbox: where code answers run (presets: sandbox=auto|local|bwrap|docker).
     backend: generation backend: {name: "hf" | "vllm", plus that backend's options}.
+    agent: the method (presets: +agent=grpo|rrpo|srpo|caro; required).
+    buffer: per-prompt buffer (split, slots, seed search).
+    sampling: rollout sampling.
     loss: policy loss (`codereset.losses.LossConfig`: "pg" default, "clipped").
+    optim: AdamW and gradient clipping.
+    trainer: steps, batch, run directory, checkpoints, resume.
+    validation: periodic greedy pass@1.
+    logging: samples, TensorBoard, W&B.
     """
 
     seed: int = 0
+    torch_threads: Optional[int] = None
     model: ModelConfig = field(default_factory=ModelConfig)
     env: EnvConfig = field(default_factory=EnvConfig)
     sandbox: SandboxConfig = field(default_factory=SandboxConfig)
@@ -306,14 +322,35 @@ class EvalOptions:
 
 @dataclass
 class EvaluateConfig:
-    """`python -m codereset.evaluate`: a model, an env / task suite, and what to measure."""
+    """`python -m codereset.evaluate`: a model, an env / task suite, and what to measure.
+
+    seed: torch seed for sampling.
+    torch_threads: CPU threads torch uses within an op; None keeps torch's default.
+    model: the model (architecture, and weights unless eval.checkpoint is given).
+    env: env and task suite (env.tasks) with the Thought-MDP rules.
+    sandbox: where code answers run.
+    backend: generation backend {name, options}.
+    eval: what to measure (EvalOptions).
+    """
 
     seed: int = 0
+    torch_threads: Optional[int] = None
     model: ModelConfig = field(default_factory=ModelConfig)
     env: EnvConfig = field(default_factory=EnvConfig)
     sandbox: SandboxConfig = field(default_factory=SandboxConfig)
     backend: dict[str, Any] = field(default_factory=lambda: {"name": "hf"})
     eval: EvalOptions = field(default_factory=EvalOptions)
+
+
+def apply_torch_threads(threads: Optional[int]) -> None:
+    """torch.set_num_threads(threads) unless None (then torch's default stays)."""
+    if threads is None:
+        return
+    if threads < 1:
+        raise ValueError(f"torch_threads must be >= 1 or null, got {threads}")
+    import torch
+
+    torch.set_num_threads(threads)
 
 
 def register_configs() -> None:

@@ -56,6 +56,9 @@ def evaluate(cfg: Any, out_dir: str | Path) -> list[dict]:
                          "eval.n_samples=1, or a temperature > 0 for pass@k with k > 1")
     import torch
 
+    from codereset.config import apply_torch_threads
+
+    apply_torch_threads(cfg.torch_threads)
     torch.manual_seed(cfg.seed)
     rules = make_rules(cfg.env)
     tasks = load_tasks(cfg.env, e.split, e.max_tasks)

@@ -32,6 +32,7 @@ import torch
 from codereset import checkpoint as ckpt
 from codereset.agents import AgentContext, make_agent
 from codereset.buffer import BufferBuilder
+from codereset.config import apply_torch_threads
 from codereset.components import load_policy, load_tasks, make_generation_backend, make_rules, make_verifier
 from codereset.data import TaskSampler
 from codereset.evaluation import eval_rows, evaluate_tasks
@@ -66,6 +67,8 @@ class Trainer:
     # -- setup -----------------------------------------------------------------------------
     def setup(self) -> None:
         cfg = self.cfg
+        self._check_run_dir()
+        apply_torch_threads(cfg.torch_threads)
         random.seed(cfg.seed)
         np.random.seed(cfg.seed)
         torch.manual_seed(cfg.seed)
@@ -94,12 +97,16 @@ class Trainer:
                                      o.grad_clip, self.tokenizer.pad_token_id)
         self._open_run_dir()
 
-    def _open_run_dir(self) -> None:
-        t = self.cfg.trainer
-        has_rows = bool(self.run.read("metrics.jsonl"))
-        if not t.resume and (has_rows or ckpt.latest_checkpoint(self.run.checkpoints)):
+    def _check_run_dir(self) -> None:
+        """Refuse to start a new run over an existing one (before loading anything)."""
+        if self.cfg.trainer.resume:
+            return
+        if self.run.read("metrics.jsonl") or ckpt.latest_checkpoint(self.run.checkpoints):
             raise FileExistsError(f"{self.run.path} already holds a run; continue it with "
                                   "trainer.resume=true or pick a new trainer.output_dir")
+
+    def _open_run_dir(self) -> None:
+        t = self.cfg.trainer
         start = 0
         found = ckpt.latest_checkpoint(self.run.checkpoints) if t.resume else None
         if found is not None:

@@ -1,0 +1,96 @@
+"""Agents only choose reset indices: GRPO none, RRPO uniform, SRPO self-localization, CARO oracle."""
+
+import random
+
+import pytest
+from scripted_policy import STOP, ScriptedBackend, byte_tokenizer, make_task
+
+from codereset.agents import AGENTS, AgentContext, agent_class, make_agent
+from codereset.config import AgentConfig, LocalizeConfig
+from codereset.rollout import Rollout
+from envs.rules import ThoughtRules
+from envs.tasks import load_suite
+
+RULES = ThoughtRules()
+
+
+@pytest.fixture(scope="module")
+def tok():
+    return byte_tokenizer()
+
+
+def seed_of(task, thoughts, tok):
+    segs = [tok(t, add_special_tokens=False)["input_ids"] for t in thoughts]
+    return Rollout(task=task, prompt_ids=[1, 2, 3], segments=segs, texts=list(thoughts), status="terminated")
+
+
+def agent(name, backend=None, rng=None, **localize):
+    cfg = AgentConfig(name=name, localize=LocalizeConfig(**localize))
+    return make_agent(name, cfg, AgentContext(backend, RULES, rng or random.Random(0)))
+
+
+def test_registry_and_unknown_names():
+    assert sorted(AGENTS) == ["caro", "grpo", "rrpo", "srpo"]
+    with pytest.raises(ValueError, match=r"known agents: \['caro', 'grpo', 'rrpo', 'srpo'\]"):
+        agent_class("ppo")
+    assert not agent_class("grpo").uses_resets
+    assert all(agent_class(n).uses_resets for n in ("rrpo", "srpo", "caro"))
+
+
+def test_grpo_never_resets(tok):
+    a = agent("grpo")
+    assert a.choose_resets([]) == []
+    with pytest.raises(ValueError, match="never resets"):
+        a.choose_resets([seed_of(make_task(0), ["a" + STOP], tok)])
+
+
+def test_rrpo_is_uniform_over_1_to_n(tok):
+    seed = seed_of(make_task(0), ["a" + STOP, "b" + STOP, "c" + STOP], tok)
+    a = agent("rrpo", rng=random.Random(3))
+    hs = [c.h for c in a.choose_resets([seed] * 600)]
+    assert set(hs) == {1, 2, 3}
+    assert all(150 < hs.count(h) < 250 for h in (1, 2, 3))
+
+
+def test_srpo_asks_the_policy_and_uses_its_boxed_answer(tok):
+    answers = iter(["The error starts in step 2.\n\\boxed{2}", "no clue at all"])
+    backend = ScriptedBackend(tok, lambda text, j: (next(answers), "eos"))
+    seeds = [seed_of(make_task(0), ["x = 1" + STOP, "y = 3" + STOP, "```python\nA=1\n```" + STOP], tok),
+             seed_of(make_task(1), ["p" + STOP, "q" + STOP], tok)]
+    a = agent("srpo", backend, rng=random.Random(0), fallback="last")
+    first, second = a.choose_resets(seeds)
+    assert (first.h, first.localization_failed) == (2, False)
+    assert first.info["localizer_rule"] == "boxed"
+    assert (second.h, second.localization_failed) == (2, True)     # fallback "last": n = 2
+    assert first.localization_tokens == len(tok("The error starts in step 2.\n\\boxed{2}")["input_ids"])
+    call = backend.calls[0]
+    assert len(call["prefixes"]) == 2 and call["n"] == 1 and call["stop"] == ()
+    assert call["sampling"].temperature == 0.3
+    prompt = tok.decode(call["prefixes"][0])
+    assert "Step 1: x = 1\nStep 2: y = 3\nStep 3: ```python" in prompt
+    assert prompt.endswith("<|im_start|>assistant\n")
+
+
+def test_srpo_rejects_unknown_settings():
+    with pytest.raises(ValueError, match="known"):
+        agent("srpo", fallback="median")
+    with pytest.raises(ValueError, match="known"):
+        agent("srpo", variant="L9")
+
+
+def test_caro_resets_at_the_oracle_first_error(tok):
+    task = next(t for t in load_suite("arith", split="train") if len(t.reference) >= 3)
+    wrong = list(task.reference)
+    wrong[1] = "\nThe count is now 12345 + 1 = 777.</thought>"     # a false claim in thought 2
+    a = agent("caro")
+    a.check_tasks([task])
+    (choice,) = a.choose_resets([seed_of(task, wrong, tok)])
+    assert choice.h == 2 and choice.info == {"oracle_found_error": True}
+    # no wrong thought found (a failure without false claims): redraw only the last thought
+    (clean,) = a.choose_resets([seed_of(task, list(task.reference[:2]), tok)])
+    assert clean.h == 2 and clean.info == {"oracle_found_error": False}
+
+
+def test_caro_needs_tasks_with_an_oracle():
+    with pytest.raises(ValueError, match="env=math_arith"):
+        agent("caro").check_tasks([make_task(0)])

@@ -1,0 +1,120 @@
+"""Hydra composition of conf/: defaults, presets, errors that list the known names, structured
+typing, and documentation of every config field."""
+
+import dataclasses
+import re
+from pathlib import Path
+
+import pytest
+from hydra import compose, initialize_config_dir
+from hydra.errors import ConfigCompositionException, MissingConfigException
+from omegaconf import OmegaConf
+
+import codereset.config as config_module
+from codereset.config import TrainConfig, to_original
+from codereset.models.config import LoRAConfig
+from codereset.models.config import ModelConfig as T1ModelConfig
+from codereset.train import ConfigError, check_agent, register
+
+CONF = str(Path(__file__).resolve().parents[2] / "conf")
+
+
+@pytest.fixture(scope="module", autouse=True)
+def hydra_schemas():
+    register()
+
+
+def cfg(*overrides, name="train"):
+    with initialize_config_dir(config_dir=CONF, version_base="1.3"):
+        return compose(config_name=name, overrides=list(overrides))
+
+
+def test_defaults_follow_method_md():
+    c = cfg("+agent=srpo")
+    assert c.agent.name == "srpo"
+    assert c.model.name == "smollm2-135m-instruct"
+    assert (c.env.id, c.env.tasks, c.env.stop) == ("ThoughtMDP-Code-v0", "basic", "</thought>")
+    assert c.sandbox.kind == "auto" and c.backend.name == "hf"
+    assert (c.sampling.temperature, c.sampling.top_p) == (0.7, 0.95)
+    assert (c.buffer.split, c.buffer.slots, c.buffer.max_attempts) == ("1x4", 8, 12)
+    assert (c.agent.localize.variant, c.agent.localize.temperature) == ("L2", 0.3)
+    assert (c.loss.name, c.trainer.advantage) == ("pg", "group_norm")
+    assert (c.optim.lr, c.optim.weight_decay, c.optim.grad_clip) == (5e-5, 0.01, 1.0)
+    assert c.logging.tensorboard and not c.logging.wandb
+    assert c.trainer.checkpoint_every == 1 and not c.trainer.resume
+
+
+def test_dataclass_defaults_are_the_method_defaults():
+    t = TrainConfig()
+    assert (t.env.max_thoughts, t.env.max_thought_tokens) == (20, 256)
+    assert (t.buffer.probe_size, t.buffer.search_batch) == (4, 4)
+
+
+def test_no_agent_fails_listing_the_agents():
+    c = cfg()
+    assert OmegaConf.is_missing(c.agent, "name")
+    with pytest.raises(ConfigError, match=r"\+agent=NAME, one of \['caro', 'grpo', 'rrpo', 'srpo'\]"):
+        check_agent(c)
+
+
+@pytest.mark.parametrize("override, known", [
+    ("+agent=ppo", ["caro", "grpo", "rrpo", "srpo"]),
+    ("model=huge", ["lora", "smollm2", "tiny"]),
+    ("env=chess", ["code_basic", "math_arith"]),
+    ("backend=tgi", ["hf", "vllm"]),
+    ("sandbox=vm", ["auto", "bwrap", "docker", "local"]),
+])
+def test_unknown_group_option_lists_the_known_ones(override, known):
+    with pytest.raises(MissingConfigException) as err:
+        cfg(override)
+    for name in known:
+        assert name in str(err.value)
+
+
+@pytest.mark.parametrize("agent", ["grpo", "rrpo", "srpo", "caro"])
+def test_every_agent_preset(agent):
+    c = cfg(f"+agent={agent}", "env=math_arith")
+    assert c.agent.name == agent
+    assert (c.env.id, c.env.tasks) == ("ThoughtMDP-Math-v0", "arith")
+
+
+def test_tiny_preset_shrinks_the_thought_budget_and_the_command_line_wins():
+    assert (cfg("+agent=srpo", "model=tiny").env.max_thought_tokens) == 16
+    assert cfg("+agent=srpo", "model=tiny", "env.max_thought_tokens=40").env.max_thought_tokens == 40
+    assert cfg("+agent=srpo").env.max_thought_tokens == 128          # the main job's budget
+
+
+def test_typos_and_bad_types_are_rejected():
+    with pytest.raises(ConfigCompositionException, match="stepz"):
+        cfg("+agent=srpo", "trainer.stepz=3")
+    with pytest.raises(ConfigCompositionException, match="steps"):
+        cfg("+agent=srpo", "trainer.steps=many")
+
+
+def test_to_object_gives_the_dataclasses_and_the_model_helper_config():
+    c = OmegaConf.to_object(cfg("+agent=rrpo", "model=lora", "model.lora.target_modules=[q_proj,v_proj]"))
+    assert isinstance(c, TrainConfig)
+    model = to_original(c.model)
+    assert type(model) is T1ModelConfig and type(model.lora) is LoRAConfig
+    assert (model.lora.enabled, model.lora.r, model.lora.alpha) == (True, 64, 64)
+    assert model.lora.target_modules == ["q_proj", "v_proj"]
+    assert to_original(OmegaConf.to_object(cfg("+agent=rrpo")).model).lora.target_modules == "all-linear"
+
+
+def test_evaluate_config_composes():
+    c = cfg("model=tiny", "env.tasks=humaneval", "eval.k=[1,5]", name="evaluate")
+    assert (c.model.name, c.env.tasks, list(c.eval.k)) == ("tiny", "humaneval", [1, 5])
+
+
+def config_dataclasses():
+    return [obj for obj in vars(config_module).values()
+            if dataclasses.is_dataclass(obj) and isinstance(obj, type) and obj.__module__ == config_module.__name__]
+
+
+def test_every_field_is_documented_in_its_class_docstring():
+    classes = config_dataclasses()
+    assert len(classes) >= 12
+    for cls in classes:
+        doc = cls.__doc__ or ""
+        for f in dataclasses.fields(cls):
+            assert re.search(rf"\b{f.name}:", doc), f"{cls.__name__}.{f.name} is not documented"
