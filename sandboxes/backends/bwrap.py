@@ -72,8 +72,9 @@ class BwrapBackend(Backend):
 
     def isolation(self) -> Isolation:
         has = ["PID, network, IPC, UTS, cgroup namespaces (bubblewrap)", "minimal read-only root",
-               "private tmpfs /tmp", "rlimits", "no_new_privs", "no capabilities"]
-        lacks = ["cgroup memory/pids accounting", "seccomp syscall filter"]
+               "private tmpfs /tmp", "rlimits", "no_new_privs", "no capabilities",
+               "seccomp denylist (runner.seccomp)"]
+        lacks = ["cgroup memory/pids accounting", "a full seccomp allowlist (only a denylist)"]
         if is_root():
             has.append("exclusive unprivileged uid")
         else:

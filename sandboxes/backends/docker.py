@@ -73,7 +73,8 @@ class DockerBackend(Backend):
         return Isolation(
             ("container: PID, mount, network (none), IPC, UTS namespaces",
              "read-only root", "tmpfs /tmp", "no capabilities", "no_new_privs",
-             "docker's seccomp profile", "cgroup memory and pids limits",
+             "docker's seccomp profile plus runner.seccomp's denylist",
+             "cgroup memory and pids limits",
              "exclusive non-root uid", "rlimits"),
             ("host kernel shared (no VM)",) + (
                 () if self.config.image else ("host Python installation mounted read-only",)))
@@ -103,7 +104,7 @@ class DockerBackend(Backend):
                 args += ["--tmpfs", f"{path}:ro,size=4k"]
             args += ["-v", f"{RUNNER_DIR}:{RUNNER_MOUNT}:ro"]
         config = {"connect": f"{SOCKET_DIR}/ctl.sock", "scratch": ["/tmp", "/dev/shm"],
-                  "uid_exclusive": True}
+                  "uid_exclusive": True, "seccomp": "try"}
         boot = boot_args(python, os.path.dirname(RUNNER_MOUNT), "server.main", config)
         return args + ["--entrypoint", boot[0], image] + boot[1:]
 

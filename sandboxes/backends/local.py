@@ -24,7 +24,8 @@ from ..specs import MiB, Limits
 from .base import Backend, Isolation, Launched, boot_args, is_root
 
 FULL = ("PID, mount, network, IPC and UTS namespaces", "minimal read-only root",
-        "private tmpfs /tmp", "exclusive unprivileged uid", "rlimits", "no_new_privs")
+        "private tmpfs /tmp", "exclusive unprivileged uid", "rlimits", "no_new_privs",
+        "seccomp denylist (runner.seccomp)")
 DEGRADED_LACKS = ("separate uid (the candidate can signal the runner)", "network isolation",
                   "filesystem isolation (it sees and may write what its uid may)")
 
@@ -51,9 +52,12 @@ class LocalBackend(Backend):
 
     def isolation(self) -> Isolation:
         if self.full():
-            return Isolation(FULL, ("cgroup memory/pids accounting", "seccomp syscall filter"))
+            return Isolation(FULL, ("cgroup memory/pids accounting",
+                                    "a full seccomp allowlist (only a denylist)"))
         has = ("rlimits", "separate process", "subreaper kill of all descendants",
-               "private scratch directory") + (("exclusive unprivileged uid",) if is_root() else ())
+               "private scratch directory", "seccomp denylist (runner.seccomp)")
+        if is_root():
+            has += ("exclusive unprivileged uid",)
         lacks = DEGRADED_LACKS[1:] if is_root() else DEGRADED_LACKS
         return Isolation(has, ("PID, mount and network namespaces",) + lacks)
 

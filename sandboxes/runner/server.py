@@ -44,7 +44,7 @@ import socket
 import sys
 import time
 
-from . import candidate, wire
+from . import candidate, seccomp, wire
 
 PR_SET_PDEATHSIG, PR_SET_DUMPABLE, PR_SET_CHILD_SUBREAPER, PR_SET_NO_NEW_PRIVS = 1, 4, 36, 38
 # Standard-library modules imported before any fork, so candidates importing them pay nothing.
@@ -175,8 +175,10 @@ def _state() -> tuple:
 class Server:
     """One warm runner: spawn a candidate, then finish it, over and over."""
 
-    def __init__(self, sock: socket.socket, scratch: list[str], uid_exclusive: bool):
+    def __init__(self, sock: socket.socket, scratch: list[str], uid_exclusive: bool,
+                 seccomp: bool):
         self.sock = sock
+        self.seccomp = seccomp
         self.scratch = scratch
         self.uid_exclusive = uid_exclusive
         self.pid1 = os.getpid() == 1
@@ -190,7 +192,7 @@ class Server:
 
     def serve(self) -> None:
         wire.send(self.sock, {"hello": True, "pid1": self.pid1, "uid": os.getuid(),
-                              "python": sys.version.split()[0]})
+                              "seccomp": self.seccomp, "python": sys.version.split()[0]})
         while True:
             try:
                 msg = wire.recv(self.sock)
@@ -359,7 +361,8 @@ def main(config: dict) -> None:
     ``config``: ``fd`` (inherited control socket) or ``connect`` (its path); ``uid`` to drop to
     when started as root; ``scratch``: directories the candidate may write, wiped after each run
     (required: never a directory shared with anything else); ``uid_exclusive``: no other process
-    runs under this uid, so the per-uid process limit counts only this sandbox; ``preload``.
+    runs under this uid, so the per-uid process limit counts only this sandbox; ``seccomp``:
+    "require" (default) or "try" (docker, which has its own profile); ``preload``.
     """
     for name in config.get("preload", PRELOAD):
         importlib.import_module(name)
@@ -377,11 +380,17 @@ def main(config: dict) -> None:
         _drop_privileges(config["uid"])
     prctl(PR_SET_NO_NEW_PRIVS, 1)
     prctl(PR_SET_DUMPABLE, 0)
+    try:
+        filtered = seccomp.install()
+    except OSError:
+        if config.get("seccomp", "require") == "require":
+            raise
+        filtered = False
     if os.getpid() != 1:
         prctl(PR_SET_CHILD_SUBREAPER, 1)
     for path in config["scratch"]:
         _wipe(path)
     gc.collect()
     gc.freeze()  # forked candidates then do not copy-on-write the server's objects in a GC pass
-    Server(sock, config["scratch"], config.get("uid_exclusive", True)).serve()
+    Server(sock, config["scratch"], config.get("uid_exclusive", True), filtered).serve()
     os._exit(0)

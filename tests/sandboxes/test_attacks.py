@@ -271,3 +271,81 @@ def test_poisoning_the_runner_gets_it_replaced(sandbox):
     verdicts = sandbox.run_many([(own_nice, nice)] * 4)
     assert all(v.passed for v in verdicts), verdicts
     still_fine(sandbox)
+
+
+CHANNEL_COMMON = '''
+import ctypes, os
+libc = ctypes.CDLL(None, use_errno=True)
+KEY, SIZE = 0x5EC7, 64
+PLACES = ["/tmp/cr-note", "/dev/shm/cr-note", "/tmp/run/../cr-n"]
+'''
+
+CHANNEL_WRITER = CHANNEL_COMMON + '''
+def add(a, b):
+    note = NOTE.encode()
+    for path in PLACES:                                   # files
+        try:
+            with open(path, "wb") as f:
+                f.write(note)
+        except OSError:
+            pass
+    shm = libc.syscall(29, KEY, SIZE, 0o1000 | 0o666)     # SysV shared memory
+    if shm >= 0:
+        addr = libc.syscall(30, shm, 0, 0)
+        if addr not in (-1, 0):
+            ctypes.memmove(addr, note, len(note))
+    libc.syscall(248, b"user", b"cr-note", note, len(note), -4)  # the uid's keyring
+    if os.fork() == 0:                                    # a process that stays to tell
+        os.setsid()
+        import socket
+        s = socket.socket(socket.AF_UNIX)
+        s.bind("\\0cr-note")
+        s.listen(1)
+        while True:
+            c, _ = s.accept()
+            c.sendall(note)
+    return a + b
+'''
+
+CHANNEL_READER = CHANNEL_COMMON + '''
+def add(a, b):
+    for path in PLACES:
+        try:
+            return open(path, "rb").read().decode()
+        except OSError:
+            pass
+    shm = libc.syscall(29, KEY, 0, 0)
+    if shm >= 0:
+        addr = libc.syscall(30, shm, 0, 0)
+        if addr not in (-1, 0):
+            return ctypes.string_at(addr, 33).decode(errors="replace")
+    key = libc.syscall(249, b"user", b"cr-note", None, 0)
+    if key >= 0:
+        buf = ctypes.create_string_buffer(64)
+        libc.syscall(250, 11, key, buf, 64)
+        return buf.value.decode()
+    import socket
+    try:
+        s = socket.socket(socket.AF_UNIX)
+        s.connect("\\0cr-note")
+        return s.recv(64).decode()
+    except OSError:
+        return "nothing"
+'''
+
+
+def test_no_channel_carries_data_to_a_later_run(sandbox):
+    secret = f"S{uuid.uuid4().hex}"
+    writer = f"NOTE = {secret!r}\n" + CHANNEL_WRITER
+    # Enough runs that every sandbox of every worker gets a writer, then a reader.
+    writes = sandbox.run_many([(writer, ADD)] * 8)
+    assert all(v.passed for v in writes), writes  # the answers were right; writing did no harm
+    reads = sandbox.run_many([(CHANNEL_READER, CallTests("add", [((1, 2), secret)]))] * 8)
+    assert not any(v.passed for v in reads), reads
+    assert all("nothing" in v.results[0].message for v in reads), reads
+    # Control: within one run the reader does find the note.
+    same_run = (f"NOTE = {secret!r}\n" + CHANNEL_WRITER.replace("def add(", "def write(")
+                + CHANNEL_READER.replace(CHANNEL_COMMON, "").replace(
+                    "def add(a, b):\n", "def add(a, b):\n    write(a, b)\n"))
+    assert sandbox.run(same_run, CallTests("add", [((1, 2), secret)])).passed
+    still_fine(sandbox)
