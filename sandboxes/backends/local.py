@@ -26,8 +26,9 @@ from .base import Backend, Isolation, Launched, boot_args, is_root
 FULL = ("PID, mount, network, IPC and UTS namespaces", "minimal read-only root",
         "private tmpfs /tmp", "exclusive unprivileged uid", "rlimits", "no_new_privs",
         "seccomp denylist (runner.seccomp)")
-DEGRADED_LACKS = ("separate uid (the candidate can signal the runner)", "network isolation",
-                  "filesystem isolation (it sees and may write what its uid may)")
+DEGRADED_LACKS = ("PID, mount and network namespaces", "network isolation",
+                  "filesystem isolation (it sees and may write what its uid may)",
+                  "a uid apart from the runner's (the candidate can signal the runner)")
 
 
 @dataclass(frozen=True)
@@ -57,9 +58,9 @@ class LocalBackend(Backend):
         has = ("rlimits", "separate process", "subreaper kill of all descendants",
                "private scratch directory", "seccomp denylist (runner.seccomp)")
         if is_root():
-            has += ("exclusive unprivileged uid",)
-        lacks = DEGRADED_LACKS[1:] if is_root() else DEGRADED_LACKS
-        return Isolation(has, ("PID, mount and network namespaces",) + lacks)
+            return Isolation(has + ("exclusive unprivileged uid",), DEGRADED_LACKS)
+        return Isolation(has, DEGRADED_LACKS + ("a uid apart from yours (the candidate can "
+                                                "signal your processes)",))
 
     def launch(self, uid: int, limits: Limits) -> Launched:
         mine, theirs = socket.socketpair()

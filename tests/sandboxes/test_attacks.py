@@ -193,7 +193,8 @@ def test_only_the_private_tmp_is_writable(sandbox):
             "            with open(os.path.join(root, '.probe'), 'w') as fh:\n"
             "                fh.write('x')\n            ok.append(root)\n"
             "        except OSError:\n            pass\n    return sorted(ok)\n")
-    v = sandbox.run(code, CallTests("f", [((), [])]), limits=Limits(wall_time_s=30.0, memory_mb=128))
+    v = sandbox.run(code, CallTests("f", [((), [])]),
+                    limits=Limits(wall_time_s=30.0, memory_mb=128))
     writable = eval(v.results[0].message.split("got ", 1)[1])  # noqa: S307 - our own repr
     # /tmp is a private tmpfs wiped after each run; docker also gives the container a private
     # /dev/shm, wiped the same way.
