@@ -137,6 +137,7 @@ def compute_bars(labels: list[str], time_parts: dict[str, list[float]],
     right.set_title("Tokens per step by kind", fontsize=11)
     right.yaxis.set_major_formatter(EngFormatter())
     for ax in (left, right):
+        ax.margins(y=0.08)  # headroom above the tallest stack
         ax.set_xticks(x, labels)
         ax.set_xlabel("agent")
         ax.grid(axis="y", alpha=0.3)
