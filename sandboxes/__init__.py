@@ -8,17 +8,20 @@
         vs = sb.run_many([(code, tests), ...])   # parallel, order preserved
     # v.passed, v.fraction, v.status, v.results (per case), v.stdout / v.stderr excerpts
 
-How (see docs/sandbox threat model): a trusted judge process per worker holds the tests and the
-expected answers; a warm runner server inside the sandbox (namespaces, bubblewrap or a docker
-container) forks one limited candidate process per run; the judge talks to the candidate over a
-socket and only plain data crosses. Assert-style tests run in the judge and call the candidate
-through a proxy. Limits (wall, CPU, memory, processes, file size, output) each have a status.
+How: a trusted judge process per worker holds the tests and the expected answers; a warm runner
+server inside the sandbox (namespaces built by hand, bubblewrap, or a docker container) forks one
+limited candidate process per run, under an unprivileged uid and a seccomp denylist; the judge
+talks to the candidate over a socket and only plain data crosses. Assert-style tests run in the
+judge and call the candidate through a proxy. Each limit (wall, CPU, memory, processes, file
+size, output) has its own status. A worker keeps two sandboxes and uses them in turn, so one is
+cleaned and re-forked while the other runs.
 
 Covers: faked passes (early exit, __eq__ tricks, frame walking, monkeypatching), escapes from
 time limits (SIGALRM, setsid grandchildren), fork and memory bombs, output floods, writes
-outside a private tmp dir, network access, killing the parent. Does not cover: kernel exploits
-(no VM; docker adds seccomp, local/bwrap do not), side channels, CPU starvation of other
-workloads beyond the limits.
+outside a private tmp dir, network access, killing the parent, data carried from one run to the
+next. Does not cover: kernel exploits (no VM: the kernel is shared; docker's seccomp profile is
+an allowlist, ours a denylist), side channels, CPU starvation of other workloads beyond the
+limits.
 """
 
 from .factory import make_sandbox
