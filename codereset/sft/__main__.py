@@ -42,6 +42,8 @@ def _add_fields(parser: argparse.ArgumentParser, cls: type, instance: object) ->
         elif isinstance(value, list):
             parser.add_argument(flag, dest=f.name, type=int, nargs="+", default=value,
                                 help=f"(default {' '.join(map(str, value))})")
+        elif tp == str | None:
+            parser.add_argument(flag, dest=f.name, default=value, help=f"(default {value})")
         elif tp == int | None:
             parser.add_argument(flag, dest=f.name, type=_parse_optional_int, default=value,
                                 help=f"integer or none (default {value})")

@@ -33,6 +33,8 @@ class SFTConfig:
     """The warm-start: data, model, optimisation, stopping rule and where the checkpoint goes.
 
     out: checkpoint directory (loads with `model.name=<out>`); written atomically at the end.
+    init: continue from this warm-start checkpoint (its weights and tokenizer; `shape` and
+        `vocab_size` are then ignored) instead of a fresh random model; None = from scratch.
     suite: the procedural math suite (needs step-level truth for the localization labels).
     suite_seed: the RL run's `env.suite_seed`; its train problems are left out of the warm-start
         data and its val split is the one the pass rate is measured on.
@@ -52,6 +54,7 @@ class SFTConfig:
     localize_batch_size: localization examples per step (0 = no localization training).
     localize_weight: weight of the localization loss next to the solution loss.
     lr: AdamW peak learning rate. warmup_steps: linear warm-up. weight_decay: AdamW decay.
+    lr_schedule: after warm-up, "constant", "linear" (to 0 at max_steps) or "cosine" (likewise).
     grad_clip: max global gradient norm.
     max_steps: stop after this many steps even when the target was not reached.
     max_minutes: stop after this much wall time even when the target was not reached.
@@ -66,6 +69,7 @@ class SFTConfig:
     """
 
     out: str = "outputs/sft/arith_tiny"
+    init: str | None = None
     suite: str = "arith"
     suite_seed: int = 0
     data_seeds: list[int] = field(default_factory=lambda: [1, 2, 3, 4])
@@ -77,15 +81,16 @@ class SFTConfig:
     max_thought_tokens: int = 48
     localize_variant: str = "L2"
     localize_worked_example: bool = False
-    batch_size: int = 32
-    localize_batch_size: int = 16
+    batch_size: int = 16
+    localize_batch_size: int = 8
     localize_weight: float = 1.0
-    lr: float = 2e-3
+    lr: float = 3e-3
     warmup_steps: int = 100
+    lr_schedule: str = "constant"
     weight_decay: float = 0.01
     grad_clip: float = 1.0
     max_steps: int = 4000
-    max_minutes: float = 60.0
+    max_minutes: float = 120.0
     eval_every: int = 100
     val_tasks: int = 100
     localize_eval: int = 100

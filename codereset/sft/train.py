@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 import random
 import shutil
 import tempfile
@@ -162,23 +163,52 @@ def save(model: Any, tokenizer: Any, out: Path, summary: dict) -> Path:
     return out
 
 
+# lr multiplier after warm-up: (step, max_steps) -> factor; `SFTConfig.lr_schedule` names one.
+SCHEDULES: dict[str, Callable[[int, int], float]] = {
+    "constant": lambda step, total: 1.0,
+    "linear": lambda step, total: max(0.0, 1.0 - step / total),
+    "cosine": lambda step, total: 0.5 * (1.0 + math.cos(math.pi * min(step, total) / total)),
+}
+
+
+def lr_factor(cfg: SFTConfig) -> Callable[[int], float]:
+    """LambdaLR factor: linear warm-up, then the named schedule over `max_steps`."""
+    if cfg.lr_schedule not in SCHEDULES:
+        raise ValueError(f"unknown lr_schedule {cfg.lr_schedule!r}; known: {sorted(SCHEDULES)}")
+    decay = SCHEDULES[cfg.lr_schedule]
+    return lambda s: min(1.0, (s + 1) / max(cfg.warmup_steps, 1)) * decay(s, cfg.max_steps)
+
+
+def start_model(cfg: SFTConfig, train_tasks: Sequence[Any], rules: ThoughtRules, log: Callable) -> tuple:
+    """(model, tokenizer): continued from `cfg.init`, or a new tokenizer and random model."""
+    if cfg.init:
+        from transformers import AutoModelForCausalLM, AutoTokenizer
+
+        log(f"[sft] continuing from {cfg.init}")
+        return (AutoModelForCausalLM.from_pretrained(cfg.init, dtype=torch.float32),
+                AutoTokenizer.from_pretrained(cfg.init))
+    tokenizer = build_tokenizer(cfg, train_tasks, rules)
+    return build_model(cfg, tokenizer), tokenizer
+
+
 def run(cfg: SFTConfig, log: Callable[[str], None] = print) -> dict:
-    """Train per `cfg`, save the checkpoint to `cfg.out`, return the summary."""
+    """Train per `cfg`, save the checkpoint to `cfg.out` after every evaluation (so a killed
+    warm-start keeps its last evaluated state), return the final summary."""
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
     started = time.perf_counter()
     rules = rules_of(cfg)
     train_tasks, val_tasks = load_problems(cfg)
-    tokenizer = build_tokenizer(cfg, train_tasks, rules)
-    model = build_model(cfg, tokenizer)
+    model, tokenizer = start_model(cfg, train_tasks, rules, log)
     n_params = sum(p.numel() for p in model.parameters())
     log(f"[sft] {len(train_tasks)} problems, vocab {len(tokenizer)}, {n_params / 1e6:.2f}M parameters")
     rng = random.Random(f"sft:{cfg.seed}")
     loc_val = corrupted(val_tasks, cfg.localize_eval, random.Random(f"loc-eval:{cfg.seed}"), rules)
     opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay, betas=(0.9, 0.98))
-    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: min(1.0, (s + 1) / max(cfg.warmup_steps, 1)))
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, lr_factor(cfg))
     order: list[int] = []
-    evals, stop_reason, step = [], "max_steps", 0
+    evals: list[dict] = []
+    summary: dict = {}
     for step in range(1, cfg.max_steps + 1):
         model.train()
         if len(order) < cfg.batch_size:
@@ -199,33 +229,52 @@ def run(cfg: SFTConfig, log: Callable[[str], None] = print) -> dict:
         opt.step()
         sched.step()
         minutes = (time.perf_counter() - started) / 60
-        if step % cfg.eval_every == 0 or step == cfg.max_steps or minutes >= cfg.max_minutes:
-            model.eval()
-            row = {"step": step, "minutes": round(minutes, 2), "loss": round(solve_loss.item(), 4),
-                   "localize_loss": None if loc_loss is None else round(loc_loss.item(), 4),
-                   "val_pass_rate": pass_rate(model, tokenizer, val_tasks, cfg),
-                   "localization_accuracy": localization_accuracy(model, tokenizer, loc_val, cfg)}
-            evals.append(row)
-            log(f"[sft] step {step}: loss {row['loss']:.3f} (localize {row['localize_loss']}), "
-                f"val pass {row['val_pass_rate']:.3f}, localization acc {row['localization_accuracy']}, "
-                f"{row['minutes']:.1f} min")
-            if row["val_pass_rate"] >= cfg.target_low:
-                stop_reason = "target"
-                break
-            if minutes >= cfg.max_minutes:
-                stop_reason = "max_minutes"
-                break
-    final = evals[-1] if evals else {}
-    rate = final.get("val_pass_rate")
-    summary = {
-        "config": dataclasses.asdict(cfg), "parameters": n_params, "vocab_size": len(tokenizer),
-        "problems": len(train_tasks), "steps": step, "stop_reason": stop_reason,
-        "val_pass_rate": rate, "localization_accuracy": final.get("localization_accuracy"),
-        "in_target_band": rate is not None and cfg.target_low <= rate <= cfg.target_high,
-        "minutes": round((time.perf_counter() - started) / 60, 2), "evaluations": evals,
-    }
-    save(model.eval(), tokenizer, Path(cfg.out), summary)
-    log(f"[sft] saved {cfg.out}: stopped on {stop_reason} at step {step}, val pass {rate}, "
-        f"in target band {summary['in_target_band']}")
+        out_of_time = minutes >= cfg.max_minutes
+        if step % cfg.eval_every and step != cfg.max_steps and not out_of_time:
+            continue
+        model.eval()
+        row = {"step": step, "minutes": round(minutes, 2), "lr": sched.get_last_lr()[0],
+               "loss": round(solve_loss.item(), 4),
+               "localize_loss": None if loc_loss is None else round(loc_loss.item(), 4),
+               "val_pass_rate": pass_rate(model, tokenizer, val_tasks, cfg),
+               "localization_accuracy": localization_accuracy(model, tokenizer, loc_val, cfg)}
+        evals.append(row)
+        log(f"[sft] step {step}: loss {row['loss']:.3f} (localize {row['localize_loss']}), "
+            f"val pass {row['val_pass_rate']:.3f}, localization acc {row['localization_accuracy']}, "
+            f"{row['minutes']:.1f} min")
+        reached = row["val_pass_rate"] >= cfg.target_low
+        reason = "target" if reached else ("max_minutes" if out_of_time else
+                                           ("max_steps" if step == cfg.max_steps else "running"))
+        summary = make_summary(cfg, model, tokenizer, len(train_tasks), step, reason, evals, started)
+        save(model, tokenizer, Path(cfg.out), summary)
+        if reason != "running":
+            break
+    log(f"[sft] saved {cfg.out}: stopped on {summary['stop_reason']} at step {summary['steps']}, val pass "
+        f"{summary['val_pass_rate']}, in target band {summary['in_target_band']}")
     return summary
 
+
+def make_summary(cfg: SFTConfig, model: Any, tokenizer: Any, n_problems: int, step: int, reason: str,
+                 evals: list[dict], started: float) -> dict:
+    """sft_summary.json: config, size, the evaluations so far, where and why it stopped."""
+    rate = evals[-1]["val_pass_rate"]
+    minutes = round((time.perf_counter() - started) / 60, 2)
+    before = _previous(cfg.init)
+    earlier = before.get("earlier_phases", []) + ([
+        {k: before[k] for k in ("config", "steps", "minutes", "evaluations") if k in before}] if before else [])
+    return {
+        "config": dataclasses.asdict(cfg), "parameters": sum(p.numel() for p in model.parameters()),
+        "vocab_size": len(tokenizer), "problems": n_problems, "steps": step, "stop_reason": reason,
+        "val_pass_rate": rate, "localization_accuracy": evals[-1]["localization_accuracy"],
+        "in_target_band": cfg.target_low <= rate <= cfg.target_high, "minutes": minutes,
+        "evaluations": evals,
+        "total_steps": before.get("total_steps", before.get("steps", 0)) + step,
+        "total_minutes": round(before.get("total_minutes", before.get("minutes", 0)) + minutes, 2),
+        "earlier_phases": earlier,
+    }
+
+
+def _previous(init: str | None) -> dict:
+    """The summary of the checkpoint this warm-start continues (empty when from scratch)."""
+    path = Path(init) / SUMMARY if init else None
+    return json.loads(path.read_text()) if path is not None and path.is_file() else {}
