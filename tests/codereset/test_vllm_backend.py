@@ -138,6 +138,22 @@ def test_sampled_continuations_follow_the_contract(served):
 
 
 @pytest.mark.vllm
+def test_seeded_sampling_of_a_large_batch_is_reproducible(served):
+    # 64 prompts need more than one engine step to prefill: seeds must survive that
+    from envs.rules import ThoughtRules
+    from envs.tasks import load_suite
+
+    from codereset.rollout import encode_prompt
+
+    model, tok, backend = served
+    prompts = [encode_prompt(t, tok, False, ThoughtRules()) for t in load_suite("basic", split="train")[:64]]
+    assert sum(map(len, prompts)) > 4096
+    first = backend.generate(prompts, 1, Sampling(max_new_tokens=4, seed=7))
+    again = backend.generate(prompts, 1, Sampling(max_new_tokens=4, seed=7))
+    assert [g[0].token_ids for g in again] == [g[0].token_ids for g in first]
+
+
+@pytest.mark.vllm
 def test_reset_group_prefix_served_from_cache(served):
     model, tok, backend = served
     prompt = _prompts(tok)[1]
