@@ -34,8 +34,10 @@ cache at 0.918, the block-32 ceiling; last line `vllm_over_hf=4.04 prefix_cache_
 from __future__ import annotations
 
 import argparse
+import atexit
 import dataclasses
 import json
+import shutil
 import sys
 import tempfile
 import time
@@ -65,6 +67,7 @@ def make_trainer(backend: dict, seed: int):
     from codereset.trainer import Trainer
 
     out = Path(tempfile.mkdtemp(prefix="bench-generation-"))
+    atexit.register(shutil.rmtree, out, True)
     cfg = train_config(backend, out, seed)
     trainer = Trainer(cfg, out, json.dumps(dataclasses.asdict(cfg)))
     trainer.setup()

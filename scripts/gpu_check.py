@@ -27,10 +27,12 @@ gradient norms are therefore those of random advantages: they show the update ra
 from __future__ import annotations
 
 import argparse
+import atexit
 import dataclasses
 import importlib
 import json
 import platform
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -62,6 +64,7 @@ def add_wheels(folder: Path) -> list[str]:
     wheels = sorted(folder.glob("*.whl")) if folder.is_dir() else []
     if wheels:
         site = Path(tempfile.mkdtemp(prefix="gpu-check-wheels-"))
+        atexit.register(shutil.rmtree, site, True)
         for wheel in wheels:
             with zipfile.ZipFile(wheel) as z:
                 z.extractall(site)

@@ -40,6 +40,7 @@ import os
 import shutil
 import tempfile
 import time
+import weakref
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -88,7 +89,8 @@ class VLLMConfig:
         LoRA on the base weights and loads each new adapter live: only adapter weights move) or
         "merged" (full merged weights W + scale * B @ A on every sync).
     sync_dir: directory for the exported weights; None = a fresh temporary directory under
-        /dev/shm when it exists (else the system temp dir), removed on `close()`.
+        /dev/shm when it exists (else the system temp dir), removed on `close()` (or at
+        interpreter exit when the owner never closes the backend).
     engine_kwargs: further keyword arguments for `vllm.LLM` (e.g. tensor_parallel_size).
     """
 
@@ -181,25 +183,29 @@ class VLLMBackend(GenerationBackend):
         vllm = _import_vllm()
         self.cfg = cfg or VLLMConfig()
         self.tokenizer = tokenizer
+        check_head_size(base_model_of(model).config)
         self.dtype = self._resolve_dtype(model)
         self.use_adapter = is_peft_model(unwrap(model)) and self.cfg.lora_sync == "adapter"
-        self._own_dir = self.cfg.sync_dir is None
-        root = Path("/dev/shm") if Path("/dev/shm").is_dir() else None
-        self.sync_dir = Path(self.cfg.sync_dir or tempfile.mkdtemp(prefix="codereset-vllm-", dir=root))
         self.stats = {"calls": 0, "requests": 0, "prefix_tokens": 0, "prefix_tokens_cached": 0,
                       "prefix_cache_hit": 0.0, "last_prefix_cache_hit": 0.0, "generated_tokens": 0,
                       "time_s": 0.0, "weight_syncs": 0, "sync_time_s": 0.0, "engine_start_s": 0.0}
-        check_head_size(base_model_of(model).config)
         self._eos = self._eos_ids(model)
         self._lora_id = 0
         self._lora_request = None
         self.last_requests: list[tuple[int, int]] = []
+        self.llm = None
+        if self.cfg.sync_dir is None:  # ours: removed by close(), or at exit if close() is never called
+            root = Path("/dev/shm") if Path("/dev/shm").is_dir() else None
+            self.sync_dir = Path(tempfile.mkdtemp(prefix="codereset-vllm-", dir=root))
+            self._remove_dir = weakref.finalize(self, shutil.rmtree, str(self.sync_dir), True)
+        else:
+            self.sync_dir = Path(self.cfg.sync_dir)
+            self._remove_dir = None
         started = time.perf_counter()
         try:
             self._start(vllm, model, tokenizer)
         except BaseException:
-            if self._own_dir:
-                shutil.rmtree(self.sync_dir, ignore_errors=True)
+            self.close()
             raise
         self.stats["engine_start_s"] = time.perf_counter() - started
 
@@ -331,15 +337,13 @@ class VLLMBackend(GenerationBackend):
 
     def close(self) -> None:
         """Shut the engine down and remove the sync directory (when this backend made it)."""
-        llm = getattr(self, "llm", None)
+        llm, self.llm = self.llm, None
         if llm is not None:
-            engine = getattr(llm, "llm_engine", None)
-            core = getattr(engine, "engine_core", None)
+            core = getattr(getattr(llm, "llm_engine", None), "engine_core", None)
             if core is not None and hasattr(core, "shutdown"):
                 core.shutdown()
-            self.llm = None
-        if self._own_dir:
-            shutil.rmtree(self.sync_dir, ignore_errors=True)
+        if self._remove_dir is not None:
+            self._remove_dir()
 
     # -- bookkeeping ---------------------------------------------------------------------------
     def _count(self, outs: list[Any], completions: Any, elapsed: float) -> None:
