@@ -16,7 +16,7 @@ Parsing (`parse_step`), first rule that yields a number wins:
   1. "boxed": the first integer inside the last ``\\boxed{...}``;
   2. "phrase": a step named next to an error word ("the first error is in step 3",
      "step 3 is wrong"), earliest in the text;
-  3. "step": the first "step N" anywhere;
+  3. "step": the first "step N" anywhere, except "Step N:" (the model echoing the listing);
   4. "number": the whole answer is a bare integer.
 The number must lie in 1..n (n = thoughts in the seed). Otherwise the answer is a *parse failure*:
 counted in the metrics (`localization_parse_failures`) and replaced by the fallback rule
@@ -88,10 +88,11 @@ VARIANTS: dict[str, bool] = {"L2": False, "L1": True}
 
 _ERROR_WORDS = r"(?:error|mistake|wrong|incorrect|erroneous|flaw|fault)"
 _PHRASES = (
-    re.compile(rf"{_ERROR_WORDS}\w*\b[^.\n]{{0,60}}?\bstep\s*#?\s*(\d+)", re.IGNORECASE),
-    re.compile(rf"\bstep\s*#?\s*(\d+)\b[^.\n]{{0,40}}?{_ERROR_WORDS}", re.IGNORECASE),
+    re.compile(rf"\b{_ERROR_WORDS}\w*\b[^.\n]{{0,60}}?\bstep\s*#?\s*(\d+)", re.IGNORECASE),
+    re.compile(rf"\bstep\s*#?\s*(\d+)\b[^.\n]{{0,40}}?\b{_ERROR_WORDS}", re.IGNORECASE),
 )
-_STEP = re.compile(r"\bstep\s*#?\s*(\d+)", re.IGNORECASE)
+# "step N" not followed by a colon: "Step 2:" starts an echo of the attempt's listing, not an answer.
+_STEP = re.compile(r"\bstep\s*#?\s*(\d+)\b(?!\s*:)", re.IGNORECASE)
 _INT = re.compile(r"-?\d+")
 
 

@@ -24,7 +24,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from typing import Any, Sequence
 
-from codereset.generation.base import Sampling
+from codereset.generation.base import Completion, Sampling, stop_cut
 from envs.rules import ThoughtRules
 
 
@@ -156,6 +156,39 @@ class Rollout:
         return out
 
 
+# How thoughts are drawn. Both give every thought the same distribution (the same model samples
+# the same tokens given the same token-exact prefix); they differ in cost only.
+MODES: dict[str, str] = {
+    "per_thought": "one generate call per thought, ended by the stop pattern (the method as "
+                   "written; cheap with a prefix-caching backend such as vLLM)",
+    "continuous": "one generate call per rollout without a stop string, cut into thoughts at the "
+                  "stop pattern afterwards with the same per-thought token budget; avoids "
+                  "re-encoding the prefix for every thought (much faster with HF generate on CPU)",
+}
+
+
+def split_thoughts(tokenizer: Any, completion: Any, rules: ThoughtRules) -> list[Completion]:
+    """Cut one long continuation into per-thought completions, exactly as per-thought generation
+    would have ended them: at the token completing the stop pattern ("stop"), after
+    `max_thought_tokens` without one ("length"), or at the end of the continuation (its own
+    finish reason; an EOS right after a stop pattern gives a final empty "eos" thought)."""
+    ids = list(completion.token_ids)
+    out: list[Completion] = []
+    while ids:
+        window = ids[: rules.max_thought_tokens]
+        kept, reason = stop_cut(tokenizer, window, [rules.stop], ())
+        if reason != "stop":
+            if len(ids) > rules.max_thought_tokens:
+                kept, reason = window, "length"
+            else:
+                kept, reason = ids, completion.finish_reason
+        out.append(Completion(kept, tokenizer.decode(kept), reason))
+        ids = ids[len(kept):]
+    if completion.finish_reason == "eos" and (not out or out[-1].finish_reason == "stop"):
+        out.append(Completion([], "", "eos"))
+    return out
+
+
 def encode_prompt(task: Any, tokenizer: Any, fewshot: bool, rules: ThoughtRules) -> list[int]:
     """Token ids of the task's prompt (`envs.prompts.render_prompt`, chat-template aware)."""
     from envs.prompts import render_prompt
@@ -169,11 +202,14 @@ class Roller:
     """Generates and scores rollouts with one backend, one set of rules and one sampling setting.
 
     backend: a `GenerationBackend`; rules: `ThoughtRules`; temperature/top_p: thought sampling
-    (temperature 0 = greedy); fewshot: prompts include the worked example.
+    (temperature 0 = greedy); fewshot: prompts include the worked example; mode: see `MODES`.
     """
 
     def __init__(self, backend: Any, rules: ThoughtRules, temperature: float = 0.7,
-                 top_p: float = 0.95, fewshot: bool = True) -> None:
+                 top_p: float = 0.95, fewshot: bool = True, mode: str = "per_thought") -> None:
+        if mode not in MODES:
+            raise ValueError(f"unknown rollout mode {mode!r}; known: {sorted(MODES)}")
+        self.mode = mode
         self.backend = backend
         self.rules = rules
         self.sampling = Sampling(temperature=temperature, top_p=top_p,
@@ -204,10 +240,9 @@ class Roller:
     def run(self, starts: Sequence[Rollout], n: int | Sequence[int]) -> list[list[Rollout]]:
         """For each start state, `n` rollouts (or `n[i]` for start i) continued until they end.
 
-        Returns [len(starts)][n_i]. The first round samples the continuations of each start
-        together (n per prefix: a backend with prefix caching shares the start's KV), one call per
-        distinct count; later rounds advance every unfinished rollout by one thought in one call.
-        Start states are not modified.
+        Returns [len(starts)][n_i]; start states are not modified. The first call samples the
+        continuations of each start together (n per prefix: a backend with prefix caching shares
+        the start's KV), one call per distinct count. How the thoughts are drawn is `mode`.
         """
         counts = [n] * len(starts) if isinstance(n, int) else [int(k) for k in n]
         if len(counts) != len(starts) or any(k < 0 for k in counts):
@@ -218,19 +253,39 @@ class Roller:
         groups = [[self._clone(s) for _ in range(k)] for s, k in zip(starts, counts)]
         for k in sorted(set(counts) - {0}):
             idx = [i for i, c in enumerate(counts) if c == k]
-            outs = self.backend.generate([starts[i].prefix_ids() for i in idx], k, self.sampling,
-                                         stop=[self.rules.stop])
-            for i, completions in zip(idx, outs, strict=True):
-                for rollout, completion in zip(groups[i], completions, strict=True):
-                    self._append(rollout, completion)
+            if self.mode == "continuous":
+                self._first_continuous([starts[i] for i in idx], [groups[i] for i in idx], k)
+            else:
+                outs = self.backend.generate([starts[i].prefix_ids() for i in idx], k, self.sampling,
+                                             stop=[self.rules.stop])
+                for i, completions in zip(idx, outs, strict=True):
+                    for rollout, completion in zip(groups[i], completions, strict=True):
+                        self._append(rollout, completion)
         active = [r for g in groups for r in g if not r.done]
-        while active:
+        while active:  # one thought per unfinished rollout per call
             outs = self.backend.generate([r.prefix_ids() for r in active], 1, self.sampling,
                                          stop=[self.rules.stop])
             for rollout, out in zip(active, outs, strict=True):
                 self._append(rollout, out[0])
             active = [r for r in active if not r.done]
         return groups
+
+    def _first_continuous(self, starts: list[Rollout], groups: list[list[Rollout]], k: int) -> None:
+        """Continuous mode: one call per budget, no stop string; each continuation is cut into
+        thoughts at the stop pattern afterwards (`split_thoughts`), which are appended until the
+        episode ends; the rest is discarded. A rollout still unfinished afterwards (it can only be
+        one whose call ran out of tokens exactly at a thought boundary) continues per thought."""
+        budgets = [(self.rules.max_thoughts - s.prefix_len) * self.rules.max_thought_tokens for s in starts]
+        for budget in sorted(set(budgets)):
+            idx = [i for i, b in enumerate(budgets) if b == budget]
+            sampling = replace(self.sampling, max_new_tokens=budget)
+            outs = self.backend.generate([starts[i].prefix_ids() for i in idx], k, sampling, stop=())
+            for i, completions in zip(idx, outs, strict=True):
+                for rollout, completion in zip(groups[i], completions, strict=True):
+                    for thought in split_thoughts(self.backend.tokenizer, completion, self.rules):
+                        self._append(rollout, thought)
+                        if rollout.done:
+                            break
 
     def score(self, verifier: Any, rollouts: Sequence[Rollout]) -> None:
         """Attach the verifier's outcome to every rollout (one batched `score_many` call)."""

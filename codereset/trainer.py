@@ -85,7 +85,7 @@ class Trainer:
                                 AgentContext(self.backend, self.rules, self.agent_rng))
         self.agent.check_tasks(self.train_tasks)
         self.roller = Roller(self.backend, self.rules, cfg.sampling.temperature, cfg.sampling.top_p,
-                             fewshot=cfg.env.fewshot)
+                             fewshot=cfg.env.fewshot, mode=cfg.sampling.mode)
         self.greedy = self.roller.with_sampling(0.0)
         self.builder = BufferBuilder(cfg.buffer, self.agent, self.roller, self.verifier)
         self.sampler = TaskSampler(self.train_tasks, cfg.trainer.prompts_per_step, cfg.seed)
@@ -118,9 +118,25 @@ class Trainer:
         if any(dropped.values()):
             log.info("dropped rows of steps after %d (to be re-run): %s", start, dropped)
         self.last_done = self.last_saved = start
+        if t.resume:
+            self._warn_config_changes()
         self.run.write_config(self.config_yaml)
         self.tb = self._tensorboard(start)
         self.wandb = self._wandb()
+
+    def _warn_config_changes(self) -> None:
+        """On resume, name the settings that differ from the run's saved config.yaml."""
+        import yaml
+
+        path = self.run.file("config.yaml")
+        if not path.exists():
+            return
+        old, new = _flatten(yaml.safe_load(path.read_text())), _flatten(yaml.safe_load(self.config_yaml))
+        ignored = {"trainer.resume", "trainer.steps", "trainer.output_dir"}
+        changed = sorted(k for k in set(old) | set(new) if k not in ignored and old.get(k) != new.get(k))
+        if changed:
+            log.warning("resuming with settings that differ from the run's config.yaml: %s",
+                        ", ".join(f"{k}: {old.get(k)!r} -> {new.get(k)!r}" for k in changed))
 
     def _restore(self, found: Path) -> int:
         ckpt.load_weights(self.model, found)
@@ -146,8 +162,10 @@ class Trainer:
             import wandb
         except ImportError:
             raise ImportError("logging.wandb=true needs the wandb package (pip install wandb)") from None
+        import yaml
+
         return wandb.init(project=self.cfg.logging.wandb_project, dir=str(self.run.path),
-                          name=self.run.path.name, resume="allow")
+                          name=self.run.path.name, resume="allow", config=yaml.safe_load(self.config_yaml))
 
     # -- the loop --------------------------------------------------------------------------
     def train(self) -> str:
@@ -193,6 +211,7 @@ class Trainer:
         if self.wandb is not None:
             self.wandb.finish()
         self.verifier.close()
+        self.backend.close()
         log.info("run %s at step %d: %s", state, self.last_done, self.run.path)
 
     def train_step(self, step: int) -> dict:
@@ -220,6 +239,12 @@ class Trainer:
             if step % self.cfg.trainer.checkpoint_every == 0 or step == self.cfg.trainer.steps:
                 self._save(step)
             self._committing = False
+        log.info("step %d/%d: pass_rate %.3f, loss %s, %d tokens generated; %.0f s (generate %.0f, "
+                 "verify %.0f, localize %.0f, train %.0f, validate %.0f)%s", step, self.cfg.trainer.steps,
+                 row["pass_rate"], "skipped" if row["loss"] is None else f"{row['loss']:.4f}",
+                 row["tokens_generated"], row["time_step_s"], row["time_generate_s"], row["time_verify_s"],
+                 row["time_localize_s"], row["time_train_s"], row["time_validate_s"],
+                 f", val_pass_rate {row['val_pass_rate']:.3f}" if "val_pass_rate" in row else "")
         if result.skipped:
             log.warning("step %d: non-finite loss/gradient, update skipped (%d in a row)",
                         step, self.nonfinite_streak)
@@ -263,6 +288,16 @@ class Trainer:
         ckpt.save_checkpoint(self.run.checkpoints, step, self.model, self.tokenizer, self.optimizer,
                              state, keep=self.cfg.trainer.keep_checkpoints)
         self.last_saved = step
+
+
+def _flatten(tree: Any, prefix: str = "") -> dict:
+    """{"a": {"b": 1}} -> {"a.b": 1}."""
+    if not isinstance(tree, dict):
+        return {prefix.rstrip("."): tree}
+    out: dict = {}
+    for key, value in tree.items():
+        out.update(_flatten(value, f"{prefix}{key}."))
+    return out
 
 
 def _postfix(row: dict) -> dict:

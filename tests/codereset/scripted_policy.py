@@ -15,7 +15,7 @@ import random
 from collections import defaultdict, deque
 from typing import Any, Sequence
 
-from codereset.generation.base import Completion, GenerationBackend, as_token_ids
+from codereset.generation.base import Completion, GenerationBackend, as_token_ids, stop_cut
 from envs.rules import ThoughtRules
 from envs.tasks.task import Task
 from envs.verify import Outcome
@@ -67,9 +67,14 @@ class PlannedPolicy:
 
 
 class ScriptedBackend(GenerationBackend):
-    """A GenerationBackend whose continuations come from `policy(decoded_prefix, sample_index)`,
-    which returns the text (finish "stop" when it holds a stop string, else "eos") or a
-    (text, finish_reason) pair or a Completion. Records every call in `calls`."""
+    """A GenerationBackend whose text comes from `policy(decoded_prefix, sample_index)`.
+
+    The policy returns the next piece of text (usually one thought ending with the stop
+    pattern), a (text, finish_reason) pair ("eos" or "length": the continuation ends there), or
+    a Completion (returned as is). With stop strings, a continuation ends at the token completing
+    the first one ("stop"); without (continuous generation) pieces are concatenated until
+    `max_new_tokens` ("length") or an explicit finish. Every call is recorded in `calls`.
+    """
 
     def __init__(self, tokenizer: Any, policy: Any) -> None:
         self.tokenizer = tokenizer
@@ -82,20 +87,29 @@ class ScriptedBackend(GenerationBackend):
         ids = as_token_ids(self.tokenizer, prefixes)
         self.calls.append({"prefixes": ids, "n": n, "sampling": sampling, "stop": tuple(stop)})
         self.stats["calls"] += 1
-        out = []
-        for p in ids:
-            text = self.tokenizer.decode(p)
-            out.append([self._completion(self.policy(text, j), stop) for j in range(n)])
-        return out
+        return [[self._continue(p, j, sampling.max_new_tokens, tuple(stop)) for j in range(n)] for p in ids]
 
-    def _completion(self, spec: Any, stop: Sequence[str]) -> Completion:
-        if isinstance(spec, Completion):
-            return spec
-        text, finish = spec if isinstance(spec, tuple) else (spec, None)
-        token_ids = self.tokenizer(text, add_special_tokens=False)["input_ids"]
-        if finish is None:
-            finish = "stop" if any(s in text for s in stop) else "eos"
-        return Completion(token_ids, self.tokenizer.decode(token_ids), finish)
+    def _continue(self, prefix: list[int], j: int, budget: int, stop: tuple) -> Completion:
+        generated: list[int] = []
+        while True:
+            spec = self.policy(self.tokenizer.decode(prefix + generated), j)
+            if isinstance(spec, Completion):
+                return spec
+            text, finish = spec if isinstance(spec, tuple) else (spec, None)
+            generated += self.tokenizer(text, add_special_tokens=False)["input_ids"]
+            if finish is None and stop:
+                kept, reason = stop_cut(self.tokenizer, generated, stop, ())
+                if reason == "stop" and len(kept) <= budget:
+                    return self._done(kept, "stop")
+            if len(generated) >= budget:
+                return self._done(generated[:budget], "length")
+            if finish is not None:
+                return self._done(generated, finish)
+            if stop:  # a piece without the stop string: the model keeps writing to its budget
+                return self._done(generated, "length")
+
+    def _done(self, ids: list[int], finish: str) -> Completion:
+        return Completion(list(ids), self.tokenizer.decode(ids), finish)
 
     def sync_weights(self, model: Any) -> None:
         self.synced += 1

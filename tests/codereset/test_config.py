@@ -81,7 +81,7 @@ def test_every_agent_preset(agent):
 def test_tiny_preset_shrinks_the_thought_budget_and_the_command_line_wins():
     assert (cfg("+agent=srpo", "model=tiny").env.max_thought_tokens) == 16
     assert cfg("+agent=srpo", "model=tiny", "env.max_thought_tokens=40").env.max_thought_tokens == 40
-    assert cfg("+agent=srpo").env.max_thought_tokens == 128          # the main job's budget
+    assert cfg("+agent=srpo").env.max_thought_tokens == 96           # the main job's budget
 
 
 def test_typos_and_bad_types_are_rejected():

@@ -80,6 +80,9 @@ def test_render_without_chat_template_is_plain_text():
     (" 2. ", (2, "number")),
     ("\\boxed{two} but step 3 has the mistake", (3, "phrase")),    # no digit in the box
     ("I cannot tell.", (None, None)),
+    ("Step 1: I need the vowels.\nStep 2: I count them.", (None, None)),   # an echo, no answer
+    ("Step 1: max raises a ValueError on an empty list.", (None, None)),   # not an error claim
+    ("Step 1: fine.\nThe mistake is in step 2.", (2, "phrase")),
     ("", (None, None)),
     ("\\boxed{} ??? 12345abc", (None, None)),
 ])

@@ -124,3 +124,25 @@ def test_checkpoints_are_pruned_and_latest_points_at_the_newest(tmp_path, keep):
     found = latest_checkpoint(tmp_path)
     assert found.name == "step_000003" and load_trainer_state(found)["x"] == 3
     assert not list(tmp_path.glob(".tmp-*"))
+
+
+def test_lora_checkpoint_holds_the_adapter_and_restores_it(tmp_path):
+    import torch
+
+    from codereset.checkpoint import latest_checkpoint, load_weights, save_checkpoint
+    from codereset.models import LoRAConfig, ModelConfig, load_model
+
+    cfg = ModelConfig(name="tiny", tokenizer="bytes", lora=LoRAConfig(enabled=True, r=4, alpha=8))
+    model, tok = load_model(cfg)
+    with torch.no_grad():
+        for name, p in model.named_parameters():
+            if "lora_B" in name:
+                p.add_(0.25)
+    trainable = [p for p in model.parameters() if p.requires_grad]
+    save_checkpoint(tmp_path, 1, model, tok, torch.optim.AdamW(trainable), {})
+    saved = tmp_path / "step_000001" / "model"
+    assert (saved / "adapter_model.safetensors").is_file() and not (saved / "model.safetensors").exists()
+    fresh, _ = load_model(cfg)
+    load_weights(fresh, latest_checkpoint(tmp_path))
+    for (name, a), (_, b) in zip(model.state_dict().items(), fresh.state_dict().items()):
+        assert torch.equal(a, b), name

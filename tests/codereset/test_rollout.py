@@ -124,3 +124,56 @@ def test_unscored_rollout_has_no_reward():
     r = Rollout(task=make_task(0), prompt_ids=[1, 2])
     with pytest.raises(RuntimeError, match="not been scored"):
         _ = r.reward
+
+
+def branching_policy(text, j):
+    """Deterministic in the prefix (the sample index matters for the first thought only):
+    plan 0: three thoughts then the answer; plan 1: answer at thought 2; plan 2: EOS after
+    thought 2; plan 3: an over-long second thought; plan 4: thoughts forever (thought budget)."""
+    from scripted_policy import split_prefix
+
+    _, thoughts = split_prefix(text)
+    if not thoughts:
+        return f"plan {j}" + STOP
+    plan = int(thoughts[0][5])
+    k = len(thoughts)
+    if plan == 1 or (plan == 0 and k == 3):
+        return "\n```python\nANSWER = 'RIGHT'\n```" + STOP
+    if plan == 2 and k == 2:
+        return ("", "eos")
+    if plan == 3:
+        return "y" * 60 + STOP
+    return f"\nthought {k + 1}" + STOP
+
+
+@pytest.mark.parametrize("prefix_h", [None, 2])
+def test_continuous_mode_gives_the_same_rollouts_as_per_thought(tok, prefix_h):
+    rules = ThoughtRules(max_thoughts=5, max_thought_tokens=40)
+    results = {}
+    for mode in ("per_thought", "continuous"):
+        backend = ScriptedBackend(tok, branching_policy)
+        roller = Roller(backend, rules, mode=mode)
+        start = roller.fresh(make_task(0))
+        if prefix_h is not None:   # continue from a reset state of a plan-4 rollout
+            seed = roller.run([start], 5)[0][4]
+            start = seed.reset_state(prefix_h)
+        results[mode] = (roller.run([start], 5)[0], backend.calls)
+    per, cont = results["per_thought"][0], results["continuous"][0]
+    for a, b in zip(per, cont, strict=True):
+        assert (a.segments, a.texts, a.status, a.finish, a.prefix_len) == (b.segments, b.texts, b.status,
+                                                                           b.finish, b.prefix_len)
+    if prefix_h is None:
+        assert [r.status for r in per] == ["terminated", "terminated", "terminated", "truncated", "truncated"]
+        assert [r.n_thoughts for r in per] == [4, 2, 3, 2, 5]
+        assert per[2].segments[-1] == [] and per[2].finish == "eos"
+        assert per[3].finish == "length" and len(per[3].segments[1]) == 40
+    # continuous: one call for the whole group (no stop string, the rollout's whole budget)
+    last_call = results["continuous"][1][-1]
+    assert last_call["stop"] == () and last_call["n"] == 5
+    budget_thoughts = 5 - (0 if prefix_h is None else prefix_h - 1)
+    assert last_call["sampling"].max_new_tokens == budget_thoughts * 40
+
+
+def test_unknown_rollout_mode_lists_known(tok):
+    with pytest.raises(ValueError, match=r"known: \['continuous', 'per_thought'\]"):
+        Roller(ScriptedBackend(tok, branching_policy), ThoughtRules(), mode="beam")
