@@ -75,7 +75,7 @@ def step_metrics(step: int, buf: StepBuffer, update: Any, times: dict[str, float
     if any(_has_oracle(p.task) for p in buf.prompts):
         row.update(oracle_metrics(resets))
     row.update({f"time_{name}_s": float(times.get(name, 0.0))
-                for name in ("generate", "verify", "localize", "train", "validate", "checkpoint", "step")})
+                for name in ("generate", "verify", "localize", "train", "validate", "step")})
     return row
 
 

@@ -121,3 +121,43 @@ def test_buffer_scored_by_the_real_sandbox_on_basic_tasks():
         assert base.rewards == [1.0, 0.0, 1.0, 1.0]
         assert [r.outcome.status for r in base.rollouts][1] == "syntax_error"
         assert p.seeds == [base.rollouts[1]]
+
+
+def test_a_sweep_writes_one_run_dir_per_job(tmp_path):
+    proc = train("-m", "+agent=grpo,srpo", "model=tiny", "trainer.steps=1", f"hydra.sweep.dir={tmp_path}")
+    assert proc.returncode == 0, proc.stderr[-4000:]
+    agents = {}
+    for job in ("0", "1"):
+        out = tmp_path / job
+        agents[job] = OmegaConf.load(out / "config.yaml").agent.name
+        assert [r["step"] for r in rows(out / "metrics.jsonl")] == [1]
+        assert json.loads((out / "run_status.json").read_text())["state"] == "finished"
+    assert agents == {"0": "grpo", "1": "srpo"}
+
+
+def test_a_sweep_refuses_a_shared_output_dir(tmp_path):
+    proc = train("-m", "+agent=grpo,srpo", "model=tiny", f"trainer.output_dir={tmp_path}",
+                 f"hydra.sweep.dir={tmp_path / 'sweep'}")
+    assert proc.returncode != 0 and "hydra.sweep.dir" in proc.stderr
+
+
+def test_non_finite_updates_are_logged_and_stop_the_run(tmp_path):
+    from hydra import compose, initialize_config_dir
+
+    from codereset.train import register
+    from codereset.trainer import Trainer
+    from codereset.update import UpdateResult
+
+    register()
+    with initialize_config_dir(config_dir=str(ROOT / "conf"), version_base="1.3"):
+        cfg = compose(config_name="train", overrides=[
+            "+agent=grpo", "model=tiny", "env=math_arith", "trainer.steps=5",
+            "trainer.max_nonfinite_steps=2", "trainer.progress=false", f"trainer.output_dir={tmp_path}"])
+    trainer = Trainer(OmegaConf.to_object(cfg), tmp_path, OmegaConf.to_yaml(cfg))
+    trainer.setup()
+    trainer.updater.step = lambda rollouts, advantages: UpdateResult(None, None, True, len(rollouts), 0, 0)
+    assert trainer.train() == "failed"
+    metrics = rows(tmp_path / "metrics.jsonl")
+    assert [(m["step"], m["skipped_update"], m["loss"]) for m in metrics] == [(1, True, None), (2, True, None)]
+    assert json.loads((tmp_path / "run_status.json").read_text())["state"] == "failed"
+    assert (tmp_path / "checkpoints" / "latest").read_text().strip() == "step_000002"
