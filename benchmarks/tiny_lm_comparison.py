@@ -4,7 +4,7 @@ trainer on the procedural `arith` math suite, three seeds each, on a CPU in unde
 Steps:
   1. Warm-start, when `--sft-dir` holds no checkpoint yet: `python -m codereset.sft --out DIR`
      (a ~0.9M-parameter Llama trained from scratch on reference thoughts and SRPO localization
-     examples until greedy val pass@1 reaches 25-40%).
+     examples until greedy val pass@1 reaches 20-40%).
   2. The sweep: `python -m codereset.train +experiment=arith_tiny +agent=A seed=S
      model.name=DIR trainer.output_dir=SWEEP/A_sS` for every agent x seed, `--workers` jobs at a
      time, each on one CPU thread (OMP_NUM_THREADS=1). Hydra's own multirun launcher runs jobs
@@ -92,9 +92,12 @@ def run_job(agent: str, seed: int, sft_dir: Path, sweep: Path, overrides: list[s
     env = dict(os.environ, OMP_NUM_THREADS="1", MKL_NUM_THREADS="1", TOKENIZERS_PARALLELISM="false")
     started = time.perf_counter()
     with open(sweep / f"{name}.log", "w") as log:
-        code = subprocess.run(cmd, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT).returncode
-    return {"job": name, "agent": agent, "seed": seed, "returncode": code,
-            "minutes": round((time.perf_counter() - started) / 60, 2), "command": " ".join(cmd[1:])}
+        proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+        _, status, usage = os.wait4(proc.pid, 0)  # the job's own CPU time, whoever else shares the cores
+        proc.returncode = os.waitstatus_to_exitcode(status)
+    return {"job": name, "agent": agent, "seed": seed, "returncode": proc.returncode,
+            "minutes": round((time.perf_counter() - started) / 60, 2),
+            "cpu_minutes": round((usage.ru_utime + usage.ru_stime) / 60, 2), "command": " ".join(cmd[1:])}
 
 
 def read_jsonl(path: Path) -> list[dict]:
@@ -147,7 +150,8 @@ def main(argv: list[str] | None = None) -> int:
     started = time.perf_counter()
     sft = warm_start(sft_dir, say)
     say(f"warm-start checkpoint {args.sft_dir}: {sft['parameters'] / 1e6:.2f}M parameters, "
-        f"vocab {sft['vocab_size']}, {sft['steps']} steps, {sft['minutes']:.1f} min, greedy val pass@1 "
+        f"vocab {sft['vocab_size']}, {sft.get('total_steps', sft['steps'])} steps, "
+        f"{sft.get('total_minutes', sft['minutes']):.1f} min (all phases), greedy val pass@1 "
         f"{sft['val_pass_rate']:.3f}, localization accuracy {sft['localization_accuracy']}")
     shutil.rmtree(sweep, ignore_errors=True)
     sweep.mkdir(parents=True)
@@ -158,7 +162,11 @@ def main(argv: list[str] | None = None) -> int:
         results = list(pool.map(lambda job: run_job(*job, sft_dir, sweep, args.overrides), jobs))
     sweep_minutes = (time.perf_counter() - sweep_started) / 60
     for r in results:
-        say(f"  {r['job']:<8} exit {r['returncode']}  {r['minutes']:.1f} min")
+        say(f"  {r['job']:<8} exit {r['returncode']}  {r['minutes']:.1f} min wall, {r['cpu_minutes']:.1f} min CPU")
+    cpu = sum(r["cpu_minutes"] for r in results)
+    say(f"sweep: {sweep_minutes:.1f} min wall; its jobs used {cpu:.1f} CPU-minutes, i.e. "
+        f"{cpu / min(args.workers, os.cpu_count() or 1):.1f} min on {min(args.workers, os.cpu_count() or 1)} "
+        "otherwise idle cores (the wall time also holds other processes' load)")
     failed = [r["job"] for r in results if r["returncode"] != 0]
     report = subprocess.run([sys.executable, "-m", "codereset.report", str(sweep), "--out", str(out),
                              "--title", "Tiny LM comparison on arith (GRPO, RRPO, SRPO, CARO)"],
@@ -195,9 +203,10 @@ def main(argv: list[str] | None = None) -> int:
     total = (time.perf_counter() - started) / 60
     info = {"command": "python benchmarks/tiny_lm_comparison.py " + " ".join(argv or sys.argv[1:]),
             "machine": machine(), "sweep_minutes": round(sweep_minutes, 2), "total_minutes": round(total, 2),
-            "budget_minutes": args.budget_minutes, "warm_start": {k: sft[k] for k in (
-                "parameters", "vocab_size", "steps", "minutes", "val_pass_rate", "localization_accuracy")},
-            "jobs": results, "final_val_pass_at_1": finals, "localization": loc}
+            "budget_minutes": args.budget_minutes, "warm_start": {k: sft.get(k) for k in (
+                "parameters", "vocab_size", "total_steps", "total_minutes", "val_pass_rate",
+                "localization_accuracy")},
+            "cpu_minutes": round(cpu, 2), "jobs": results, "final_val_pass_at_1": finals, "localization": loc}
     out.mkdir(parents=True, exist_ok=True)
     (out / "run_info.json").write_text(json.dumps(info, indent=1) + "\n")
     means = " ".join(f"{a}={statistics.mean(v):.3f}" if v else f"{a}=n/a" for a, v in finals.items())

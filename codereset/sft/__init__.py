@@ -4,7 +4,7 @@
 scratch (built from a `transformers` config) on the suite's reference thoughts, rendered exactly
 as the trainer renders prompts, plus SRPO localization examples (corrupted reference solutions
 labelled with the oracle's first wrong step), until the greedy val pass rate reaches the target
-band (default 25-40%). The checkpoint loads with `model.name=<DIR>` (e.g. `+experiment=arith_tiny`).
+band (default 20-40%). The checkpoint loads with `model.name=<DIR>` (e.g. `+experiment=arith_tiny`).
 
 Modules: `config` (SFTConfig), `data` (tokenizer, corruptions, encoded examples), `train` (loop,
 evaluation, atomic save), `__main__` (command line).

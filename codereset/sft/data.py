@@ -3,7 +3,7 @@ corrupted reference solutions.
 
 Solution example: the task's prompt exactly as the trainer renders and encodes it
 (`codereset.rollout.encode_prompt`, i.e. `envs.prompts.render_prompt` + `localize.encode_chat`),
-followed by the reference thoughts; the loss covers the thoughts only.
+followed by the reference thoughts and EOS; the loss covers the thoughts and the EOS only.
 
 Localization example: a *failed rollout* made from a reference solution by corrupting one event
 and propagating the wrong count through the later thoughts (`corrupt`), shown in SRPO's
@@ -186,12 +186,14 @@ class Example:
 
 
 def solution_example(task: Any, tokenizer: Any, fewshot: bool, rules: ThoughtRules) -> Example:
-    """The trainer's prompt ids for `task` followed by its reference thoughts."""
+    """The trainer's prompt ids for `task` followed by its reference thoughts and EOS (the EOS
+    ends a continuous-mode rollout right after the final thought; per-thought generation stops
+    at the final thought's stop pattern and never samples it)."""
     from codereset.rollout import encode_prompt
 
     prompt = encode_prompt(task, tokenizer, fewshot, rules)
     target = tokenizer("".join(task.reference), add_special_tokens=False)["input_ids"]
-    return Example(tuple(prompt) + tuple(target), len(prompt))
+    return Example(tuple(prompt) + tuple(target) + (tokenizer.eos_token_id,), len(prompt))
 
 
 def localization_text(task: Any, thoughts: Sequence[str], tokenizer: Any, variant: str,

@@ -80,7 +80,7 @@ def test_examples_are_the_trainers_prompt_ids_then_the_targets(tasks, tokenizer)
     task = tasks[0]
     ex = solution_example(task, tokenizer, False, RULES)
     assert list(ex.ids[: ex.target_from]) == encode_prompt(task, tokenizer, False, RULES)
-    assert tokenizer.decode(ex.ids[ex.target_from:]) == "".join(task.reference)
+    assert tokenizer.decode(ex.ids[ex.target_from:]) == "".join(task.reference) + "<|im_end|>"
     thoughts, step = next(m for t in tasks if (m := corrupt(t, random.Random(1), RULES)) is not None)
     loc = localization_example(task, thoughts, step, tokenizer, "L2", False, RULES)
     assert tokenizer.decode(loc.ids[loc.target_from:]) == f"\\boxed{{{step}}}<|im_end|>"
