@@ -23,12 +23,17 @@ Targets (issue 5, on the 2-core machine): vLLM >= 4x the HF tokens/s, and >= 90%
 group's prefix tokens served from the cache. The LAST line is exactly
 `vllm_over_hf=<ratio> prefix_cache_hit=<fraction>`.
 
-Measured 2026-11-26 on the 2-core development machine while two other jobs kept both cores busy,
-with `--threads 1` (with two threads per process, OpenMP spin-waiting against the other jobs
-slowed the HF backend to 3.5 tokens/s; one thread avoids it): HF 23.4 tokens/s, vLLM 94.5
-tokens/s (engine start 35 s, float32), one SRPO 1x4 buffer 111.8 s with HF (980 tokens) vs
-52.3 s with vLLM (1075 tokens); the reset group's 4 x 244 prefix tokens were served from the
-cache at 0.918, the block-32 ceiling; last line `vllm_over_hf=4.04 prefix_cache_hit=0.918`.
+Measured 2026-11-26 on the 2-core development machine while other jobs kept the cores busy
+(load 3-6; no idle window came), float32 on both sides, two runs:
+- `--threads 1`: HF 23.4 tokens/s, vLLM 94.5 tokens/s (engine start 35 s); one SRPO 1x4 buffer
+  111.8 s with HF (980 tokens) vs 52.3 s with vLLM (1075 tokens); the reset group's 4 x 244
+  prefix tokens served from the cache at 0.918 (the block-32 ceiling). Last line
+  `vllm_over_hf=4.04 prefix_cache_hit=0.918`.
+- default threads: HF 12.6 tokens/s (two OpenMP threads spin-waiting against the other jobs;
+  a 1-thread HF run in the same conditions does better), vLLM 97.0 tokens/s (start 25 s); SRPO
+  buffer 901 s (980 tokens) vs 32.9 s (791 tokens); reset prefix 4 x 298 tokens at 0.966 (the
+  ceiling). Last line `vllm_over_hf=7.70 prefix_cache_hit=0.966`; the 4.04 run is the fairer
+  ratio. On an idle machine expect HF near 108 tokens/s (shared/docs/machine.md).
 """
 
 from __future__ import annotations
