@@ -25,12 +25,18 @@ def load_tasks(env_cfg: Any, split: str, max_tasks: int | None = None) -> list:
     if env_cfg.id not in envs.ENV_IDS:
         raise ValueError(f"unknown env id {env_cfg.id!r}; known: {sorted(envs.ENV_IDS)}")
     spec = suite_spec(env_cfg.tasks)
-    if spec.kind != envs.ENV_IDS[env_cfg.id]:
+    kind = envs.ENV_IDS[env_cfg.id]
+    if spec.kind not in (kind, "any"):
         matching = sorted(n for n, s in envs.SUITES.items() if s.kind == envs.ENV_IDS[env_cfg.id])
         raise ValueError(f"task suite {env_cfg.tasks!r} is a {spec.kind} suite but env {env_cfg.id} "
                          f"is for {envs.ENV_IDS[env_cfg.id]} tasks; pick one of {matching} or the "
                          "matching env preset (env=code_basic, env=math_arith, ...)")
     tasks = load_suite(env_cfg.tasks, split=split, seed=env_cfg.suite_seed, **dict(env_cfg.suite_options))
+    if spec.kind == "any":  # a file format holding code and math tasks: keep this env's kind
+        tasks = [t for t in tasks if t.kind == kind]
+        if not tasks:
+            raise ValueError(f"task suite {env_cfg.tasks!r} ({split} split) holds no {kind} tasks "
+                             f"for env {env_cfg.id}; check the file's `kind` fields or pick the other env")
     if max_tasks is not None:
         if max_tasks < 0:
             raise ValueError(f"max_tasks must be >= 0 or null, got {max_tasks}")
