@@ -26,8 +26,9 @@ class Limits:
     wall_time_s: float = 5.0
     """Wall-clock seconds, enforced from outside by killing the whole sandbox -> "timeout"."""
     cpu_time_s: float | None = None
-    """CPU seconds (RLIMIT_CPU, whole seconds, rounded up); None: same as wall_time_s
-    -> "cpu_limit"."""
+    """CPU seconds (RLIMIT_CPU, whole seconds, rounded up) -> "cpu_limit". None: wall_time_s + 1,
+    so a single spinning process meets the wall limit first and reads "timeout" (with both limits
+    equal the verdict of a busy loop depended on which one the kernel hit first)."""
     memory_mb: int = 1024
     """Address space the candidate may add to the forked interpreter -> "memory_limit"."""
     max_processes: int = 16
@@ -50,7 +51,7 @@ class Limits:
 
     @property
     def cpu_s(self) -> float:
-        return self.wall_time_s if self.cpu_time_s is None else self.cpu_time_s
+        return self.wall_time_s + 1.0 if self.cpu_time_s is None else self.cpu_time_s
 
     def for_runner(self) -> dict:
         """The part the runner server applies inside the sandbox."""
