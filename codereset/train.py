@@ -9,6 +9,10 @@ Useful overrides: `model=tiny` (fast, random weights), `trainer.steps=N`,
 `trainer.output_dir=DIR` (run directory), `trainer.resume=true` (continue DIR's run),
 `env=math_arith`, `buffer.split=2x4`, `backend=vllm`, `model.name=<HF id or path>`.
 Exit status: 0 finished, 1 failed, 130 interrupted (checkpoint saved), 2 bad configuration.
+
+Data parallel on several GPUs (or CPU processes): `accelerate launch --num_processes N -m
+codereset.train +agent=srpo ...` or `torchrun --nproc_per_node N -m codereset.train ...`
+(codereset.distributed); prompts_per_step must be a multiple of N.
 """
 
 from __future__ import annotations
@@ -27,6 +31,7 @@ from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf
 
+from codereset import distributed
 from codereset.config import register_configs
 
 log = logging.getLogger("codereset.train")
@@ -73,14 +78,33 @@ def train(cfg: DictConfig) -> str:
     from codereset.trainer import Trainer
 
     check_agent(cfg)
-    run_dir = run_directory(cfg)
-    config_yaml = OmegaConf.to_yaml(cfg, resolve=True)
-    trainer = Trainer(OmegaConf.to_object(cfg), run_dir, config_yaml)
+    info = distributed.from_env()
+    if info.enabled and HydraConfig.get().mode == RunMode.MULTIRUN:
+        raise ConfigError("a sweep (-m) cannot run under a multi-process launcher; launch one run "
+                          "per job, or sweep in one process")
+    distributed.init(info)
     try:
-        trainer.setup()
-    except ValueError as err:  # bad names/values in the config; the message says what to change
-        raise ConfigError(str(err)) from err
-    return trainer.train()
+        run_dir = distributed.broadcast(run_directory(cfg), info)  # rank 0's directory for all
+        config_yaml = OmegaConf.to_yaml(cfg, resolve=True)
+        trainer = Trainer(OmegaConf.to_object(cfg), run_dir, config_yaml, info)
+        try:
+            trainer.setup()
+        except ValueError as err:  # bad names/values in the config; the message says what to change
+            raise ConfigError(str(err)) from err
+        return trainer.train()
+    finally:
+        distributed.shutdown(info)
+
+
+def rank_overrides(info: distributed.DistInfo) -> list[str]:
+    """Hydra overrides for ranks other than 0 of a multi-process launch: their Hydra output
+    (config copy, log file) goes to a temporary directory, not beside rank 0's run."""
+    if info.is_main:
+        return []
+    import tempfile
+
+    return [f"hydra.run.dir={tempfile.mkdtemp(prefix=f'codereset-rank{info.rank}-')}",
+            "hydra.output_subdir=null"]
 
 
 @hydra.main(config_path="../conf", config_name="train", version_base="1.3")
@@ -99,4 +123,5 @@ def main(cfg: DictConfig) -> None:
 
 if __name__ == "__main__":
     register()
+    sys.argv += rank_overrides(distributed.from_env())
     main()

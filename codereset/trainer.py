@@ -16,6 +16,10 @@ Departures from a textbook loop, on purpose:
   "interrupted". `trainer.resume=true` continues from there.
 - A non-finite loss or gradient norm skips the update (logged as skipped_update); after
   `max_nonfinite_steps` skips in a row the run stops with state "failed".
+- Data parallel (`accelerate launch` / `torchrun`, codereset.distributed): each rank builds the
+  buffer of its shard of the step's prompts with its own random stream, reseeded every step from
+  (seed, rank, step); the update sums gradients over ranks; rank 0 gathers the buffers, validates
+  and writes the run directory alone. With one process nothing of this runs.
 """
 
 from __future__ import annotations
@@ -30,8 +34,9 @@ import numpy as np
 import torch
 
 from codereset import checkpoint as ckpt
+from codereset import distributed
 from codereset.agents import AgentContext, make_agent
-from codereset.buffer import BufferBuilder
+from codereset.buffer import BufferBuilder, StepBuffer
 from codereset.config import apply_torch_threads
 from codereset.components import load_policy, load_tasks, make_generation_backend, make_rules, make_verifier
 from codereset.data import TaskSampler
@@ -54,8 +59,10 @@ class Trainer:
     """One training run into `run_dir` with config `cfg` (a `TrainConfig`); `config_yaml` is the
     resolved config text written to config.yaml."""
 
-    def __init__(self, cfg: Any, run_dir: str | Path, config_yaml: str) -> None:
+    def __init__(self, cfg: Any, run_dir: str | Path, config_yaml: str,
+                 dist: distributed.DistInfo | None = None) -> None:
         self.cfg = cfg
+        self.dist = dist or distributed.DistInfo()
         self.run = RunDir(run_dir)
         self.config_yaml = config_yaml
         self.interrupts = Interrupts()
@@ -69,18 +76,24 @@ class Trainer:
         cfg = self.cfg
         self._check_run_dir()
         apply_torch_threads(cfg.torch_threads)
-        random.seed(cfg.seed)
-        np.random.seed(cfg.seed)
-        torch.manual_seed(cfg.seed)
+        if cfg.trainer.prompts_per_step % self.dist.world_size:
+            raise ValueError(f"trainer.prompts_per_step={cfg.trainer.prompts_per_step} does not split evenly "
+                             f"over {self.dist.world_size} processes; make it a multiple of the world size")
+        if self.dist.enabled and cfg.backend.get("name") != "hf":
+            raise ValueError(f"backend={cfg.backend.get('name')} runs in one process; data-parallel training "
+                             "(accelerate launch / torchrun) uses backend=hf")
+        _seed_all(distributed.step_seed(cfg.seed, self.dist.rank, 0) if self.dist.enabled else cfg.seed)
         self.rules = make_rules(cfg.env)
         self.train_tasks = load_tasks(cfg.env, cfg.env.train_split)
         validating = cfg.validation.every > 0 or cfg.validation.at_end
         self.val_tasks = (load_tasks(cfg.env, cfg.env.val_split, cfg.validation.max_tasks)
                           if validating else [])
         self.model, self.tokenizer = load_policy(cfg.model)
+        distributed.broadcast_params_(self.model, self.dist)
         self.backend = make_generation_backend(cfg.backend, self.model, self.tokenizer)
         self.verifier = make_verifier(cfg.sandbox, self.rules)
-        self.agent_rng = random.Random(f"agent:{cfg.seed}")
+        self.agent_rng = random.Random(f"agent:{cfg.seed}:{self.dist.rank}" if self.dist.enabled
+                                       else f"agent:{cfg.seed}")
         self.agent = make_agent(cfg.agent.name, cfg.agent,
                                 AgentContext(self.backend, self.rules, self.agent_rng))
         self.agent.check_tasks(self.train_tasks)
@@ -94,7 +107,7 @@ class Trainer:
         self.optimizer = torch.optim.AdamW(params, lr=o.lr, weight_decay=o.weight_decay,
                                            betas=tuple(o.betas), eps=o.eps)
         self.updater = PolicyUpdater(self.model, self.optimizer, cfg.loss, cfg.trainer.micro_batch_size,
-                                     o.grad_clip, self.tokenizer.pad_token_id)
+                                     o.grad_clip, self.tokenizer.pad_token_id, self.dist)
         self._open_run_dir()
 
     def _check_run_dir(self) -> None:
@@ -114,10 +127,13 @@ class Trainer:
             log.info("resuming from %s (step %d)", found, start)
         elif t.resume:
             log.info("trainer.resume=true but %s has no checkpoint: starting from step 0", self.run.path)
+        self.last_done = self.last_saved = start
+        self.tb = self.wandb = None
+        if not self.dist.is_main:  # rank 0 alone writes the run directory
+            return
         dropped = self.run.truncate_after(start)
         if any(dropped.values()):
             log.info("dropped rows of steps after %d (to be re-run): %s", start, dropped)
-        self.last_done = self.last_saved = start
         if t.resume:
             self._warn_config_changes()
         self.run.write_config(self.config_yaml)
@@ -173,16 +189,18 @@ class Trainer:
         from tqdm.auto import tqdm
 
         total = self.cfg.trainer.steps
-        self.run.set_status("running", self.last_done, total)
+        if self.dist.is_main:
+            self.run.set_status("running", self.last_done, total, **self._dist_info())
         self.interrupts.install()
         bar = tqdm(total=total, initial=self.last_done, desc=f"{self.cfg.agent.name}", unit="step",
-                   disable=not self.cfg.trainer.progress, dynamic_ncols=True)
+                   disable=not (self.cfg.trainer.progress and self.dist.is_main), dynamic_ncols=True)
         state = "finished"
         try:
             for step in range(self.last_done + 1, total + 1):
                 row = self.train_step(step)
                 bar.update(1)
-                bar.set_postfix(_postfix(row), refresh=True)
+                if "pass_rate" in row:
+                    bar.set_postfix(_postfix(row), refresh=True)
         except KeyboardInterrupt:
             state = "interrupted"
         except NonFiniteStop as err:
@@ -199,25 +217,33 @@ class Trainer:
 
     def _finish(self, state: str) -> None:
         broken = self.interrupts.broken_section or self._committing
-        if not broken and self.last_saved < self.last_done:
-            self._save(self.last_done)
-        extra = {}
-        if broken:
-            extra["note"] = "stopped during a step's update/rows/checkpoint; resume re-runs that step"
-        self.run.set_status(state, self.last_saved if broken else self.last_done,
-                            self.cfg.trainer.steps, **extra)
+        if self.dist.is_main:
+            if not broken and self.last_saved < self.last_done:
+                self._save(self.last_done)
+            extra = self._dist_info()
+            if broken:
+                extra["note"] = "stopped during a step's update/rows/checkpoint; resume re-runs that step"
+            self.run.set_status(state, self.last_saved if broken else self.last_done,
+                                self.cfg.trainer.steps, **extra)
         if self.tb is not None:
             self.tb.close()
         if self.wandb is not None:
             self.wandb.finish()
         self.verifier.close()
         self.backend.close()
-        log.info("run %s at step %d: %s", state, self.last_done, self.run.path)
+        if self.dist.is_main:
+            log.info("run %s at step %d: %s", state, self.last_done, self.run.path)
+
+    def _dist_info(self) -> dict:
+        return {"world_size": self.dist.world_size} if self.dist.enabled else {}
 
     def train_step(self, step: int) -> dict:
         """One full step: buffer, update, rows, checkpoint. Returns the metrics row."""
         started = time.perf_counter()
-        tasks = self.sampler.batch(step)
+        if self.dist.enabled:
+            _seed_all(distributed.step_seed(self.cfg.seed, self.dist.rank, step))
+            self.agent_rng.seed(distributed.step_seed(self.cfg.seed, self.dist.rank, -step))
+        tasks = distributed.shard(self.sampler.batch(step), self.dist)
         buf = self.builder.build(tasks)
         times = buf.times
         assign_advantages(buf.groups, self.cfg.trainer.advantage)
@@ -230,28 +256,39 @@ class Trainer:
                 if not result.skipped:
                     self.backend.sync_weights(self.model)
             self.nonfinite_streak = self.nonfinite_streak + 1 if result.skipped else 0
-            val = self._validate(step, times) if self._validation_due(step) else None
-            times.seconds["step"] = time.perf_counter() - started
-            row = step_metrics(step, buf, result, times.seconds)
-            if val is not None:
-                row["val_pass_rate"] = val["pass_at_k"]["1"]
-            self._write(step, row, buf, val)
-            if step % self.cfg.trainer.checkpoint_every == 0 or step == self.cfg.trainer.steps:
-                self._save(step)
+            if self.dist.enabled:
+                buf = _merge_buffers(distributed.gather(buf))
+                times = buf.times
+            row = self._commit_rows(step, buf, result, times, started) if self.dist.is_main else None
+            self.last_done = step
             self._committing = False
-        log.info("step %d/%d: pass_rate %.3f, loss %s, %d tokens generated; %.0f s (generate %.0f, "
-                 "verify %.0f, localize %.0f, train %.0f, validate %.0f)%s", step, self.cfg.trainer.steps,
-                 row["pass_rate"], "skipped" if row["loss"] is None else f"{row['loss']:.4f}",
-                 row["tokens_generated"], row["time_step_s"], row["time_generate_s"], row["time_verify_s"],
-                 row["time_localize_s"], row["time_train_s"], row["time_validate_s"],
-                 f", val_pass_rate {row['val_pass_rate']:.3f}" if "val_pass_rate" in row else "")
-        if result.skipped:
+        if row is not None:
+            log.info("step %d/%d: pass_rate %.3f, loss %s, %d tokens generated; %.0f s (generate %.0f, "
+                     "verify %.0f, localize %.0f, train %.0f, validate %.0f)%s", step, self.cfg.trainer.steps,
+                     row["pass_rate"], "skipped" if row["loss"] is None else f"{row['loss']:.4f}",
+                     row["tokens_generated"], row["time_step_s"], row["time_generate_s"], row["time_verify_s"],
+                     row["time_localize_s"], row["time_train_s"], row["time_validate_s"],
+                     f", val_pass_rate {row['val_pass_rate']:.3f}" if "val_pass_rate" in row else "")
+        if result.skipped and self.dist.is_main:
             log.warning("step %d: non-finite loss/gradient, update skipped (%d in a row)",
                         step, self.nonfinite_streak)
-        if self.nonfinite_streak >= self.cfg.trainer.max_nonfinite_steps:
+        if self.nonfinite_streak >= self.cfg.trainer.max_nonfinite_steps:  # the same on every rank
             raise NonFiniteStop(f"{self.nonfinite_streak} non-finite updates in a row "
                                 f"(trainer.max_nonfinite_steps={self.cfg.trainer.max_nonfinite_steps}); "
                                 "lower optim.lr or check the model dtype")
+        return row if row is not None else {"step": step}
+
+    def _commit_rows(self, step: int, buf: StepBuffer, result: Any, times: PhaseTimes,
+                     started: float) -> dict:
+        """Validate when due, write the step's rows and checkpoint (rank 0); returns the row."""
+        val = self._validate(step, times) if self._validation_due(step) else None
+        times.seconds["step"] = time.perf_counter() - started
+        row = step_metrics(step, buf, result, times.seconds)
+        if val is not None:
+            row["val_pass_rate"] = val["pass_at_k"]["1"]
+        self._write(step, row, buf, val)
+        if step % self.cfg.trainer.checkpoint_every == 0 or step == self.cfg.trainer.steps:
+            self._save(step)
         return row
 
     def _validation_due(self, step: int) -> bool:
@@ -288,6 +325,22 @@ class Trainer:
         ckpt.save_checkpoint(self.run.checkpoints, step, self.model, self.tokenizer, self.optimizer,
                              state, keep=self.cfg.trainer.keep_checkpoints)
         self.last_saved = step
+
+
+def _seed_all(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)
+
+
+def _merge_buffers(parts: list[StepBuffer]) -> StepBuffer:
+    """One StepBuffer from every rank's share (prompts in rank order; each phase's wall time is
+    the slowest rank's)."""
+    times = PhaseTimes()
+    for part in parts:
+        for name, seconds in part.times.seconds.items():
+            times.seconds[name] = max(times.seconds[name], seconds)
+    return StepBuffer([p for part in parts for p in part.prompts], times)
 
 
 def _flatten(tree: Any, prefix: str = "") -> dict:

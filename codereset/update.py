@@ -20,7 +20,9 @@ from typing import Any, Sequence
 
 import torch
 
+from codereset import distributed as dist
 from codereset.advantages import get_advantage
+from codereset.distributed import DistInfo
 from codereset.logprobs import collate, token_logprobs
 from codereset.losses import get_loss
 
@@ -62,7 +64,7 @@ class PolicyUpdater:
     """
 
     def __init__(self, model: Any, optimizer: Any, loss_cfg: Any, micro_batch_size: int,
-                 grad_clip: float, pad_id: int) -> None:
+                 grad_clip: float, pad_id: int, dist: DistInfo | None = None) -> None:
         if micro_batch_size < 1:
             raise ValueError(f"trainer.micro_batch_size must be >= 1, got {micro_batch_size}")
         self.model = model
@@ -72,20 +74,25 @@ class PolicyUpdater:
         self.micro_batch_size = micro_batch_size
         self.grad_clip = grad_clip
         self.pad_id = pad_id
+        self.dist = dist or DistInfo()
         self.params = [p for p in model.parameters() if p.requires_grad]
 
     def step(self, rollouts: Sequence[Any], advantages: Sequence[float]) -> UpdateResult:
-        """Loss over `rollouts` (Rollout objects) with their advantages; one optimizer step."""
-        total = len(rollouts)
-        tokens = sum(r.generated_tokens for r in rollouts)
+        """Loss over `rollouts` (Rollout objects) with their advantages; one optimizer step.
+
+        Data parallel (`dist.world_size` > 1): `rollouts` are this rank's share, B and the
+        returned counts are global, and gradients are summed over ranks before clipping, so every
+        rank applies the same update (see codereset.distributed)."""
         active = [(r, a) for r, a in zip(rollouts, advantages, strict=True) if a != 0.0 and r.generated_tokens > 0]
+        local = [len(rollouts), sum(r.generated_tokens for r in rollouts), len(active)]
+        total, tokens, n_active = (int(v) for v in (dist.sum_values(local) if self.dist.enabled else local))
         self.optimizer.zero_grad(set_to_none=True)
-        if not active:
+        if n_active == 0:
             return UpdateResult(0.0, 0.0, False, total, 0, tokens)
         self.model.train()
         device = next(self.model.parameters()).device
         active.sort(key=lambda ra: len(ra[0].sequence()))
-        loss_sum, finite, stats = 0.0, True, {}
+        loss_sum, finite, stat_sums = 0.0, True, {}
         for s in range(0, len(active), self.micro_batch_size):
             chunk = active[s : s + self.micro_batch_size]
             batch = collate([r.sequence() for r, _ in chunk], [r.trained_from for r, _ in chunk],
@@ -100,16 +107,31 @@ class PolicyUpdater:
             scaled.backward()
             loss_sum += scaled.item()
             for k, v in mb_stats.items():
-                stats[k] = stats.get(k, 0.0) + float(v) * len(chunk) / len(active)
+                stat_sums[k] = stat_sums.get(k, 0.0) + float(v) * len(chunk)
+        if self.dist.enabled:
+            finite = dist.all_true(finite)
+            (loss_sum,) = dist.sum_values([loss_sum]) if finite else (loss_sum,)
+            stat_sums = _merge_sums(dist.gather(stat_sums))
+        stats = {k: v / n_active for k, v in stat_sums.items()}
         grad_norm = None
         if finite:
+            if self.dist.enabled:
+                dist.all_reduce_grads_(self.params)
             clip = self.grad_clip if self.grad_clip > 0 else math.inf
             grad_norm = float(torch.nn.utils.clip_grad_norm_(self.params, clip))
             finite = math.isfinite(grad_norm)
         if not finite:
             self.optimizer.zero_grad(set_to_none=True)
             return UpdateResult(None, grad_norm if grad_norm is not None and math.isfinite(grad_norm) else None,
-                                True, total, len(active), tokens, stats)
+                                True, total, n_active, tokens, stats)
         self.optimizer.step()
         self.optimizer.zero_grad(set_to_none=True)
-        return UpdateResult(loss_sum, grad_norm, False, total, len(active), tokens, stats)
+        return UpdateResult(loss_sum, grad_norm, False, total, n_active, tokens, stats)
+
+
+def _merge_sums(parts: Sequence[dict]) -> dict:
+    out: dict = {}
+    for part in parts:
+        for k, v in part.items():
+            out[k] = out.get(k, 0.0) + v
+    return out

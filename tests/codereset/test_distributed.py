@@ -1,0 +1,152 @@
+"""Data parallelism: the launcher environment, prompt sharding and per-rank seeds, the exact
+equivalence of a two-process update (gloo on the CPU) with the one-process update of the whole
+batch, and a two-process `torchrun` training run end to end."""
+
+import copy
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+import torch.multiprocessing as mp
+from scripted_policy import make_task
+
+from codereset import distributed
+from codereset.distributed import DistInfo
+from codereset.losses import LossConfig
+from codereset.models import ModelConfig, load_model
+from codereset.rollout import Rollout
+from codereset.train import rank_overrides
+from codereset.update import PolicyUpdater
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_launcher_environment_is_read_and_checked():
+    assert distributed.from_env({}) == DistInfo(0, 1, 0)
+    info = distributed.from_env({"RANK": "3", "WORLD_SIZE": "4", "LOCAL_RANK": "1"})
+    assert info == DistInfo(3, 4, 1) and info.enabled and not info.is_main
+    with pytest.raises(ValueError, match="RANK=4 WORLD_SIZE=4"):
+        distributed.from_env({"RANK": "4", "WORLD_SIZE": "4"})
+    with pytest.raises(ValueError, match="integers"):
+        distributed.from_env({"WORLD_SIZE": "two"})
+
+
+def test_shards_cover_the_batch_once_and_seeds_differ_per_rank_and_step():
+    batch = list(range(8))
+    shards = [distributed.shard(batch, DistInfo(r, 3)) for r in range(3)]
+    assert shards == [[0, 3, 6], [1, 4, 7], [2, 5]]
+    assert sorted(x for s in shards for x in s) == batch
+    seeds = {distributed.step_seed(0, rank, step) for rank in range(4) for step in range(50)}
+    assert len(seeds) == 200 and all(0 <= s < 2**63 for s in seeds)
+    assert distributed.step_seed(5, 1, 7) == distributed.step_seed(5, 1, 7)
+
+
+def test_only_other_ranks_get_hydra_overrides():
+    assert rank_overrides(DistInfo(0, 2)) == []
+    over = rank_overrides(DistInfo(1, 2))
+    assert "hydra.output_subdir=null" in over and any(o.startswith("hydra.run.dir=") for o in over)
+    shutil.rmtree(over[0].split("=", 1)[1], ignore_errors=True)
+
+
+def test_one_process_collectives_are_the_identity():
+    assert distributed.gather({"a": 1}) == [{"a": 1}]
+    assert distributed.sum_values([1.0, 2.0]) == [1.0, 2.0]
+    assert distributed.all_true(False) is False
+
+
+def rollouts():
+    return [Rollout(task=make_task(0), prompt_ids=[5, 6, 7], segments=[[10, 11, 12], [13, 14]]),
+            Rollout(task=make_task(0), prompt_ids=[5, 6, 7], segments=[[20, 21], [22, 23, 24, 25]], prefix_len=1),
+            Rollout(task=make_task(1), prompt_ids=[8, 9], segments=[[30]], finish="eos", eos_id=258),
+            Rollout(task=make_task(1), prompt_ids=[8, 9], segments=[[40, 41, 42, 43, 44, 45]]),
+            Rollout(task=make_task(2), prompt_ids=[8], segments=[[50, 51, 52]])]
+
+
+def update(model, rs, advs, dist=None):
+    opt = torch.optim.AdamW(model.parameters(), lr=1e-2)
+    result = PolicyUpdater(model, opt, LossConfig(), 2, 0.5, 258, dist).step(rs, advs)
+    return [p.detach().clone() for p in model.parameters()], result
+
+
+def _rank_main(rank: int, world: int, init_file: str, out: str, model, advs, shards) -> None:
+    torch.distributed.init_process_group("gloo", init_method=f"file://{init_file}", rank=rank, world_size=world)
+    try:
+        rs = rollouts()
+        mine = shards[rank]
+        model = copy.deepcopy(model)  # spawn shares tensor storage between processes
+        params, result = update(model, [rs[i] for i in mine], [advs[i] for i in mine], DistInfo(rank, world))
+        torch.save({"params": params, "result": result.__dict__}, f"{out}.{rank}")
+    finally:
+        torch.distributed.destroy_process_group()
+
+
+@pytest.fixture(scope="module")
+def tiny():
+    torch.manual_seed(0)
+    model, _ = load_model(ModelConfig(name="tiny", tokenizer="bytes"))
+    return model
+
+
+@pytest.mark.parametrize("advs, shards", [
+    ([1.5, -0.5, 0.0, -1.0, 0.7], [[0, 2, 4], [1, 3]]),
+    ([0.0, 0.0, 1.0, -1.0, 0.0], [[0, 1], [2, 3, 4]]),      # rank 0 has nothing to backprop
+], ids=["uneven", "idle-rank"])
+def test_two_process_update_equals_the_one_process_update(tiny, tmp_path, advs, shards):
+    ref_params, ref = update(copy.deepcopy(tiny), rollouts(), advs)
+    out = str(tmp_path / "rank")
+    mp.spawn(_rank_main, args=(2, str(tmp_path / "init"), out, tiny, advs, shards), nprocs=2, join=True)
+    for rank in range(2):
+        saved = torch.load(f"{out}.{rank}", weights_only=False)
+        got = saved["result"]
+        assert (got["rollouts"], got["backprop_rollouts"], got["tokens_trained"]) == \
+            (ref.rollouts, ref.backprop_rollouts, ref.tokens_trained) == (5, sum(a != 0 for a in advs), 20)
+        assert got["loss"] == pytest.approx(ref.loss, rel=1e-5)
+        assert got["grad_norm"] == pytest.approx(ref.grad_norm, rel=1e-4)
+        assert got["stats"]["mean_logprob"] == pytest.approx(ref.stats["mean_logprob"], rel=1e-5)
+        for p, q in zip(saved["params"], ref_params):
+            assert torch.allclose(p, q, atol=1e-6, rtol=1e-4)
+
+
+def test_torchrun_trains_with_two_processes(tmp_path):
+    """Two CPU processes, tiny model, 2 steps: one run directory written by rank 0, metrics of
+    the whole global batch, no stray Hydra directories from rank 1."""
+    if shutil.which("torchrun") is None:
+        pytest.skip("torchrun not on PATH")
+    run = tmp_path / "run"
+    cmd = ["torchrun", "--nproc_per_node", "2", "-m", "codereset.train", "+agent=rrpo", "model=tiny",
+           "trainer.steps=2", "trainer.prompts_per_step=2", "trainer.progress=false",
+           f"trainer.output_dir={run}", "validation.every=0", "validation.at_end=false"]
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": str(ROOT)}
+    proc = subprocess.run(cmd, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    status = json.loads((run / "run_status.json").read_text())
+    assert (status["state"], status["last_step"], status["world_size"]) == ("finished", 2, 2)
+    rows = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in rows] == [1, 2]
+    # 2 prompts x 8 trained slots, one prompt from each rank
+    assert all(r["rollouts_trained"] == 16 for r in rows)
+    tasks = {json.loads(line)["task_id"] for line in (run / "samples.jsonl").read_text().splitlines()
+             if json.loads(line)["step"] == 1}
+    assert len(tasks) == 2
+    assert (run / "checkpoints" / "latest").exists()
+    assert not (tmp_path / "outputs").exists()
+
+
+def test_vllm_is_refused_under_data_parallelism(tmp_path):
+    from codereset.config import TrainConfig
+    from codereset.trainer import Trainer
+
+    cfg = TrainConfig()
+    cfg.backend = {"name": "vllm"}
+    trainer = Trainer(cfg, tmp_path / "run", "", DistInfo(0, 2))
+    with pytest.raises(ValueError, match="backend=hf"):
+        trainer.setup()
+    cfg.backend = {"name": "hf"}
+    cfg.trainer.prompts_per_step = 3
+    with pytest.raises(ValueError, match="multiple of the world size"):
+        Trainer(cfg, tmp_path / "run2", "", DistInfo(0, 2)).setup()
