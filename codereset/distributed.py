@@ -166,9 +166,7 @@ def broadcast_params_(model: torch.nn.Module, info: DistInfo) -> None:
         return
     with torch.no_grad():
         for t in list(model.parameters()) + list(model.buffers()):
-            if t.device.type == _device().type:
-                tdist.broadcast(t.data, src=0)
-            else:
-                tmp = t.data.to(_device())
-                tdist.broadcast(tmp, src=0)
-                t.data.copy_(tmp)
+            on_device = t.data.to(_device())  # the tensor itself when already there
+            tdist.broadcast(on_device, src=0)
+            if on_device is not t.data:
+                t.data.copy_(on_device)

@@ -92,8 +92,7 @@ class Trainer:
         distributed.broadcast_params_(self.model, self.dist)
         self.backend = make_generation_backend(cfg.backend, self.model, self.tokenizer)
         self.verifier = make_verifier(cfg.sandbox, self.rules)
-        self.agent_rng = random.Random(f"agent:{cfg.seed}:{self.dist.rank}" if self.dist.enabled
-                                       else f"agent:{cfg.seed}")
+        self.agent_rng = random.Random(f"agent:{cfg.seed}")  # data parallel: reseeded every step
         self.agent = make_agent(cfg.agent.name, cfg.agent,
                                 AgentContext(self.backend, self.rules, self.agent_rng))
         self.agent.check_tasks(self.train_tasks)

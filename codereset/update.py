@@ -110,7 +110,8 @@ class PolicyUpdater:
                 stat_sums[k] = stat_sums.get(k, 0.0) + float(v) * len(chunk)
         if self.dist.enabled:
             finite = dist.all_true(finite)
-            (loss_sum,) = dist.sum_values([loss_sum]) if finite else (loss_sum,)
+            if finite:
+                loss_sum = dist.sum_values([loss_sum])[0]
             stat_sums = _merge_sums(dist.gather(stat_sums))
         stats = {k: v / n_active for k, v in stat_sums.items()}
         grad_norm = None
