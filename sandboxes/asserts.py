@@ -56,46 +56,52 @@ def _bound_and_used(source: str) -> tuple[set[str], set[str]]:
     return bound, used
 
 
-class _LiteralCalls(ast.NodeVisitor):
-    """Calls ``name(<literals>)`` in evaluation order, outside nested function scopes."""
-
-    def __init__(self, name: str):
-        self.name = name
-        self.keys: list[str] = []
-
-    def visit_Call(self, node: ast.Call) -> None:
-        self.generic_visit(node)
-        if not (isinstance(node.func, ast.Name) and node.func.id == self.name):
-            return
-        if any(isinstance(a, ast.Starred) for a in node.args) or any(
-                k.arg is None for k in node.keywords):
-            return
-        try:
-            args = tuple(ast.literal_eval(a) for a in node.args)
-            kwargs = {k.arg: ast.literal_eval(k.value) for k in node.keywords}
-            self.keys.append(call_key(codec.encode(args), codec.encode(kwargs)))
-        except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
-            return
-
-    def _skip(self, node) -> None:
-        return None
-
-    visit_FunctionDef = visit_AsyncFunctionDef = visit_Lambda = visit_ClassDef = _skip
-    visit_ListComp = visit_SetComp = visit_DictComp = visit_GeneratorExp = _skip
+# Nested scopes: calls inside them run later or not at all, so they are not prefetched.
+_SCOPES = (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda, ast.ClassDef, ast.ListComp,
+           ast.SetComp, ast.DictComp, ast.GeneratorExp)
+_LEAVES = (ast.Constant, ast.Name, ast.expr_context, ast.operator, ast.cmpop, ast.unaryop,
+           ast.boolop)
 
 
-def _mentions(node: ast.AST, names: set[str]) -> bool:
-    return any(isinstance(n, ast.Name) and n.id in names for n in ast.walk(node))
+def _literal_calls(node: ast.AST, name: str, keys: list[str]) -> None:
+    """Append the ``call_key`` of each ``name(<literals>)`` call under ``node``, in evaluation
+    order (children before the call), outside nested scopes."""
+    if isinstance(node, _SCOPES):
+        return
+    for child in ast.iter_child_nodes(node):
+        if not isinstance(child, _LEAVES):
+            _literal_calls(child, name, keys)
+    if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Name)
+            and node.func.id == name):
+        return
+    if any(isinstance(a, ast.Starred) for a in node.args) or any(
+            k.arg is None for k in node.keywords):
+        return
+    try:
+        args = tuple(ast.literal_eval(a) for a in node.args)
+        kwargs = {k.arg: ast.literal_eval(k.value) for k in node.keywords}
+        keys.append(call_key(codec.encode(args), codec.encode(kwargs)))
+    except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
+        return
 
 
-def _has_assert(node: ast.AST) -> bool:
-    return any(isinstance(n, ast.Assert) for n in ast.walk(node))
+def _is_case(stmt: ast.stmt, watched: set[str]) -> bool:
+    """The statement asserts something and mentions the candidate (or a name it provides)."""
+    asserts = mentions = False
+    for n in ast.walk(stmt):
+        if isinstance(n, ast.Assert):
+            asserts = True
+        elif isinstance(n, ast.Name) and n.id in watched:
+            mentions = True
+        if asserts and mentions:
+            return True
+    return False
 
 
 def _split(check: ast.FunctionDef, watched: set[str]) -> list[str]:
     body, names = [], []
     for stmt in check.body:
-        if _has_assert(stmt) and _mentions(stmt, watched):
+        if _is_case(stmt, watched):
             at = {"lineno": stmt.lineno, "col_offset": stmt.col_offset,
                   "end_lineno": stmt.lineno, "end_col_offset": stmt.col_offset}
             hook = ast.Call(func=ast.Name(CASE_HOOK, ast.Load(), **at),
@@ -118,9 +124,9 @@ def prepare(test_code: str, check_name: str, helpers: str, split: bool) -> Prepa
     check = next(n for n in tree.body
                  if isinstance(n, ast.FunctionDef) and n.name == check_name)
     param = check.args.args[0].arg
-    finder = _LiteralCalls(param)
+    keys: list[str] = []
     for stmt in check.body:
-        finder.visit(stmt)
+        _literal_calls(stmt, param, keys)
     names: list[str] = []
     if split:
         names = _split(check, {param, *imports})
@@ -128,4 +134,4 @@ def prepare(test_code: str, check_name: str, helpers: str, split: bool) -> Prepa
         helpers=compile(helpers, "<helpers>", "exec") if helpers else None,
         module=compile(tree, "<tests>", "exec"),
         case_names=tuple(names), imports=tuple(imports),
-        prefetch=tuple(finder.keys[:MAX_PREFETCH]))
+        prefetch=tuple(keys[:MAX_PREFETCH]))
