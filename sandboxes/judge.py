@@ -3,7 +3,7 @@
 Started by ``pool.Worker`` as a fresh interpreter. It launches runners through the backend,
 then answers requests from the user's process (stdin/stdout, one JSON object per line):
 
-    argv[1]: {"backend": name, "options": {...}, "limits": {...}}
+    argv[1]: {"backend": name, "options": {...}, "limits": {...}, "cpu": int | null}
     -> {"ready": true, "uids": [...], "hello": {...}}  |  {"failed": reason}
     {"code": str, "tests": spec.to_dict(), "limits": limits.to_dict()}
     -> {"verdict": verdict.to_dict()}  |  {"sandbox_error": reason}
@@ -13,7 +13,9 @@ Test code and expected answers live here and in no other process. A worker keeps
 alternates between them: the cleanup and re-fork after a run (which must finish before the next
 candidate may start in that sandbox) then overlaps the next run instead of delaying it. Runs are
 still judged one at a time. A runner that goes down is replaced before its next use; the user's
-side retries the request once.
+side retries the request once. With ``cpu`` set, the judge pins itself to that CPU before it
+launches anything, so its runners and their candidates inherit it (docker containers get it as
+their cpuset).
 """
 
 from __future__ import annotations
@@ -85,6 +87,8 @@ def main() -> None:
 
     leases: list[UidLease] = []
     try:
+        if config.get("cpu") is not None:
+            os.sched_setaffinity(0, {config["cpu"]})
         backend = make_backend(config["backend"], config.get("options"))
         if os.geteuid() == 0:  # only root can run candidates as other uids; one per sandbox
             leases = [UidLease() for _ in range(SANDBOXES_PER_WORKER)]

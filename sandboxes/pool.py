@@ -3,11 +3,19 @@
 Each worker is a judge process (``judge.py``) with its own sandbox. A worker that dies or stops
 answering is replaced and the run is retried once; a second failure gives a ``sandbox_error``
 verdict, never a pass and never the candidate's failure.
+
+CPU pinning: a worker's judge, runners and candidates hand each run along a chain of processes
+that wait on one another, so they gain nothing from running on different CPUs and lose a
+cross-CPU wake-up (an inter-processor interrupt, dear in a VM) at every hop. When there are no
+more workers than usable CPUs, each worker is pinned to a CPU of its own (``pin_cpus``);
+consecutive sandboxes in one process continue round the CPUs rather than all starting at the
+first.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import json
 import logging
 import os
@@ -30,6 +38,26 @@ JUDGE_BOOT = (f"import sys; sys.path.insert(0, {PACKAGE_PARENT!r}); "
               "from sandboxes.judge import main; main()")
 START_TIMEOUT_S = 120.0   # a judge plus its runner (a docker container) must be up by then
 SLACK_S = 30.0            # on top of the limits: replacing a sandbox, a loaded machine
+_next_cpu = itertools.count()  # where the next pinned worker goes, across this process's pools
+
+
+def usable_cpus() -> list[int]:
+    """The CPUs this process may run on."""
+    try:
+        return sorted(os.sched_getaffinity(0))
+    except (AttributeError, OSError):  # not Linux
+        return []
+
+
+def assign_cpus(workers: int, pin_cpus: bool | None) -> list[int | None]:
+    """One CPU per worker, or None for each when not pinning.
+
+    ``pin_cpus``: True pins (round the usable CPUs, sharing them if there are fewer), False never
+    does, None (the default) pins when there are no more workers than usable CPUs."""
+    cpus = usable_cpus()
+    if not cpus or pin_cpus is False or (pin_cpus is None and workers > len(cpus)):
+        return [None] * workers
+    return [cpus[next(_next_cpu) % len(cpus)] for _ in range(workers)]
 
 
 class WorkerDied(RuntimeError):
@@ -39,10 +67,11 @@ class WorkerDied(RuntimeError):
 class Worker:
     """One judge process and the pipe to it."""
 
-    def __init__(self, backend: Backend, limits: Limits):
+    def __init__(self, backend: Backend, limits: Limits, cpu: int | None = None):
+        self.cpu = cpu
         self.config = json.dumps({"backend": backend.name,
                                   "options": dataclasses.asdict(backend.config),
-                                  "limits": limits.to_dict()})
+                                  "limits": limits.to_dict(), "cpu": cpu})
         self.proc: subprocess.Popen | None = None
         self.buf = b""
         self.info: dict = {}
@@ -109,13 +138,15 @@ def _outer_timeout(tests, limits: Limits) -> float:
 class Sandbox:
     """A started pool of sandbox workers. Use ``make_sandbox`` to build one."""
 
-    def __init__(self, backend: Backend, workers: int, limits: Limits):
+    def __init__(self, backend: Backend, workers: int, limits: Limits,
+                 pin_cpus: bool | None = None):
         if workers < 1:
             raise ValueError(f"workers must be >= 1, got {workers}")
         self.backend, self.limits, self.name = backend, limits, backend.name
         self.isolation = backend.isolation()
         backend.prepare()
-        self.workers = [Worker(backend, limits) for _ in range(workers)]
+        self.workers = [Worker(backend, limits, cpu)
+                        for cpu in assign_cpus(workers, pin_cpus)]
         errors: list[BaseException] = []
 
         def start(w: Worker) -> None:
@@ -202,4 +233,6 @@ class Sandbox:
         self.close()
 
     def __repr__(self) -> str:
-        return f"<Sandbox {self.name} x{len(self.workers)}>"
+        cpus = [w.cpu for w in self.workers]
+        pinned = f" on CPUs {cpus}" if cpus and cpus[0] is not None else ""
+        return f"<Sandbox {self.name} x{len(self.workers)}{pinned}>"

@@ -7,7 +7,8 @@ mounted read-only (the judge removes the listening socket once connected), and c
 channels travel over it as passed file descriptors, so a run costs a fork inside the container,
 not a ``docker run``. Without ``image``, the offline image (``dockerimage``) is built on first use
 and the host's Python is mounted read-only; with ``image`` (built from ``sandboxes/Dockerfile``)
-nothing of the host is mounted but the socket directory.
+nothing of the host is mounted but the socket directory. A container started by a judge pinned to
+a CPU (``pool``) gets that CPU as its ``--cpuset-cpus``.
 """
 
 from __future__ import annotations
@@ -93,6 +94,9 @@ class DockerBackend(Backend):
                 "--log-driver", "none", "--workdir", "/tmp",
                 "--tmpfs", f"/tmp:rw,nosuid,nodev,size={c.tmp_mb}m,mode=1777",
                 "-v", f"{sockdir}:{SOCKET_DIR}:ro"]
+        cpus = sorted(os.sched_getaffinity(0))
+        if len(cpus) < (os.cpu_count() or len(cpus)):  # a pinned judge: its container with it
+            args += ["--cpuset-cpus", ",".join(map(str, cpus))]
         if c.image:
             image, python = c.image, c.python
         else:

@@ -192,7 +192,8 @@ class Server:
 
     def serve(self) -> None:
         wire.send(self.sock, {"hello": True, "pid1": self.pid1, "uid": os.getuid(),
-                              "seccomp": self.seccomp, "python": sys.version.split()[0]})
+                              "seccomp": self.seccomp, "python": sys.version.split()[0],
+                              "cpus": sorted(os.sched_getaffinity(0))})
         while True:
             try:
                 msg = wire.recv(self.sock)

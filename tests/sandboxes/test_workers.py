@@ -130,3 +130,41 @@ def test_degraded_local_mode_judges_and_cleans_up(strays):
             own = AssertTests(f"def check(c):\n    assert c() in {uids}\n", "f")
             for _ in uids:
                 assert sb.run("import os\ndef f():\n    return os.getuid()\n", own).passed
+
+
+def test_assign_cpus_policy(monkeypatch):
+    import itertools
+
+    from sandboxes import pool
+
+    monkeypatch.setattr(pool, "usable_cpus", lambda: [2, 5, 7])
+    monkeypatch.setattr(pool, "_next_cpu", itertools.count())
+    assert pool.assign_cpus(2, None) == [2, 5]           # fits: pinned, one CPU each
+    assert pool.assign_cpus(2, None) == [7, 2]           # the next pool continues round the CPUs
+    assert pool.assign_cpus(4, None) == [None] * 4       # more workers than CPUs: not pinned
+    assert pool.assign_cpus(4, True) == [5, 7, 2, 5]     # forced: CPUs shared round-robin
+    assert pool.assign_cpus(1, False) == [None]
+    monkeypatch.setattr(pool, "usable_cpus", lambda: [])
+    assert pool.assign_cpus(1, True) == [None]           # no affinity support: nothing to pin
+
+
+def test_pinned_workers_run_everything_on_their_cpu(backend_name):
+    from sandboxes.pool import usable_cpus
+
+    n = min(2, len(usable_cpus()))
+    with make_sandbox(backend_name, workers=n, limits=Limits(wall_time_s=5.0)) as sb:
+        cpus = [w.cpu for w in sb.workers]
+        assert None not in cpus and len(set(cpus)) == n
+        assert [w.info["hello"]["cpus"] for w in sb.workers] == [[c] for c in cpus]
+        code = "import os\ndef where():\n    return sorted(os.sched_getaffinity(0))\n"
+        test = f"def check(f):\n    assert len(f()) == 1 and f()[0] in {set(cpus)!r}\n"
+        verdicts = sb.run_many([(code, AssertTests(test, "where"))] * (2 * n))
+        assert all(v.passed for v in verdicts), [v.results[0].message for v in verdicts]
+
+
+def test_unpinned_workers_keep_every_cpu(backend_name):
+    from sandboxes.pool import usable_cpus
+
+    with make_sandbox(backend_name, workers=1, pin_cpus=False) as sb:
+        assert sb.workers[0].cpu is None
+        assert sb.workers[0].info["hello"]["cpus"] == usable_cpus()
