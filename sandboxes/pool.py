@@ -14,6 +14,7 @@ first.
 
 from __future__ import annotations
 
+import collections
 import dataclasses
 import itertools
 import json
@@ -29,7 +30,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from .backends import Backend
-from .specs import Limits, StdioTests, check_spec
+from .specs import AssertTests, Limits, StdioTests, check_spec
 from .verdict import Verdict
 
 log = logging.getLogger("sandboxes")
@@ -130,6 +131,16 @@ class Worker:
         self.start()
 
 
+def _home(tests, index: int, workers: int) -> int:
+    """The worker a run goes to first: for assert tests, one chosen by the tests themselves, so
+    that their preparation (parsing, rewriting, compiling; cached per judge, ``asserts.prepare``)
+    happens in one judge and is reused there; other specs (no preparation) go round-robin."""
+    if isinstance(tests, AssertTests):
+        key = (tests.test_code, tests.check_name, tests.helpers, tests.split_asserts)
+        return hash(key) % workers
+    return index % workers
+
+
 def _outer_timeout(tests, limits: Limits) -> float:
     processes = len(tests.cases) if isinstance(tests, StdioTests) else 1
     return processes * (limits.wall_time_s + 5.0) + SLACK_S
@@ -175,17 +186,22 @@ class Sandbox:
                              "(docker sets them per container): create the sandbox with "
                              "make_sandbox(..., limits=Limits(...)) high enough")
 
-    def run(self, code: str, tests, limits: Limits | None = None) -> Verdict:
-        """Judge ``code`` against ``tests`` in one sandbox worker."""
+    def _request(self, code: str, tests, limits: Limits | None) -> tuple[dict, float]:
+        """The judge request for one run and its outer timeout; raises on bad input."""
         check_spec(tests)
         if not isinstance(code, str):
             raise TypeError(f"code must be a str, got {type(code).__name__}")
         limits = limits or self.limits
         self._check_limits(limits)
         request = {"code": code, "tests": tests.to_dict(), "limits": limits.to_dict()}
+        return request, _outer_timeout(tests, limits)
+
+    def run(self, code: str, tests, limits: Limits | None = None) -> Verdict:
+        """Judge ``code`` against ``tests`` in one sandbox worker."""
+        request, timeout = self._request(code, tests, limits)
         worker = self.idle.get()
         try:
-            return self._attempts(worker, request, _outer_timeout(tests, limits))
+            return self._attempts(worker, request, timeout)
         finally:
             self.idle.put(worker)
 
@@ -211,14 +227,44 @@ class Sandbox:
         return Verdict.sandbox_error(reason, self.name, attempts=2)
 
     def run_many(self, items, limits: Limits | None = None) -> list[Verdict]:
-        """Judge ``[(code, tests), ...]`` in parallel over the workers; results in input order."""
+        """Judge ``[(code, tests), ...]`` in parallel over the workers; results in input order.
+
+        Runs with the same assert tests go to the same worker first (its judge compiled them
+        on their first run: see ``_home``); a worker whose share is done takes runs from the end
+        of the longest remaining share, so the load still balances."""
         items = list(items)
         for i, item in enumerate(items):
             if not (isinstance(item, (tuple, list)) and len(item) == 2):
                 raise ValueError(f"run_many items must be (code, tests) pairs; item {i} is "
                                  f"{type(item).__name__}")
-            check_spec(item[1])
-        return list(self.pool.map(lambda item: self.run(item[0], item[1], limits), items))
+        requests = [self._request(code, tests, limits) for code, tests in items]
+        n = len(self.workers)
+        shares: list[collections.deque[int]] = [collections.deque() for _ in range(n)]
+        for i, (_code, tests) in enumerate(items):
+            shares[_home(tests, i, n)].append(i)
+        lock = threading.Lock()
+        verdicts: list[Verdict | None] = [None] * len(items)
+
+        def next_run(k: int) -> int | None:
+            with lock:
+                if shares[k]:
+                    return shares[k].popleft()
+                longest = max(shares, key=len)
+                return longest.pop() if longest else None
+
+        def serve(_slot: int) -> None:
+            while True:  # a worker per run, so concurrent callers of run() take turns too
+                worker = self.idle.get()
+                try:
+                    i = next_run(self.workers.index(worker))
+                    if i is None:
+                        return
+                    verdicts[i] = self._attempts(worker, *requests[i])
+                finally:
+                    self.idle.put(worker)
+
+        list(self.pool.map(serve, range(min(n, len(items)))))
+        return verdicts  # type: ignore[return-value]
 
     def close(self) -> None:
         for w in self.workers:

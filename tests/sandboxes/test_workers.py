@@ -168,3 +168,29 @@ def test_unpinned_workers_keep_every_cpu(backend_name):
     with make_sandbox(backend_name, workers=1, pin_cpus=False) as sb:
         assert sb.workers[0].cpu is None
         assert sb.workers[0].info["hello"]["cpus"] == usable_cpus()
+
+
+def test_home_worker_follows_the_assert_tests():
+    from sandboxes.pool import _home
+
+    a = AssertTests("def check(f):\n    assert f() == 1\n", "f")
+    b = AssertTests("def check(f):\n    assert f() == 1\n", "f")  # equal tests, other object
+    assert len({_home(a, i, 2) for i in range(5)} | {_home(b, i, 2) for i in range(5)}) == 1
+    call = CallTests("f", [((), 1)])
+    assert [_home(call, i, 3) for i in range(6)] == [0, 1, 2, 0, 1, 2]  # no preparation: spread
+
+
+def test_runs_sharing_a_home_still_spread_over_the_workers():
+    from sandboxes.pool import _home, usable_cpus
+
+    if len(usable_cpus()) < 2:
+        pytest.skip("needs two CPUs to tell the workers apart")
+    code = ("import os, time\ndef where():\n    time.sleep(0.3)\n"
+            "    return sorted(os.sched_getaffinity(0))\n")
+    with make_sandbox("local", workers=2, pin_cpus=True) as sb:
+        first = sb.workers[0].cpu
+        # one test for all four runs (one home worker): it passes only on the first worker's CPU
+        tests = AssertTests(f"def check(f):\n    assert f() == [{first}]\n", "where")
+        assert _home(tests, 0, 2) == _home(tests, 3, 2)
+        verdicts = sb.run_many([(code, tests)] * 4)
+        assert 0 < sum(v.passed for v in verdicts) < 4  # the idle worker took some of them
