@@ -39,6 +39,7 @@ JUDGE_BOOT = (f"import sys; sys.path.insert(0, {PACKAGE_PARENT!r}); "
               "from sandboxes.judge import main; main()")
 START_TIMEOUT_S = 120.0   # a judge plus its runner (a docker container) must be up by then
 SLACK_S = 30.0            # on top of the limits: replacing a sandbox, a loaded machine
+READ_CHUNK = 1 << 16      # larger reads are mmap'ed and trimmed on every call (see session)
 _next_cpu = itertools.count()  # where the next pinned worker goes, across this process's pools
 
 
@@ -95,7 +96,7 @@ class Worker:
             left = end - time.monotonic()
             if left <= 0 or not select.select([fd], [], [], left)[0]:
                 raise WorkerDied(f"sandbox worker did not answer within {timeout:.0f}s")
-            chunk = os.read(fd, 1 << 20)
+            chunk = os.read(fd, READ_CHUNK)
             if not chunk:
                 raise WorkerDied(f"sandbox worker exited (status {self.proc.poll()})")
             self.buf += chunk

@@ -23,6 +23,9 @@ from .runner.wire import FrameBuffer, WireError
 from .specs import MiB, Limits
 
 EAGAIN = (errno.EAGAIN, errno.EWOULDBLOCK)
+# Reads of up to 64 KiB: a larger buffer is mmap'ed and trimmed by the allocator on every call,
+# which cost more than the message itself (~15 us per read); larger messages take a few reads.
+READ_CHUNK = 1 << 16
 
 
 class Stop(BaseException):
@@ -136,7 +139,7 @@ class Session:
         """Drain what is there; False at EOF."""
         while True:
             try:
-                data = os.read(fd, 1 << 16)
+                data = os.read(fd, READ_CHUNK)
             except OSError as e:
                 if e.errno in EAGAIN:
                     return True
@@ -176,7 +179,7 @@ class Session:
 
     def _read_chan(self) -> None:
         try:
-            data = self.chan.recv(1 << 20)
+            data = self.chan.recv(READ_CHUNK)
         except BlockingIOError:
             return
         except OSError:
