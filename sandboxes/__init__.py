@@ -14,7 +14,7 @@ limited candidate process per run, under an unprivileged uid and a seccomp denyl
 talks to the candidate over a socket and only plain data crosses. Assert-style tests run in the
 judge and call the candidate through a proxy. Each limit (wall, CPU, memory, processes, file
 size, output) has its own status. A worker keeps two sandboxes and uses them in turn, so one is
-cleaned and re-forked while the other runs.
+cleaned and re-forked while the other runs; when the workers fit the CPUs each is pinned to one.
 
 Covers: faked passes (early exit, __eq__ tricks, frame walking, monkeypatching), escapes from
 time limits (SIGALRM, setsid grandchildren), fork and memory bombs, output floods, writes
