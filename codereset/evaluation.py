@@ -1,7 +1,7 @@
 """Evaluate a policy on tasks: n samples per task, pass@k with the unbiased estimator.
 
 Used by the trainer's periodic validation (greedy pass@1 on the val split) and by
-`python -m codereset.evaluate`. Rows have the eval.jsonl schema (notes/contracts.md).
+`python -m codereset.evaluate`. Rows have the eval.jsonl schema (`eval_rows`).
 """
 
 from __future__ import annotations
@@ -17,7 +17,8 @@ def evaluate_tasks(roller: Roller, verifier: Any, tasks: Sequence[Any], n: int,
     """Sample `n` rollouts per task with `roller`, score them, and compute pass@k for each k.
 
     Returns {"k": [...], "pass_at_k": {k: value}, "n_tasks", "n_samples", "per_task": [...],
-    "tokens_generated"}; per_task rows hold task_id, n, correct count and mean reward.
+    "tokens_generated", "samples": [...]}; per_task rows hold task_id, n, correct count and mean
+    reward; samples are the scored rollouts (`Rollout.to_json`: thoughts, finish, verdict).
     """
     bad = [k for k in ks if not 1 <= k <= n]
     if bad:
@@ -39,6 +40,7 @@ def evaluate_tasks(roller: Roller, verifier: Any, tasks: Sequence[Any], n: int,
         "n_samples": n,
         "per_task": per_task,
         "tokens_generated": sum(r.generated_tokens for g in groups for r in g),
+        "samples": [r.to_json() for g in groups for r in g],
     }
 
 

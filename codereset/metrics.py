@@ -1,4 +1,4 @@
-"""The per-step metrics row (metrics.jsonl; schema in notes/contracts.md) and sample rows.
+"""The per-step metrics row (metrics.jsonl: the keys are `step_metrics`'s, below) and sample rows.
 
 Token accounting of a step (every generated token is counted exactly once):
   tokens_trained       generated tokens of the trained rollouts (base, reset suffixes, fallback);
