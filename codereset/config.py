@@ -250,7 +250,7 @@ class LoggingConfig:
     """What the run directory gets besides metrics.jsonl.
 
     samples: write samples.jsonl (every group of every step: thoughts, reset point, rewards) and
-        val_samples.jsonl (each validation rollout: thoughts, finish, verdict).
+        eval_samples.jsonl (each validation rollout: thoughts, finish, verdict).
     max_sample_groups: most groups written per step (None = all).
     tensorboard: write TensorBoard event files under tb/.
     wandb: also log to Weights & Biases (needs the wandb package and its login).

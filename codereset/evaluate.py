@@ -9,6 +9,7 @@
 pass@k uses the unbiased estimator 1 - C(n-c,k)/C(n,k) per task, averaged over tasks. Results
 are printed and appended to eval.jsonl in eval.output_dir (default: Hydra's run directory) with
 the run directory's eval.jsonl schema; `step` is the checkpoint's step (0 for a plain model).
+Every scored rollout (thoughts, finish, verdict) goes to eval_samples.jsonl beside it.
 """
 
 from __future__ import annotations
@@ -81,6 +82,8 @@ def evaluate(cfg: Any, out_dir: str | Path) -> list[dict]:
     run = RunDir(out_dir)
     for row in rows:
         run.append("eval.jsonl", row)
+    for sample in result["samples"]:  # what was generated, to read a score back to its outputs
+        run.append("eval_samples.jsonl", {"step": step, "split": e.split, **sample})
     return rows
 
 

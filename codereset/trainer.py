@@ -310,7 +310,7 @@ class Trainer:
                 self.run.append("eval.jsonl", r)
             if self.cfg.logging.samples:  # what validation generated, to see why it scored so
                 for sample in val["samples"]:
-                    self.run.append("val_samples.jsonl",
+                    self.run.append("eval_samples.jsonl",
                                     {"step": step, "split": self.cfg.env.val_split, **sample})
         scalars = {k: v for k, v in row.items() if isinstance(v, (int, float)) and not isinstance(v, bool)}
         if self.tb is not None:

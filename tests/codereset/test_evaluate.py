@@ -44,6 +44,9 @@ def test_evaluate_tasks_with_a_scripted_policy():
     assert result["pass_at_k"]["1"] == pytest.approx((0.5 + 0.0) / 2)
     assert result["pass_at_k"]["2"] == pytest.approx((1 - 1 / 6 + 0.0) / 2)
     assert [t["correct"] for t in result["per_task"]] == [2, 0]
+    samples = result["samples"]  # every scored rollout, task by task, with its verdict
+    assert [s["task_id"] for s in samples] == [make_task(0).task_id] * 4 + [make_task(1).task_id] * 4
+    assert [s["correct"] for s in samples].count(True) == 2 and all(s["thoughts"] for s in samples)
     rows = eval_rows(5, "fake", "test", result)
     assert [(r["step"], r["k"], r["n_tasks"], r["n_samples"]) for r in rows] == [(5, 1, 2, 4), (5, 2, 2, 4)]
     with pytest.raises(ValueError, match="k <= n_samples"):
@@ -85,5 +88,7 @@ def test_evaluate_command_on_humaneval(tmp_path):
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert "humaneval/test: pass@1 = 0.0000 (2 tasks, 1 samples each)" in proc.stdout
     (row,) = [json.loads(line) for line in (tmp_path / "eval.jsonl").read_text().splitlines()]
+    samples = [json.loads(line) for line in (tmp_path / "eval_samples.jsonl").read_text().splitlines()]
+    assert len(samples) == 2 and all(s["split"] == "test" and "verdict" in s for s in samples)
     assert (row["suite"], row["split"], row["k"], row["n_tasks"], row["step"]) == ("humaneval", "test", 1, 2, 0)
     assert [t["task_id"] for t in row["per_task"]] == ["HumanEval/0", "HumanEval/1"]

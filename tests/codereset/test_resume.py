@@ -59,7 +59,7 @@ def test_resume_after_kill_9_loses_and_duplicates_nothing(tmp_path):
     per_step = Counter(r["step"] for r in RunDir(out).read("samples.jsonl"))
     assert set(per_step) == {1, 2} and len(set(per_step.values())) == 1   # no step twice
     assert [r["step"] for r in RunDir(out).read("eval.jsonl")] == [2]
-    assert {r["step"] for r in RunDir(out).read("val_samples.jsonl")} == {2}
+    assert {r["step"] for r in RunDir(out).read("eval_samples.jsonl")} == {2}
     assert json.loads((out / "run_status.json").read_text()) == {
         "state": "finished", "last_step": 2, "total_steps": 2}
 

@@ -60,7 +60,7 @@ def check_run_dir(out: Path, agent: str, suite: str, steps: int = 2) -> None:
         assert len(s["rewards"]) == len(s["rollouts"]) and all(r["thoughts"] for r in s["rollouts"])
     (ev,) = rows(out / "eval.jsonl")
     assert (ev["step"], ev["split"], ev["k"], ev["n_tasks"]) == (steps, "val", 1, 8)
-    val_samples = rows(out / "val_samples.jsonl")  # one greedy rollout per val task, as scored
+    val_samples = rows(out / "eval_samples.jsonl")  # one greedy rollout per val task, as scored
     assert [v["task_id"] for v in val_samples] == [t["task_id"] for t in ev["per_task"]]
     assert [int(v["correct"]) for v in val_samples] == [t["correct"] for t in ev["per_task"]]
     assert all(v["step"] == steps and v["split"] == "val" and "verdict" in v for v in val_samples)
