@@ -1,7 +1,8 @@
 """The run directory's files, written safely (row schemas: `metrics`, `evaluation.eval_rows`).
 
 config.yaml (resolved config), metrics.jsonl / samples.jsonl / eval.jsonl / eval_samples.jsonl
-(one JSON object per line, flushed per row), run_status.json (replaced atomically), checkpoints/ and tb/ paths.
+(one JSON object per line, flushed per row), run_status.json (replaced atomically), checkpoints/
+and tb/ paths.
 On resume, `truncate_after(step)` drops every JSONL row of a step after the checkpoint (and a
 half-written last line), so a re-run step is never duplicated and no checkpointed step is lost.
 """

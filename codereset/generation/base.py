@@ -5,11 +5,11 @@ Owns: `Sampling` (how to sample), `Completion` (one continuation), the abstract
 `as_token_ids` (a prefix is token ids used as is, or a string tokenized once) and
 `stop_cut` (where a continuation ends given stop strings and EOS).
 
-Contract of `generate`: for each prefix, `n` continuations. A
-continuation ends at the first stop string found in the *generated* text (the prefix is never
-searched), at EOS, or after `max_new_tokens`. When a stop string ends it, `token_ids` end with the
-token that completes the stop string (that token may carry a few characters past the stop string:
-`text` is always exactly `tokenizer.decode(token_ids)`). EOS is not included in `token_ids`.
+Contract of `generate`: for each prefix, `n` continuations. A continuation ends at the first stop
+string found in the *generated* text (the prefix is never searched), at EOS, or after
+`max_new_tokens`. When a stop string ends it, `token_ids` end with the token that completes the
+stop string (that token may carry a few characters past the stop string: `text` is always exactly
+`tokenizer.decode(token_ids)`). EOS is not included in `token_ids`.
 """
 
 from __future__ import annotations
