@@ -8,7 +8,8 @@ channels travel over it as passed file descriptors, so a run costs a fork inside
 not a ``docker run``. Without ``image``, the offline image (``dockerimage``) is built on first use
 and the host's Python is mounted read-only; with ``image`` (built from ``sandboxes/Dockerfile``)
 nothing of the host is mounted but the socket directory. A container started by a judge pinned to
-a CPU (``pool``) gets that CPU as its ``--cpuset-cpus``.
+a CPU (``pool``) gets that CPU as its ``--cpuset-cpus``, or starts unpinned if the daemon refuses
+it.
 """
 
 from __future__ import annotations
@@ -84,7 +85,8 @@ class DockerBackend(Backend):
         if not self.config.image:
             ensure_offline_image(self.config.docker, host_layout(self.config.allow_site_packages))
 
-    def _run_args(self, name: str, uid: int, limits: Limits, sockdir: str) -> list[str]:
+    def _run_args(self, name: str, uid: int, limits: Limits, sockdir: str,
+                  pin: bool = True) -> list[str]:
         c = self.config
         memory = f"{limits.memory_mb + c.memory_headroom_mb}m"
         args = [c.docker, "run", "-d", "--rm", "--name", name, "--network", "none",
@@ -95,7 +97,7 @@ class DockerBackend(Backend):
                 "--tmpfs", f"/tmp:rw,nosuid,nodev,size={c.tmp_mb}m,mode=1777",
                 "-v", f"{sockdir}:{SOCKET_DIR}:ro"]
         cpus = sorted(os.sched_getaffinity(0))
-        if len(cpus) < (os.cpu_count() or len(cpus)):  # a pinned judge: its container with it
+        if pin and len(cpus) < (os.cpu_count() or len(cpus)):  # a pinned judge: its container too
             args += ["--cpuset-cpus", ",".join(map(str, cpus))]
         if c.image:
             image, python = c.image, c.python
@@ -129,8 +131,13 @@ class DockerBackend(Backend):
             shutil.rmtree(sockdir, ignore_errors=True)
 
         try:
-            done = subprocess.run(self._run_args(name, uid, limits, sockdir),
-                                  capture_output=True, text=True, timeout=c.start_timeout_s)
+            args = self._run_args(name, uid, limits, sockdir)
+            done = subprocess.run(args, capture_output=True, text=True, timeout=c.start_timeout_s)
+            if done.returncode != 0 and "--cpuset-cpus" in args:
+                # the daemon's cgroup may not offer this CPU: pinning only saves time, so unpinned
+                subprocess.run([c.docker, "rm", "-f", name], capture_output=True, timeout=60)
+                done = subprocess.run(self._run_args(name, uid, limits, sockdir, pin=False),
+                                      capture_output=True, text=True, timeout=c.start_timeout_s)
             if done.returncode != 0:
                 raise RuntimeError(f"docker run failed: {done.stderr.strip()[:300]}")
             listener.settimeout(c.start_timeout_s)

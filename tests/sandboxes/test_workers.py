@@ -194,3 +194,28 @@ def test_runs_sharing_a_home_still_spread_over_the_workers():
         assert _home(tests, 0, 2) == _home(tests, 3, 2)
         verdicts = sb.run_many([(code, tests)] * 4)
         assert 0 < sum(v.passed for v in verdicts) < 4  # the idle worker took some of them
+
+
+@pytest.mark.docker
+def test_docker_starts_unpinned_when_the_daemon_refuses_the_cpu(monkeypatch):
+    from sandboxes.backends import make_backend
+    from sandboxes.link import RunnerLink
+    from sandboxes.uids import UidLease
+
+    backend = make_backend("docker")
+    reason = backend.unavailable()
+    if reason is not None:
+        pytest.skip(f"docker backend unavailable here: {reason}")
+    backend.prepare()
+    # as if this judge were pinned to a CPU the daemon cannot give: docker run refuses it
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {4095})
+    assert "--cpuset-cpus" in backend._run_args("probe", 0, Limits(), "/tmp")
+    lease = UidLease()
+    launched = backend.launch(lease.uid, Limits())
+    try:
+        link = RunnerLink(launched.sock, launched.kill, launched.start_timeout)
+        assert link.hello["hello"] and len(link.hello["cpus"]) >= 1
+        link.close()
+    finally:
+        launched.kill()
+        lease.release()
