@@ -51,7 +51,7 @@ def load_evaluated_model(cfg: Any) -> tuple[Any, Any, int]:
 def evaluate(cfg: Any, out_dir: str | Path) -> list[dict]:
     """Evaluate per `cfg` (an `EvaluateConfig`); returns the eval.jsonl rows it wrote."""
     from codereset.components import load_tasks, make_generation_backend, make_rules, make_verifier
-    from codereset.evaluation import eval_rows, evaluate_tasks
+    from codereset.evaluation import eval_rows, eval_sample_rows, evaluate_tasks
     from codereset.rollout import Roller
     from codereset.rundir import RunDir
 
@@ -82,8 +82,8 @@ def evaluate(cfg: Any, out_dir: str | Path) -> list[dict]:
     run = RunDir(out_dir)
     for row in rows:
         run.append("eval.jsonl", row)
-    for sample in result["samples"]:  # what was generated, to read a score back to its outputs
-        run.append("eval_samples.jsonl", {"step": step, "split": e.split, **sample})
+    for sample in eval_sample_rows(step, e.split, result):  # what the scores were given for
+        run.append("eval_samples.jsonl", sample)
     return rows
 
 

@@ -52,3 +52,8 @@ def eval_rows(step: int, suite: str, split: str, result: dict) -> list[dict]:
              "per_task": [{"task_id": t["task_id"], "correct": t["correct"], "n": t["n"],
                            "pass_at_k": t["pass_at_k"][str(k)]} for t in result["per_task"]]}
             for k in result["k"]]
+
+
+def eval_sample_rows(step: int, split: str, result: dict) -> list[dict]:
+    """eval_samples.jsonl rows (one per scored rollout) from an `evaluate_tasks` result."""
+    return [{"step": step, "split": split, **sample} for sample in result["samples"]]

@@ -40,7 +40,7 @@ from codereset.buffer import BufferBuilder, StepBuffer
 from codereset.config import apply_torch_threads
 from codereset.components import load_policy, load_tasks, make_generation_backend, make_rules, make_verifier
 from codereset.data import TaskSampler
-from codereset.evaluation import eval_rows, evaluate_tasks
+from codereset.evaluation import eval_rows, eval_sample_rows, evaluate_tasks
 from codereset.interrupts import Interrupts
 from codereset.metrics import sample_rows, step_metrics
 from codereset.rollout import Roller
@@ -309,9 +309,8 @@ class Trainer:
             for r in eval_rows(step, self.cfg.env.tasks, self.cfg.env.val_split, val):
                 self.run.append("eval.jsonl", r)
             if self.cfg.logging.samples:  # what validation generated, to see why it scored so
-                for sample in val["samples"]:
-                    self.run.append("eval_samples.jsonl",
-                                    {"step": step, "split": self.cfg.env.val_split, **sample})
+                for r in eval_sample_rows(step, self.cfg.env.val_split, val):
+                    self.run.append("eval_samples.jsonl", r)
         scalars = {k: v for k, v in row.items() if isinstance(v, (int, float)) and not isinstance(v, bool)}
         if self.tb is not None:
             for key, value in scalars.items():

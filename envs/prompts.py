@@ -36,8 +36,6 @@ from typing import Any
 from envs.rules import ThoughtRules
 from envs.tasks.task import Task
 
-STOP = "{stop}"  # placeholder for the stop pattern in the texts below
-
 
 @dataclass(frozen=True)
 class PromptStyle:

@@ -30,6 +30,8 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from .backends import Backend
+from .backends.base import usable_cpus
+from .session import READ_CHUNK
 from .specs import AssertTests, Limits, StdioTests, check_spec
 from .verdict import Verdict
 
@@ -39,16 +41,7 @@ JUDGE_BOOT = (f"import sys; sys.path.insert(0, {PACKAGE_PARENT!r}); "
               "from sandboxes.judge import main; main()")
 START_TIMEOUT_S = 120.0   # a judge plus its runner (a docker container) must be up by then
 SLACK_S = 30.0            # on top of the limits: replacing a sandbox, a loaded machine
-READ_CHUNK = 1 << 16      # larger reads are mmap'ed and trimmed on every call (see session)
 _next_cpu = itertools.count()  # where the next pinned worker goes, across this process's pools
-
-
-def usable_cpus() -> list[int]:
-    """The CPUs this process may run on."""
-    try:
-        return sorted(os.sched_getaffinity(0))
-    except (AttributeError, OSError):  # not Linux
-        return []
 
 
 def assign_cpus(workers: int, pin_cpus: bool | None) -> list[int | None]:

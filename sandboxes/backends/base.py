@@ -74,3 +74,11 @@ def boot_args(python: str, runner_parent: str, entry: str, config: dict) -> list
 
 def is_root() -> bool:
     return os.geteuid() == 0
+
+
+def usable_cpus() -> list[int]:
+    """The CPUs this process may run on (empty where affinity is not supported)."""
+    try:
+        return sorted(os.sched_getaffinity(0))
+    except (AttributeError, OSError):  # not Linux
+        return []

@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from ..dockerimage import ensure_offline_image
 from ..layout import RUNNER_DIR, RUNNER_MOUNT, host_layout
 from ..specs import Limits
-from .base import Backend, Isolation, Launched, boot_args
+from .base import Backend, Isolation, Launched, boot_args, usable_cpus
 
 SOCKET_DIR = "/run/codereset"
 
@@ -96,8 +96,8 @@ class DockerBackend(Backend):
                 "--log-driver", "none", "--workdir", "/tmp",
                 "--tmpfs", f"/tmp:rw,nosuid,nodev,size={c.tmp_mb}m,mode=1777",
                 "-v", f"{sockdir}:{SOCKET_DIR}:ro"]
-        cpus = sorted(os.sched_getaffinity(0))
-        if pin and len(cpus) < (os.cpu_count() or len(cpus)):  # a pinned judge: its container too
+        cpus = usable_cpus()
+        if pin and cpus and len(cpus) < (os.cpu_count() or len(cpus)):  # a pinned judge's container
             args += ["--cpuset-cpus", ",".join(map(str, cpus))]
         if c.image:
             image, python = c.image, c.python
