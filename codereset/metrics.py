@@ -1,4 +1,6 @@
-"""The per-step metrics row (metrics.jsonl: the keys are `step_metrics`'s, below) and sample rows.
+"""The per-step metrics row (metrics.jsonl) and the samples.jsonl rows; their keys are declared,
+with a doc each, in `codereset.schema` (`METRICS`, `SAMPLE_GROUP`, `ROLLOUT`), and every row is
+checked against it before it is returned.
 
 Token accounting of a step (every generated token is counted exactly once):
   tokens_trained       generated tokens of the trained rollouts (base, reset suffixes, fallback);
@@ -23,6 +25,7 @@ from typing import Any
 
 from codereset.buffer import Group, StepBuffer
 from codereset.passk import pass_at_k
+from codereset.schema import METRICS, SAMPLE_GROUP
 
 
 def _mean(values: list[float]) -> float | None:
@@ -38,8 +41,10 @@ def _suffix_pass_at_4(groups: list[Group]) -> float | None:
     return _mean(values)
 
 
-def step_metrics(step: int, buf: StepBuffer, update: Any, times: dict[str, float]) -> dict:
-    """The metrics.jsonl row of one step (validation keys are added by the trainer)."""
+def step_metrics(step: int, buf: StepBuffer, update: Any, times: dict[str, float],
+                 val_pass_rate: float | None = None) -> dict:
+    """The metrics.jsonl row of one step (`val_pass_rate`: the step's validation result, None
+    when it did not validate). Its keys are `codereset.schema.METRICS`'s (checked)."""
     trained = [r for g in buf.groups for r in g.rollouts]
     untrained = [r for p in buf.prompts for r in p.untrained_draws()]
     sample = [r for p in buf.prompts for r in p.pass_sample]
@@ -72,10 +77,16 @@ def step_metrics(step: int, buf: StepBuffer, update: Any, times: dict[str, float
         "correction_rate": _share([g.n_correct > 0 for g in resets]),
         "localization_parse_failures": sum(g.choice.localization_failed for g in resets),
     }
+    when = {"agent"}
     if any(_has_oracle(p.task) for p in buf.prompts):
         row.update(oracle_metrics(resets))
+        when.add("oracle")
     row.update({f"time_{name}_s": float(times.get(name, 0.0))
                 for name in ("generate", "verify", "localize", "train", "validate", "step")})
+    if val_pass_rate is not None:
+        row["val_pass_rate"] = val_pass_rate
+        when.add("validation")
+    METRICS.check(row, when)
     return row
 
 
@@ -112,15 +123,19 @@ def sample_rows(step: int, buf: StepBuffer, limit: int | None = None) -> list[di
             row = {"step": step, "task_id": p.task.task_id, "group": g.kind,
                    "reset_index": g.h, "rewards": g.rewards, "advantages": g.advantages,
                    "rollouts": [r.to_json() for r in g.rollouts]}
+            when = set()
             if g.seed is not None:
+                when.add("reset")
                 row.update(seed_thoughts=list(g.seed.thoughts), seed_n_thoughts=g.seed.n_thoughts,
                            reset_depth=g.depth, **g.choice.info)
             if g.oracle:
                 row["h_oracle"] = g.h_oracle
-            rows.append(row)
+                when.add("oracle")
+            rows.append(SAMPLE_GROUP.check(row, when))
         search = p.untrained_draws()
         if search:
-            rows.append({"step": step, "task_id": p.task.task_id, "group": "seed_search",
-                         "reset_index": None, "rewards": [r.reward for r in search],
-                         "advantages": None, "rollouts": [r.to_json() for r in search]})
+            rows.append(SAMPLE_GROUP.check({
+                "step": step, "task_id": p.task.task_id, "group": "seed_search", "reset_index": None,
+                "rewards": [r.reward for r in search], "advantages": None,
+                "rollouts": [r.to_json() for r in search]}))
     return rows if limit is None else rows[:limit]

@@ -282,9 +282,8 @@ class Trainer:
         """Validate when due, write the step's rows and checkpoint (rank 0); returns the row."""
         val = self._validate(step, times) if self._validation_due(step) else None
         times.seconds["step"] = time.perf_counter() - started
-        row = step_metrics(step, buf, result, times.seconds)
-        if val is not None:
-            row["val_pass_rate"] = val["pass_at_k"]["1"]
+        row = step_metrics(step, buf, result, times.seconds,
+                           val_pass_rate=None if val is None else val["pass_at_k"]["1"])
         self._write(step, row, buf, val)
         if step % self.cfg.trainer.checkpoint_every == 0 or step == self.cfg.trainer.steps:
             self._save(step)

@@ -16,19 +16,13 @@ from codereset.agents import AgentContext, make_agent
 from codereset.buffer import BufferBuilder
 from codereset.config import AgentConfig, BufferConfig
 from codereset.rollout import Roller
+from codereset.schema import METRICS
 from envs.rules import ThoughtRules
 from envs.tasks import load_suite
 from envs.verify import Verifier
 
 ROOT = Path(__file__).resolve().parents[2]
-METRIC_KEYS = {
-    "step", "pass_rate", "loss", "grad_norm", "tokens_trained", "tokens_seed_search",
-    "tokens_localization", "tokens_prefix_reused", "tokens_generated", "mean_response_tokens",
-    "reset_depth", "reset_depths", "reset_groups_with_signal", "correction_rate",
-    "localization_parse_failures", "time_generate_s", "time_verify_s", "time_localize_s",
-    "time_train_s", "time_step_s", "skipped_update"}
-ORACLE_KEYS = {"localization_deviation", "localization_deviations", "correction_rate_clean",
-               "correction_rate_erroneous", "suffix_pass_at_4_clean", "suffix_pass_at_4_erroneous"}
+ORACLE_KEYS = set(METRICS.of("oracle"))
 
 
 def train(*args, timeout=420):
@@ -46,7 +40,8 @@ def check_run_dir(out: Path, agent: str, suite: str, steps: int = 2) -> None:
     metrics = rows(out / "metrics.jsonl")
     assert [m["step"] for m in metrics] == list(range(1, steps + 1))
     for m in metrics:
-        assert METRIC_KEYS <= set(m), METRIC_KEYS - set(m)
+        METRICS.check(m, {"agent"} | ({"oracle"} if suite == "arith" else set())
+                      | ({"validation"} if m["step"] == steps else set()))
         assert m["tokens_generated"] == m["tokens_trained"] + m["tokens_seed_search"] + m["tokens_localization"]
         assert 0.0 <= m["pass_rate"] <= 1.0 and m["skipped_update"] is False
         assert all(m[k] >= 0 for k in m if k.startswith("time_"))

@@ -1,0 +1,218 @@
+"""The row schemas of a run directory's JSONL files, declared once: every key, when it is written
+and what it means.
+
+The writers (`codereset.metrics`, `codereset.evaluation`, `codereset.rollout.Rollout.to_json`)
+check their rows against these schemas, the report (`codereset.report`) reads its keys from them
+and the tests compare what a real run wrote with them, so the three cannot drift.
+
+A schema is a tuple of `Key`s. A key's `when` names the condition under which the writer adds it
+(``"always"`` or one of the schema's `conditions`); an `optional` key may be absent even then
+(e.g. the agent-specific details of a reset choice). `RowSchema.check` raises `SchemaError` for a
+row that lacks a required key or holds an undeclared one.
+
+To add a key: append one `Key(...)` line to its schema below (with a doc that says what it
+measures and its unit), then write it. A key written but not declared fails the writer's check.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+
+class SchemaError(ValueError):
+    """A row whose keys do not match its declared schema."""
+
+
+@dataclass(frozen=True)
+class Key:
+    """One row key.
+
+    name: the key. doc: what it holds (unit; null when). when: "always" or the name of the
+    condition under which it is written. optional: may be absent even when its condition holds.
+    """
+
+    name: str
+    doc: str
+    when: str = "always"
+    optional: bool = False
+
+
+@dataclass(frozen=True)
+class RowSchema:
+    """The keys of one JSONL file's rows.
+
+    file: the file name in the run directory. conditions: condition name -> when it holds.
+    keys: the declared keys, in writing order.
+    """
+
+    file: str
+    keys: tuple[Key, ...]
+    conditions: Mapping[str, str] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        names = [k.name for k in self.keys]
+        dupes = sorted({n for n in names if names.count(n) > 1})
+        if dupes:
+            raise SchemaError(f"{self.file}: keys declared twice: {dupes}")
+        unknown = sorted({k.when for k in self.keys} - {"always"} - set(self.conditions))
+        if unknown:
+            raise SchemaError(f"{self.file}: keys use undeclared conditions {unknown}; "
+                              f"declared: {sorted(self.conditions)}")
+
+    def _active(self, when: Iterable[str]) -> list[Key]:
+        when = set(when)
+        unknown = sorted(when - set(self.conditions))
+        if unknown:
+            raise SchemaError(f"{self.file}: unknown conditions {unknown}; known: {sorted(self.conditions)}")
+        return [k for k in self.keys if k.when == "always" or k.when in when]
+
+    def names(self, when: Iterable[str] = (), *, required: bool = False) -> tuple[str, ...]:
+        """Keys written under the conditions `when` (all of them, or only the required ones)."""
+        return tuple(k.name for k in self._active(when) if not (required and k.optional))
+
+    def of(self, when: str) -> tuple[str, ...]:
+        """Keys written exactly under condition `when` ("always" for the unconditional ones)."""
+        if when != "always" and when not in self.conditions:
+            raise SchemaError(f"{self.file}: unknown condition {when!r}; known: {sorted(self.conditions)}")
+        return tuple(k.name for k in self.keys if k.when == when)
+
+    def doc(self, name: str) -> str:
+        """The doc of key `name`."""
+        for k in self.keys:
+            if k.name == name:
+                return k.doc
+        raise SchemaError(f"{self.file} declares no key {name!r}; declared: {[k.name for k in self.keys]}")
+
+    def check(self, row: Mapping[str, Any], when: Iterable[str] = ()) -> Mapping[str, Any]:
+        """Return `row` if its keys are exactly those declared under `when`; else raise."""
+        active = self._active(when)
+        allowed = {k.name for k in active}
+        missing = sorted(k.name for k in active if not k.optional and k.name not in row)
+        extra = sorted(set(row) - allowed)
+        if missing or extra:
+            raise SchemaError(
+                f"{self.file} row does not match codereset/schema.py (conditions {sorted(set(when))}): "
+                f"missing {missing}, undeclared {extra}; declare new keys there")
+        return row
+
+
+_TIME = "wall seconds of the step spent in the {} phase (0 when the phase did not run)"
+
+METRICS = RowSchema(
+    file="metrics.jsonl",
+    conditions={
+        "oracle": "the step's batch holds a task with a step-level oracle (envs.oracle.has_oracle)",
+        "validation": "the step ran validation (validation.every / validation.at_end)",
+        "agent": "always checked; the keys an agent records for itself (PromptBuffer.extra_tokens "
+                 "as tokens_<kind>, PromptBuffer.diagnostics), declared here one by one as optional",
+    },
+    keys=(
+        Key("step", "training step, 1-based"),
+        Key("pass_rate", "share of the base group's rollouts that are correct (all tests / answer right)"),
+        Key("reward_mean", "mean reward of the base group's rollouts"),
+        Key("loss", "the policy loss of the update; null when the update was skipped"),
+        Key("grad_norm", "gradient norm before clipping; null when skipped"),
+        Key("skipped_update", "true when the update was skipped (non-finite loss or gradient)"),
+        Key("mean_logprob", "mean log-probability of the trained tokens; null when not computed"),
+        Key("tokens_trained", "generated tokens of the trained rollouts (base, reset suffixes, fallback)"),
+        Key("tokens_seed_search", "generated tokens of draws that are not trained (seed search, probes)"),
+        Key("tokens_localization", "tokens SRPO's localizer generated"),
+        Key("tokens_prefix_reused", "reset-prefix tokens reset rollouts continued from (once per rollout)"),
+        Key("tokens_generated", "tokens_trained + tokens_seed_search + tokens_localization"),
+        Key("mean_response_tokens", "mean generated tokens per trained rollout"),
+        Key("rollouts_trained", "rollouts in the trained groups"),
+        Key("rollouts_backprop", "rollouts the update back-propagated through (non-zero advantage)"),
+        Key("seeds_found", "failed rollouts found as reset seeds"),
+        Key("fallback_groups", "groups filled with fresh rollouts because no seed was found"),
+        Key("reset_depth", "mean h*/n over reset groups; null without reset groups"),
+        Key("reset_depths", "h*/n of each reset group (list)"),
+        Key("reset_groups_with_signal", "share of reset groups with non-zero reward variance; null without"),
+        Key("correction_rate", "share of reset groups with at least one correct suffix; null without"),
+        Key("localization_parse_failures", "localizer answers that were unparseable or out of range"),
+        Key("localization_deviation", "mean h* - h_oracle over reset groups where the oracle found an "
+            "error; null when none", when="oracle"),
+        Key("localization_deviations", "h* - h_oracle of each such group (list)", when="oracle"),
+        Key("correction_rate_clean", "correction rate of reset groups with a clean prefix "
+            "(h* <= h_oracle or no error found); null when none", when="oracle"),
+        Key("correction_rate_erroneous", "correction rate of reset groups whose prefix holds the "
+            "oracle's error; null when none", when="oracle"),
+        Key("suffix_pass_at_4_clean", "unbiased suffix pass@4 (k = min(4, group size)) from clean "
+            "prefixes; null when none", when="oracle"),
+        Key("suffix_pass_at_4_erroneous", "the same from erroneous prefixes; null when none", when="oracle"),
+        Key("reset_groups_clean", "reset groups with a clean prefix", when="oracle"),
+        Key("reset_groups_erroneous", "reset groups with an erroneous prefix", when="oracle"),
+        Key("time_generate_s", _TIME.format("generate (rollouts)")),
+        Key("time_verify_s", _TIME.format("verify (rewards)")),
+        Key("time_localize_s", _TIME.format("localize (SRPO)")),
+        Key("time_train_s", _TIME.format("train (update and weight sync)")),
+        Key("time_validate_s", _TIME.format("validate")),
+        Key("time_step_s", "wall seconds of the whole step (checkpointing excluded)"),
+        Key("val_pass_rate", "greedy pass@1 on the validation split", when="validation"),
+        # agent-specific keys (when="agent", optional=True) go below, one line each.
+    ),
+)
+
+ROLLOUT = RowSchema(
+    file="samples.jsonl (rollouts)",
+    conditions={"scored": "the rollout was scored by the verifier"},
+    keys=(
+        Key("task_id", "the task (reset a gym env with it to replay the rollout)"),
+        Key("kind", "what it was drawn for: base, seed_search, reset, fallback or eval"),
+        Key("thoughts", "thought texts in order, the reset prefix first (step them to replay)"),
+        Key("prefix_len", "leading thoughts that came from the reset state (not generated)"),
+        Key("status", "terminated or truncated (envs.transition.status)"),
+        Key("finish", "how the last thought ended: stop, eos or length (envs.transition.FINISHES)"),
+        Key("generated_tokens", "tokens generated for this rollout (its suffix, EOS included)"),
+        Key("reward", "the verifier's reward", when="scored"),
+        Key("correct", "true when the rollout is correct", when="scored"),
+        Key("verdict", "the verifier's status (e.g. passed, failed, no_answer)", when="scored"),
+    ),
+)
+
+SAMPLE_GROUP = RowSchema(
+    file="samples.jsonl",
+    conditions={
+        "reset": "the group continues from a seed's reset state",
+        "oracle": "the group's task has a step-level oracle",
+    },
+    keys=(
+        Key("step", "training step"),
+        Key("task_id", "the prompt's task"),
+        Key("group", "base, reset, fallback or seed_search"),
+        Key("reset_index", "h*, 1-based; null for groups that do not reset"),
+        Key("rewards", "reward of each rollout (list)"),
+        Key("advantages", "advantage of each rollout (list); null for untrained draws"),
+        Key("rollouts", "the rollouts (codereset.schema.ROLLOUT rows)"),
+        Key("seed_thoughts", "the seed's thoughts", when="reset"),
+        Key("seed_n_thoughts", "n, the seed's thought count", when="reset"),
+        Key("reset_depth", "h*/n", when="reset"),
+        Key("localizer_answer", "SRPO: the localizer's raw answer", when="reset", optional=True),
+        Key("localizer_parsed", "SRPO: the step number it named (null: none)", when="reset", optional=True),
+        Key("localizer_rule", "SRPO: the parsing rule that found it", when="reset", optional=True),
+        Key("localizer_failed", "SRPO: true when the fallback chose h*", when="reset", optional=True),
+        Key("oracle_found_error", "CARO: whether the oracle found an error", when="reset", optional=True),
+        Key("h_oracle", "the oracle's first erroneous thought (1-based; null: none)", when="oracle"),
+    ),
+)
+
+EVAL = RowSchema(
+    file="eval.jsonl",
+    keys=(
+        Key("step", "training step of the evaluation"),
+        Key("suite", "task suite"),
+        Key("split", "split evaluated"),
+        Key("k", "the k of pass@k"),
+        Key("pass_at_k", "mean unbiased pass@k over tasks"),
+        Key("n_tasks", "tasks evaluated"),
+        Key("n_samples", "samples per task"),
+        Key("per_task", "per task: task_id, correct, n, pass_at_k (list)"),
+    ),
+)
+
+EVAL_SAMPLE = RowSchema(
+    file="eval_samples.jsonl",
+    conditions=ROLLOUT.conditions,
+    keys=(Key("step", "training step of the evaluation"), Key("split", "split evaluated")) + ROLLOUT.keys,
+)
