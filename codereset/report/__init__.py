@@ -6,9 +6,12 @@ self-contained `report.html`, `summary.json` and `figures/` comparing agents (GR
 agent, reset and localization diagnostics, and the final evaluation. It only reads run
 directories (see the "Run directory" contract); partial or killed runs are shown and named.
 
-Modules: `runs` (find and load run directories), `stats` (mean ± SE, Wilson interval),
-`aggregate` (curves, speed-ups, per-run summaries), `tables` (the numbers per agent),
-`plots` (figures), `document` (Markdown/HTML rendering), `build` (assembles the report).
+Modules: `runs` (find and load run directories; keys from `codereset.schema`), `stats` (mean ±
+SE, Wilson interval), `speedup` (the speed-up rule: only where the baseline gained, against a
+target between its start and final value, with bootstrap intervals over seeds), `aggregate`
+(curves, the runs of a group as arrays), `comparison` (agents against the baseline, paired where
+the runs are, and the per-agent block of summary.json), `tables` (the numbers per agent), `plots`
+(figures), `document` (Markdown/HTML rendering), `build` (assembles the report).
 """
 
 from codereset.report.build import ReportConfig, ReportResult, build_report

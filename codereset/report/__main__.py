@@ -11,7 +11,8 @@ from __future__ import annotations
 import argparse
 import sys
 
-from codereset.report.build import ReportConfig, build_report
+from codereset.report.build import DEFAULT_SMOOTH, ReportConfig, build_report
+from codereset.report.speedup import SpeedupRule
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -23,23 +24,26 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         help="run directories, or directories above them (sweeps)")
     parser.add_argument("--out", required=True, help="folder for report.md/.html and figures")
     parser.add_argument("--baseline", default=defaults.baseline,
-                        help="group whose final value sets the speed-up target "
+                        help="group whose gain sets the speed-up target "
                              "(default: grpo when present, else the first group)")
     parser.add_argument("--group-by", default=defaults.group_by,
                         help=f"dotted config key that forms the groups (default: "
                              f"{defaults.group_by})")
     parser.add_argument("--smooth", type=int, default=defaults.smooth,
-                        help=f"trailing-mean window in steps for per-step rates "
-                             f"(default: {defaults.smooth}; 1 = raw)")
+                        help=f"trailing-mean window in steps for per-step rates (default: "
+                             f"{DEFAULT_SMOOTH}, capped at a quarter of the shortest run; 1 = raw)")
+    parser.add_argument("--target-fraction", type=float, default=defaults.speedup.fraction,
+                        help="speed-up target: this share of the baseline's gain from its start "
+                             f"(default: {defaults.speedup.fraction})")
     parser.add_argument("--title", default=defaults.title, help="report title")
     return parser.parse_args(argv)
 
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    cfg = ReportConfig(baseline=args.baseline, group_by=args.group_by, smooth=args.smooth,
-                       title=args.title)
     try:
+        cfg = ReportConfig(baseline=args.baseline, group_by=args.group_by, smooth=args.smooth,
+                           title=args.title, speedup=SpeedupRule(fraction=args.target_fraction))
         result = build_report(args.paths, args.out, cfg)
     except ValueError as err:
         print(f"error: {err}", file=sys.stderr)

@@ -1,17 +1,19 @@
-"""Aggregation over seeds: learning curves (vs step and vs generated tokens), speed-ups, and
-per-run summaries averaged per group (agent).
+"""Aggregation over seeds: learning curves (vs step and vs generated tokens), the runs of a group
+as arrays for the speed-up rule (`codereset.report.speedup`), and per-run summaries averaged per
+group (agent).
 
 Rules (the report prints them too):
 - A curve is built per run first (optionally a trailing mean over `smooth` steps), then averaged
   over the group's runs at each x; the band is +-1 standard error over the runs present at that
   x (`n` says how many: a partial run drops out where its metrics stop).
+- The validation curve (`val_pass_rate`) also takes the run's `eval.jsonl` rows of its validation
+  split at k=1 for steps without a metrics row, so the starting evaluation (step 0, written when the
+  trainer validates at the start) is the curve's first point; runs without one start at their first
+  validated step.
 - Against tokens, each step's mean sits at the mean cumulative generated tokens of the runs
-  present at that step. Generated tokens are cumulative `tokens_generated` (trained + seed search + localization +
-  untrained); rows without it fall back to the sum of the token kinds they do have.
-- Speed-up: the target is the baseline group's final value (its mean curve at its last step).
-  Each group's *step to target* is the first step where its mean curve reaches the target;
-  speed-up = baseline's step to target / the group's (baseline = 1.0). The token speed-up does
-  the same with the mean cumulative generated tokens at those steps.
+  present at that step (0 at step 0). Generated tokens are cumulative `tokens_generated` (every
+  kind of generation); rows without it fall back to the sum of the `tokens_<kind>` counts they do
+  have (every kind except the reused prefix).
 """
 
 from __future__ import annotations
@@ -23,10 +25,18 @@ from typing import Callable
 import numpy as np
 
 from codereset.report.runs import Run, is_number
+from codereset.report.speedup import CurveSet
+from codereset.schema import METRICS
 from codereset.report.stats import MeanSE, mean_se, trailing_mean, weighted_mean
 
-#: Token kinds that add up to the generated total when `tokens_generated` is missing.
-GENERATED_PARTS = ("tokens_trained", "tokens_seed_search", "tokens_localization")
+#: Phases whose seconds count as generation time for tokens/s.
+GENERATION_PHASES = ("time_generate_s", "time_localize_s")
+#: The metrics key of the validation pass rate; its curve also reads eval.jsonl (module docstring).
+VAL_KEY = "val_pass_rate"
+#: `tokens_<kind>` keys that are not a kind of generated token.
+NOT_GENERATED = ("tokens_generated", "tokens_prefix_reused")
+for _key in (VAL_KEY, "pass_rate", *NOT_GENERATED, *GENERATION_PHASES):
+    METRICS.doc(_key)  # raises at import when the schema no longer declares a key read here
 
 
 @dataclass
@@ -43,23 +53,29 @@ class Curve:
         """The mean at the last x (NaN for an empty curve)."""
         return float(self.mean[-1]) if self.x.size else math.nan
 
-    def first_reaching(self, target: float, tol: float = 1e-9) -> float | None:
-        """First x whose mean is >= target (None when never)."""
-        hits = np.nonzero(np.nan_to_num(self.mean, nan=-math.inf) >= target - tol)[0]
-        return float(self.x[hits[0]]) if hits.size else None
+
+def token_kinds(rows) -> list[str]:
+    """Every `tokens_<kind>` key with a number in some row (generated kinds, in first-seen order)."""
+    seen: dict[str, None] = {}
+    for row in rows:
+        for key, value in row.items():
+            if key.startswith("tokens_") and key not in NOT_GENERATED and is_number(value):
+                seen[key] = None
+    return list(seen)
 
 
 def generated_tokens(row: dict) -> float:
     """Tokens generated in this step (all kinds), NaN when the row says nothing about tokens."""
     if is_number(row.get("tokens_generated")):
         return float(row["tokens_generated"])
-    parts = [float(row[k]) for k in GENERATED_PARTS if is_number(row.get(k))]
+    parts = [float(row[k]) for k in token_kinds([row])]
     return float(sum(parts)) if parts else math.nan
 
 
 def cumulative_tokens(run: Run) -> dict[int, float]:
-    """Step -> generated tokens up to and including that step (steps with unknown tokens count 0)."""
-    total, out = 0.0, {}
+    """Step -> generated tokens up to and including that step (0 at step 0; steps with unknown
+    tokens count 0)."""
+    total, out = 0.0, {0: 0.0}
     for row in run.metrics:
         tokens = generated_tokens(row)
         total += tokens if math.isfinite(tokens) else 0.0
@@ -67,11 +83,27 @@ def cumulative_tokens(run: Run) -> dict[int, float]:
     return out
 
 
+def val_split(run: Run) -> str:
+    """The split the trainer validates on (`env.val_split`, else "val")."""
+    return str(run.get("env.val_split", "val"))
+
+
+def _points(run: Run, key: str) -> dict[int, float]:
+    points = {int(r["step"]): float(r[key]) for r in run.metrics if is_number(r.get(key))}
+    if key == VAL_KEY:
+        split = val_split(run)
+        for row in run.evals:
+            if (row.get("split") == split and row.get("k") == 1 and is_number(row.get("step"))
+                    and int(row["step"]) not in points):
+                points[int(row["step"])] = float(row["pass_at_k"])
+    return dict(sorted(points.items()))
+
+
 def series(run: Run, key: str, smooth: int = 1) -> tuple[np.ndarray, np.ndarray]:
     """(steps, values) of `key` over the rows that hold a number for it, optionally smoothed."""
-    rows = [r for r in run.metrics if is_number(r.get(key))]
-    steps = np.array([int(r["step"]) for r in rows], dtype=float)
-    values = np.array([float(r[key]) for r in rows], dtype=float)
+    points = _points(run, key)
+    steps = np.array(list(points), dtype=float)
+    values = np.array(list(points.values()), dtype=float)
     return steps, trailing_mean(values, smooth) if values.size else values
 
 
@@ -82,8 +114,9 @@ def _stack(label: str, grid: np.ndarray, mat: np.ndarray) -> Curve:
                  np.array([s.n for s in stats], dtype=int))
 
 
-def _aligned(runs: list[Run], key: str, smooth: int):
-    """Step grid, (runs x steps) values and (runs x steps) cumulative tokens, NaN where absent."""
+def curve_set(runs: list[Run], key: str, smooth: int = 1) -> CurveSet | None:
+    """The runs that logged `key` on one step grid: values and cumulative tokens (NaN where
+    absent; tokens None when no run counted any), keyed by seed; None when no run logged it."""
     per_run = [(r, *series(r, key, smooth)) for r in runs]
     per_run = [(r, s, v) for r, s, v in per_run if s.size]
     if not per_run:
@@ -95,78 +128,30 @@ def _aligned(runs: list[Run], key: str, smooth: int):
         cols = np.searchsorted(grid, steps)
         cum = cumulative_tokens(run)
         values[i, cols] = vals
-        tokens[i, cols] = [cum[int(s)] for s in steps]
-    return grid, values, tokens
+        tokens[i, cols] = [cum.get(int(s), math.nan) for s in steps]
+    counted = any(math.isfinite(generated_tokens(row)) for r, _, _ in per_run for row in r.metrics)
+    return CurveSet(grid, values, tokens if counted else None, [r.seed for r, _, _ in per_run])
 
 
 def step_curve(label: str, runs: list[Run], key: str, smooth: int = 1) -> Curve | None:
     """Mean +- SE of `key` per step over `runs`; None when no run logged it."""
-    aligned = _aligned(runs, key, smooth)
-    return None if aligned is None else _stack(label, aligned[0], aligned[1])
+    cs = curve_set(runs, key, smooth)
+    return None if cs is None else _stack(label, cs.x, cs.values)
 
 
 def token_curve(label: str, runs: list[Run], key: str, smooth: int = 1) -> Curve | None:
     """The step curve placed at x = mean cumulative generated tokens (over the runs present at
-    that step); None when no run logged `key` or no run counted tokens."""
-    aligned = _aligned(runs, key, smooth)
-    if aligned is None:
+    that step; step 0 at 0); None when no run logged `key` or no run counted tokens."""
+    cs = curve_set(runs, key, smooth)
+    if cs is None or cs.tokens is None:
         return None
-    _, values, tokens = aligned
-    curve = _stack(label, np.zeros(values.shape[1]), values)
-    curve.x = np.array([mean_se(tokens[:, j]).mean for j in range(values.shape[1])])
-    keep = np.isfinite(curve.x) & (curve.x > 0)
-    if not keep.any():
+    curve = _stack(label, cs.x, cs.values)
+    x = np.array([mean_se(np.where(np.isfinite(cs.values[:, j]), cs.tokens[:, j], np.nan)).mean
+                  for j in range(cs.x.size)])
+    keep = np.isfinite(x)
+    if not (x[keep] > 0).any():
         return None
-    return Curve(label, curve.x[keep], curve.mean[keep], curve.se[keep], curve.n[keep])
-
-
-@dataclass(frozen=True)
-class SpeedUp:
-    """How soon a group reaches the baseline's final value of a metric."""
-
-    label: str
-    metric: str
-    target: float
-    step: int | None
-    speedup: float | None
-    tokens: float | None
-    token_speedup: float | None
-
-    def as_dict(self) -> dict:
-        return dict(self.__dict__)
-
-
-def mean_tokens_at(runs: list[Run], step: int) -> float | None:
-    """Mean cumulative generated tokens at `step` over the runs that reached it."""
-    values = [cumulative_tokens(r).get(step) for r in runs]
-    stats = mean_se(values)
-    return stats.mean if stats.n else None
-
-
-def speedups(curves: dict[str, Curve], runs: dict[str, list[Run]], baseline: str,
-             metric: str) -> list[SpeedUp]:
-    """Step (and tokens) at which each group first reaches the baseline's final value.
-
-    Raises ValueError listing the groups when `baseline` has no curve for `metric`.
-    """
-    if baseline not in curves:
-        raise ValueError(f"baseline '{baseline}' has no '{metric}' curve; groups with one: "
-                         f"{sorted(curves)}. Pick one with --baseline.")
-    target = curves[baseline].final()
-    base_step = curves[baseline].first_reaching(target)
-    base_tokens = mean_tokens_at(runs[baseline], int(base_step)) if base_step else None
-    out = []
-    for label, curve in curves.items():
-        x = curve.first_reaching(target)
-        step = int(x) if x is not None else None
-        tokens = mean_tokens_at(runs[label], step) if step is not None else None
-        out.append(SpeedUp(
-            label, metric, float(target), step,
-            base_step / step if step and base_step else None,
-            tokens,
-            base_tokens / tokens if tokens and base_tokens else None,
-        ))
-    return out
+    return Curve(label, x[keep], curve.mean[keep], curve.se[keep], curve.n[keep])
 
 
 def per_run(runs: list[Run], fn: Callable[[Run], float]) -> MeanSE:
@@ -198,10 +183,10 @@ def run_weighted(key: str, weight: Callable[[dict], float]) -> Callable[[Run], f
 
 
 def run_tokens_per_second(run: Run) -> float:
-    """Generated tokens / seconds spent generating (generate + localize phases)."""
+    """Generated tokens / seconds spent generating (`GENERATION_PHASES`)."""
     tokens = sum(t for t in map(generated_tokens, run.metrics) if math.isfinite(t))
     seconds = sum(float(r.get(k)) for r in run.metrics
-                  for k in ("time_generate_s", "time_localize_s") if is_number(r.get(k)))
+                  for k in GENERATION_PHASES if is_number(r.get(k)))
     return tokens / seconds if seconds > 0 and tokens > 0 else math.nan
 
 

@@ -13,15 +13,19 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from codereset.report import aggregate as agg
+from codereset.report import comparison
 from codereset.report import plots
 from codereset.report import tables as tb
 from codereset.report.document import Bullets, Document, Figure, Heading, Para, Table
 from codereset.report.document import to_html, to_markdown
+from codereset.report import speedup as su
 from codereset.report.runs import Run, load_runs
 from codereset.report.samples import correction_by_deviation, reset_records
 
 #: Agents in the order the paper compares them; other groups follow alphabetically.
-AGENT_ORDER = ("grpo", "rrpo", "srpo", "caro")
+AGENT_ORDER = ("grpo", "rrpo", "srpo", "caro", "critique_grpo", "score", "spo_tree", "vineppo")
+#: The default smoothing window, in steps, capped at a quarter of the shortest run.
+DEFAULT_SMOOTH = 5
 FIGURES = ("learning_curves.png", "compute.png", "reset_diagnostics.png", "oracle_panels.png",
            "final_eval.png")
 
@@ -35,14 +39,25 @@ class ReportConfig:
             present, else the first group (the report says which).
         group_by: dotted config key whose value forms the groups (compare agents: agent.name).
         smooth: trailing-mean window, in steps, applied per run to the per-step pass rate and
-            reset shares before averaging over seeds (1 = raw values).
+            reset shares before averaging over seeds (1 = raw values); None: `DEFAULT_SMOOTH`,
+            but never more than a quarter of the shortest run.
         title: the report's title.
+        speedup: the speed-up rule (`codereset.report.speedup`: target fraction, bootstrap).
     """
 
     baseline: str | None = None
     group_by: str = "agent.name"
-    smooth: int = 5
+    smooth: int | None = None
     title: str = "codereset report: pass rate, compute and reset diagnostics"
+    speedup: su.SpeedupRule = field(default_factory=su.SpeedupRule)
+
+
+def smoothing_window(runs: list[Run], requested: int | None) -> int:
+    """`requested`, or the default capped at a quarter of the shortest run (at least 1)."""
+    if requested is not None:
+        return requested
+    lengths = [r.total_steps or r.last_step for r in runs if r.metrics]
+    return max(1, min([DEFAULT_SMOOTH] + [n // 4 for n in lengths]))
 
 
 @dataclass
@@ -83,12 +98,15 @@ def _curve_data(curves: dict[str, agg.Curve]) -> dict:
             for k, c in curves.items()}
 
 
-def _overview(doc: Document, runs: list[Run], groups, cfg: ReportConfig, baseline: str) -> None:
+def _overview(doc: Document, runs: list[Run], groups, cfg: ReportConfig, smooth: int,
+              baseline: str) -> None:
     seeds = ", ".join(f"{g}: {len(rs)} run(s)" for g, rs in groups.items())
     doc.add(Para(f"{len(runs)} run(s) grouped by config key `{cfg.group_by}` ({seeds}). "
                  f"Baseline for speed-ups: {baseline}. Bands and ± are 1 standard error over "
                  f"runs (seeds). Per-step pass rates are smoothed per run with a trailing mean "
-                 f"over {cfg.smooth} step(s) before averaging."))
+                 f"over {smooth} step(s) before averaging"
+                 + (" (the default window, capped at a quarter of the shortest run)."
+                    if cfg.smooth is None else ".")))
     partial = [r for r in runs if r.partial]
     root = tb.common_root(runs)
     if partial:
@@ -105,45 +123,99 @@ def _overview(doc: Document, runs: list[Run], groups, cfg: ReportConfig, baselin
                          "runs of different settings."))
 
 
-def _learning_section(doc, groups, cfg, baseline, colors, fig_dir, summary) -> None:
+def _fmt_speedup(s: su.SpeedUp) -> str:
+    if s.speedup is None:
+        return "—"
+    ci = "" if s.ci95 is None else f" [{s.ci95[0]:.2f}, {s.ci95[1]:.2f}]"
+    return f"{s.speedup:.2f}x{ci}"
+
+
+def _fmt_at(s: su.SpeedUp) -> str:
+    if s.at is None:
+        return "not reached" if s.target is not None else "—"
+    return f"{s.at:.1f}" if s.axis == "steps" else f"{s.at:,.0f}"
+
+
+def _speedup_table(comp, baseline: str, rule: su.SpeedupRule) -> list:
+    """The speed-up table (and the baseline's gain line) of one metric."""
+    g = comp.gain
+    gain = g.gain
+    ci = "" if gain.ci95 is None else f", 95% CI [{gain.ci95[0]:+.3f}, {gain.ci95[1]:+.3f}]"
+    head = (f"`{comp.metric}`: {baseline} goes from {g.start:.3f} to {g.final:.3f} (mean per-seed gain "
+            f"{gain.value:+.3f}{ci} over {gain.n} seed(s)). " if gain.value is not None else "")
+    if not g.significant:
+        return [Para(head + f"Speed-up: {g.reason}.")]
+    rows = []
+    for label, by in comp.speedups.items():
+        st, tk = by["steps"], by["tokens"]
+        rows.append([label, _fmt_at(st), _fmt_speedup(st), _fmt_at(tk), _fmt_speedup(tk),
+                     "; ".join(dict.fromkeys(x for x in (st.reason, tk.reason) if x and x != "the baseline"))])
+    blocks = [Para(head + f"Target: {comp.target:.3f} ({rule.fraction:.0%} of {baseline}'s gain)."),
+              Table(["agent", "step at target", "speed-up (steps) [95% CI]", "generated tokens at target",
+                     "speed-up (tokens) [95% CI]", "note"], rows,
+                    f"Speed-up on `{comp.metric}`: {baseline}'s time to the target / the agent's (mean "
+                    f"curves, crossing interpolated); 95% percentile bootstrap over seeds, "
+                    f"{rule.n_boot} replicates, runs resampled per agent (unpaired)")]
+    if comp.paired:
+        prow = []
+        for label, by in comp.paired.items():
+            seeds = "; ".join(f"seed {p.seed}: {_num_or(p.speedup, '{:.2f}x', 'never')} "
+                              f"(final {p.final_difference:+.3f})" for p in comp.per_seed.get(label, []))
+            prow.append([label, str(by["steps"].n_runs), _fmt_speedup(by["steps"]),
+                         _fmt_speedup(by["tokens"]), seeds or "—"])
+        blocks.append(Table(["agent", "paired seeds", "paired speed-up (steps) [95% CI]",
+                             "paired speed-up (tokens) [95% CI]", "per seed: speed-up (final − baseline's)"],
+                            prow, f"Paired comparison (`trainer.paired: true`, same seeds as {baseline}): "
+                                  "bootstrap resamples seeds jointly; per-seed speed-ups use each run's own "
+                                  "curve against the common target"))
+    return blocks
+
+
+def _num_or(value, pattern: str, missing: str) -> str:
+    return missing if value is None else pattern.format(value)
+
+
+def _learning_section(doc, groups, cfg, smooth, baseline, colors, fig_dir, summary) -> dict:
     doc.add(Heading("1. Learning curves"))
     rows: list[plots.CurveRow] = []
-    metrics = [("pass_rate", "train pass rate (base group)", cfg.smooth),
-               ("val_pass_rate", "validation pass rate (greedy pass@1)", 1)]
-    speed_rows, summary["curves"], summary["speedups"] = [], {}, []
-    for metric, ylabel, smooth in metrics:
-        by_step = {g: c for g, rs in groups.items()
-                   if (c := agg.step_curve(g, rs, metric, smooth)) is not None}
-        if not by_step:
+    metrics = [("pass_rate", "train pass rate (base group)", smooth),
+               (agg.VAL_KEY, "validation pass rate (greedy pass@1)", 1)]
+    summary["curves"], summary["speedups"], comparisons, tables = {}, {}, {}, []
+    for metric, ylabel, window in metrics:
+        comp = comparison.compare(groups, baseline, metric, window, cfg.speedup)
+        if comp is None:
             continue
+        comparisons[metric] = comp
+        by_step = {g: c for g, rs in groups.items()
+                   if (c := agg.step_curve(g, rs, metric, window)) is not None}
         by_tokens = {g: c for g, rs in groups.items()
-                     if (c := agg.token_curve(g, rs, metric, smooth))}
-        marks = agg.speedups(by_step, groups, baseline, metric) if baseline in by_step else []
-        rows.append(plots.CurveRow(metric, ylabel, by_step, by_tokens, marks, baseline))
+                     if (c := agg.token_curve(g, rs, metric, window))}
+        rows.append(plots.CurveRow(metric, ylabel, by_step, by_tokens, comp.speedups, baseline,
+                                   comp.target))
         summary["curves"][metric] = _curve_data(by_step)
-        summary["speedups"] += [m.as_dict() for m in marks]
-        for m in marks:
-            speed_rows.append([
-                metric, m.label, f"{m.target:.3f}",
-                "not reached" if m.step is None else str(m.step),
-                "—" if m.speedup is None else f"{m.speedup:.2f}x",
-                "—" if m.tokens is None else f"{m.tokens:,.0f}",
-                "—" if m.token_speedup is None else f"{m.token_speedup:.2f}x"])
+        summary["speedups"][metric] = comp.as_dict()
+        tables += _speedup_table(comp, baseline, cfg.speedup)
     if not rows:
         doc.add(Para("No run logged a pass rate yet: no learning curves."))
-        return
+        return comparisons
     plots.learning_curves(rows, colors, fig_dir / "learning_curves.png")
+    starts = sorted({int(cs.x[0]) for c in comparisons.values() if c.metric == agg.VAL_KEY
+                     for cs in c.sets.values()})
+    start_note = ("The validation curves start at the starting evaluation (step 0)." if starts == [0] else
+                  f"The validation curves start at step(s) {', '.join(map(str, starts))}: these runs have no "
+                  "step-0 evaluation (`validation.at_start`), so their start is the first validated step."
+                  if starts else "")
     doc.add(Figure("figures/learning_curves.png",
                    "Pass rate per agent (mean ± 1 SE over seeds) against training step (left) "
-                   "and cumulative generated tokens incl. seed search and localization (right); "
-                   f"dashed: {baseline}'s final value; ▼ where each agent first reaches it."))
-    if not speed_rows:
-        doc.add(Para(f"No speed-up: the baseline {baseline} has no pass-rate curve."))
-        return
-    doc.add(Table(["metric", "agent", "target", "step to target", "speed-up (steps)",
-                   "generated tokens to target", "speed-up (tokens)"], speed_rows,
-                  f"Speed-up: first step at which each agent's mean curve reaches {baseline}'s "
-                  f"final value; speed-up = {baseline}'s step / the agent's step"))
+                   "and cumulative generated tokens, every kind of generation included (right); "
+                   f"dashed: the target ({cfg.speedup.fraction:.0%} of {baseline}'s gain), ▼ where each "
+                   "agent's mean curve reaches it."),
+            Para(f"{start_note} Speed-up rule: only when {baseline} gained significantly from its first to "
+                 f"its last point (the 95% bootstrap interval of its mean per-seed gain is above 0); the "
+                 f"target is the level where {baseline}'s mean curve has covered "
+                 f"{cfg.speedup.fraction:.0%} of its gain; otherwise \"{su.NO_GAIN}\"."),
+            *tables)
+    return comparisons
 
 
 def _compute_section(doc, groups, fig_dir, summary) -> None:
@@ -157,16 +229,10 @@ def _compute_section(doc, groups, fig_dir, summary) -> None:
 
     def col(part: str, key: str) -> list[float]:
         return [data[part][g][key]["mean"] or 0.0 for g in labels]
-    times = {name: col("time", key) for key, name in
-             (("time_generate_s", "generate"), ("time_verify_s", "verify"),
-              ("time_localize_s", "localize"), ("time_train_s", "train"),
-              ("time_validate_s", "validate"), ("time_checkpoint_s", "checkpoint"))}
-    other = [max(0.0, t - sum(p)) for t, p in
-             zip(col("time", "time_step_s"), zip(*times.values()))]
-    times["other"] = other
-    tokens = {name: col("tokens", key) for key, name in
-              (("tokens_trained", "trained"), ("tokens_seed_search", "seed search"),
-               ("tokens_localization", "localization"))}
+    times = {name: col("time", key) for key, name in tb.time_phases(groups)}
+    times["other"] = [max(0.0, t - sum(p)) for t, p in
+                      zip(col("time", "time_step_s"), zip(*times.values()))]
+    tokens = {name: col("tokens", key) for key, name in tb.token_kinds(groups)}
     tokens["untrained other"] = [max(0.0, g - sum(p)) for g, p in
                                  zip(col("tokens", "tokens_generated"), zip(*tokens.values()))]
     plots.compute_bars(labels, times, tokens, col("tokens", "tokens_prefix_reused"),
@@ -175,7 +241,7 @@ def _compute_section(doc, groups, fig_dir, summary) -> None:
                    "by kind (hatched: reset-prefix tokens reused, not generated)."), *tables)
 
 
-def _reset_section(doc, groups, cfg, colors, fig_dir, summary) -> None:
+def _reset_section(doc, groups, smooth, colors, fig_dir, summary) -> None:
     doc.add(Heading("3. Reset diagnostics"))
     with_resets = {g: rs for g, rs in groups.items() if tb.has_resets(rs)}
     if not with_resets:
@@ -185,9 +251,9 @@ def _reset_section(doc, groups, cfg, colors, fig_dir, summary) -> None:
     summary["resets"] = data
     positions = {g: agg.pooled(rs, "reset_depths") for g, rs in with_resets.items()}
     signal = {g: c for g, rs in with_resets.items()
-              if (c := agg.step_curve(g, rs, "reset_groups_with_signal", cfg.smooth))}
+              if (c := agg.step_curve(g, rs, "reset_groups_with_signal", smooth))}
     correction = {g: c for g, rs in with_resets.items()
-                  if (c := agg.step_curve(g, rs, "correction_rate", cfg.smooth))}
+                  if (c := agg.step_curve(g, rs, "correction_rate", smooth))}
     plots.reset_diagnostics(positions, signal, correction, colors,
                             fig_dir / "reset_diagnostics.png")
     doc.add(Figure("figures/reset_diagnostics.png",
@@ -196,10 +262,10 @@ def _reset_section(doc, groups, cfg, colors, fig_dir, summary) -> None:
                    "rewards differ (they carry a gradient). Right: share with a correct suffix."),
             table)
     if tb.has_oracle([r for rs in groups.values() for r in rs]):
-        _oracle_section(doc, groups, cfg, colors, fig_dir, summary)
+        _oracle_section(doc, groups, colors, fig_dir, summary)
 
 
-def _oracle_section(doc, groups, cfg, colors, fig_dir, summary) -> None:
+def _oracle_section(doc, groups, colors, fig_dir, summary) -> None:
     doc.add(Heading("Localization against the oracle", 3))
     data, table = tb.oracle_section(groups)
     summary["oracle"] = data
@@ -269,9 +335,10 @@ def build_report(paths: list[str | Path], out_dir: str | Path,
                  cfg: ReportConfig | None = None) -> ReportResult:
     """Read every run at or below `paths` and write the report into `out_dir`."""
     cfg = cfg or ReportConfig()
-    if cfg.smooth < 1:
+    if cfg.smooth is not None and cfg.smooth < 1:
         raise ValueError(f"smooth must be >= 1 (1 = no smoothing), got {cfg.smooth}")
     runs = load_runs(list(paths))
+    smooth = smoothing_window(runs, cfg.smooth)
     groups = group_runs(runs, cfg.group_by)
     baseline = resolve_baseline(groups, cfg.baseline)
     out = Path(out_dir)
@@ -281,13 +348,14 @@ def build_report(paths: list[str | Path], out_dir: str | Path,
         (fig_dir / name).unlink(missing_ok=True)
     colors = plots.agent_colors(list(groups))
     doc = Document(cfg.title)
-    summary: dict = {"config": asdict(cfg) | {"baseline": baseline},
+    summary: dict = {"config": asdict(cfg) | {"baseline": baseline, "smooth": smooth},
                      "groups": {g: [str(r.path) for r in rs] for g, rs in groups.items()},
                      "partial_runs": [str(r.path) for r in runs if r.partial]}
-    _overview(doc, runs, groups, cfg, baseline)
-    _learning_section(doc, groups, cfg, baseline, colors, fig_dir, summary)
+    _overview(doc, runs, groups, cfg, smooth, baseline)
+    comparisons = _learning_section(doc, groups, cfg, smooth, baseline, colors, fig_dir, summary)
+    summary["agents"] = comparison.agent_summary(groups, comparisons, cfg.speedup)
     _compute_section(doc, groups, fig_dir, summary)
-    _reset_section(doc, groups, cfg, colors, fig_dir, summary)
+    _reset_section(doc, groups, smooth, colors, fig_dir, summary)
     _eval_section(doc, groups, colors, fig_dir, summary)
     _runs_section(doc, runs, cfg, summary)
     md, page, js = out / "report.md", out / "report.html", out / "summary.json"

@@ -18,19 +18,32 @@ import numpy as np  # noqa: E402
 from matplotlib.patches import Patch  # noqa: E402
 from matplotlib.ticker import EngFormatter, MaxNLocator  # noqa: E402
 
-from codereset.report.aggregate import Curve, SpeedUp  # noqa: E402
+from codereset.report.aggregate import Curve  # noqa: E402
+from codereset.report.speedup import SpeedUp  # noqa: E402
 
-_KNOWN = {"grpo": "#4c72b0", "rrpo": "#dd8452", "srpo": "#55a868", "caro": "#c44e52"}
-_OTHERS = ["#8172b3", "#937860", "#da8bc3", "#8c8c8c", "#ccb974", "#64b5cd"]
+_KNOWN = {"grpo": "#4c72b0", "rrpo": "#dd8452", "srpo": "#55a868", "caro": "#c44e52",
+          "critique_grpo": "#8172b3", "score": "#937860", "spo_tree": "#da8bc3",
+          "vineppo": "#64b5cd"}
 _DPI = 110
 
 
+def palette(n: int) -> list[str]:
+    """n distinct colours: tab10, then tab20, then evenly spaced hues (any n)."""
+    for name, size in (("tab10", 10), ("tab20", 20)):
+        if n <= size:
+            cmap = plt.get_cmap(name)
+            return [matplotlib.colors.to_hex(cmap(i)) for i in range(n)]
+    return [matplotlib.colors.to_hex(plt.get_cmap("hsv")(i / n)) for i in range(n)]
+
+
 def agent_colors(labels: list[str]) -> dict[str, str]:
-    """A colour per group: fixed for the known agents, then a fixed cycle for the rest."""
-    out, spare = {}, iter(_OTHERS * (1 + len(labels) // len(_OTHERS)))
-    for label in labels:
-        out[label] = _KNOWN.get(label.lower()) or next(spare)
-    return out
+    """A distinct colour per group: fixed for the known agents, the rest from a palette of
+    colours none of the known agents use (any number of groups)."""
+    taken = {_KNOWN[l.lower()] for l in labels if l.lower() in _KNOWN}
+    others = [l for l in labels if l.lower() not in _KNOWN]
+    spare = iter(c for c in palette(len(others) + len(_KNOWN) + 10) if c not in taken
+                 and c not in _KNOWN.values())
+    return {l: _KNOWN.get(l.lower()) or next(spare) for l in labels}
 
 
 @dataclass
@@ -41,8 +54,9 @@ class CurveRow:
     ylabel: str
     by_step: dict[str, Curve]
     by_tokens: dict[str, Curve]
-    speedups: list[SpeedUp]
+    speedups: dict[str, dict[str, SpeedUp]]  # label -> axis ("steps"/"tokens") -> speed-up
     baseline: str
+    target: float | None = None
 
 
 def _band(ax, curve: Curve, color: str, label: str) -> None:
@@ -62,33 +76,32 @@ def _tokens_text(x: float | None) -> str:
 def learning_curves(rows: list[CurveRow], colors: dict[str, str], path: Path) -> None:
     fig, axes = plt.subplots(len(rows), 2, figsize=(13, 4.4 * len(rows)), squeeze=False)
     for i, row in enumerate(rows):
-        marks = {s.label: s for s in row.speedups}
         for j, tokens in enumerate((False, True)):
             ax = axes[i][j]
             curves = row.by_tokens if tokens else row.by_step
             for label, curve in curves.items():
-                mark = marks.get(label)
+                mark = row.speedups.get(label, {}).get("tokens" if tokens else "steps")
                 n = int(curve.n.max()) if curve.n.size else 0
                 text = f"{label} (n={n})"
-                if mark is not None:
-                    where = mark.tokens if tokens else mark.step
-                    ratio = mark.token_speedup if tokens else mark.speedup
-                    if where is None:
-                        text += ": baseline final not reached"
+                if mark is not None and row.target is not None:
+                    if mark.at is None:
+                        text += ": target not reached"
                     else:
-                        at = _tokens_text(where) + " tok" if tokens else f"step {where}"
-                        text += f": reaches at {at}" + (f" ({ratio:.2f}x)" if ratio else "")
+                        at = _tokens_text(mark.at) + " tok" if tokens else f"step {mark.at:.1f}"
+                        ratio = f" ({mark.speedup:.2f}x)" if mark.speedup is not None else ""
+                        text += f": reaches at {at}{ratio}"
                 _band(ax, curve, colors[label], text)
-                if mark is not None and (mark.tokens if tokens else mark.step) is not None:
-                    x = mark.tokens if tokens else mark.step
-                    ax.axvline(x, color=colors[label], ls=":", lw=1.2)
-                    ax.plot([x], [mark.target], marker="v", ms=9, color=colors[label])
-            if row.speedups:
-                target = row.speedups[0].target
-                ax.axhline(target, color="#555", ls="--", lw=1)
-                ax.annotate(f"{row.baseline} final = {target:.3f}", xy=(0.01, target),
-                            xycoords=("axes fraction", "data"), va="bottom", fontsize=9,
-                            color="#333")
+                if mark is not None and mark.at is not None and row.target is not None:
+                    ax.axvline(mark.at, color=colors[label], ls=":", lw=1.2)
+                    ax.plot([mark.at], [row.target], marker="v", ms=9, color=colors[label])
+            if row.target is not None:
+                ax.axhline(row.target, color="#555", ls="--", lw=1)
+                ax.annotate(f"target: {row.baseline}'s half gain = {row.target:.3f}",
+                            xy=(0.01, row.target), xycoords=("axes fraction", "data"),
+                            va="bottom", fontsize=9, color="#333")
+            elif row.speedups:
+                ax.annotate("no speed-up: the baseline did not gain", xy=(0.01, 0.98),
+                            xycoords="axes fraction", va="top", fontsize=9, color="#333")
             ax.set_xlabel("generated tokens (cumulative; incl. seed search + localization)"
                           if tokens else "training step")
             ax.set_ylabel(row.ylabel)
@@ -125,12 +138,10 @@ def compute_bars(labels: list[str], time_parts: dict[str, list[float]],
     """Stacked bars per agent: seconds per step by phase, tokens per step by kind."""
     fig, (left, right) = plt.subplots(1, 2, figsize=(15, 4.4))
     x = np.arange(len(labels))
-    _stacked(left, labels, time_parts, ["#4c72b0", "#8c8c8c", "#c44e52", "#55a868", "#8172b3",
-                                         "#64b5cd", "#ccb974"], x)
+    _stacked(left, labels, time_parts, palette(len(time_parts)), x)
     left.set_ylabel("seconds per step")
     left.set_title("Wall time per step by phase", fontsize=11)
-    _stacked(right, labels, token_parts, ["#55a868", "#dd8452", "#c44e52", "#8c8c8c"],
-             x - 0.2)
+    _stacked(right, labels, token_parts, palette(len(token_parts)), x - 0.2)
     right.bar(x + 0.2, np.nan_to_num(np.array(reused, dtype=float)), 0.38, color="white",
               edgecolor="#4c72b0", hatch="//", label="prefix reused (not generated)")
     right.set_ylabel("tokens per step")

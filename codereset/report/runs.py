@@ -1,6 +1,6 @@
 """Finding and loading run directories, robust to partial and killed runs.
 
-A run directory (see the "Run directory" contract) holds `config.yaml`, `metrics.jsonl`,
+A run directory (keys declared in `codereset.schema`) holds `config.yaml`, `metrics.jsonl`,
 `eval.jsonl`, `run_status.json` and more. This module owns:
 
 - `find_run_dirs(paths)`: every run directory at or below the given paths (a directory is a run
@@ -23,24 +23,17 @@ from typing import Any
 
 import yaml
 
-#: Per-step keys every `metrics.jsonl` row must hold (the contract). `val_pass_rate` is only on
-#: validation rows and the oracle keys only under an oracle, so they are not listed here.
-REQUIRED_METRIC_KEYS = (
-    "step", "pass_rate", "loss", "grad_norm", "tokens_trained", "tokens_seed_search",
-    "tokens_localization", "tokens_prefix_reused", "tokens_generated", "mean_response_tokens",
-    "reset_depth", "reset_depths", "reset_groups_with_signal", "correction_rate",
-    "localization_parse_failures", "time_generate_s", "time_verify_s", "time_localize_s",
-    "time_train_s", "time_step_s", "skipped_update",
-)
+from codereset.schema import EVAL, METRICS
+
+#: Per-step keys every `metrics.jsonl` row must hold, read from the one schema the trainer
+#: writes by (`codereset.schema.METRICS`); validation, oracle and agent keys are conditional.
+REQUIRED_METRIC_KEYS = METRICS.names(required=True)
 
 #: Per-step keys written only when the task suite has an oracle (procedural math).
-ORACLE_METRIC_KEYS = (
-    "localization_deviation", "localization_deviations", "correction_rate_clean",
-    "correction_rate_erroneous", "suffix_pass_at_4_clean", "suffix_pass_at_4_erroneous",
-)
+ORACLE_METRIC_KEYS = METRICS.of("oracle")
 
-#: Keys of one `eval.jsonl` row (the contract).
-EVAL_KEYS = ("step", "suite", "split", "k", "pass_at_k", "n_tasks", "n_samples")
+#: Keys of one `eval.jsonl` row.
+EVAL_KEYS = EVAL.names()
 
 _RUN_MARKERS = ("metrics.jsonl", "config.yaml", ".hydra/config.yaml")
 _SKIP_DIRS = {".hydra", "checkpoints", "tb", "__pycache__", ".git"}

@@ -2,8 +2,9 @@
 formatted as `Table`s. Every figure is a mean +- standard error over the group's runs of a per-run
 value, so seeds weigh equally whatever their length.
 
-- compute: wall time per step by phase, tokens per step by kind, generation tokens/s, mean
-  response length, totals.
+- compute: wall time per step by phase (every `time_<phase>_s` key the runs wrote), tokens per
+  step by kind (every `tokens_<kind>` key: trained, seed search, localization, critique,
+  refinement, Monte-Carlo values, ...), generation tokens/s, mean response length, totals.
 - resets: normalized reset position h*/n, share of reset groups with reward signal, correction
   rate (per run weighted by the number of reset groups in each step).
 - oracle: localization deviation h* - h_oracle, and correction rate / suffix pass@4 for clean
@@ -28,16 +29,35 @@ Groups = dict[str, list[Run]]
 # (key in the summary, column header, per-run function, decimals)
 _Col = tuple[str, str, Callable[[Run], float], int]
 
-TIME_COLUMNS: list[_Col] = [
-    ("time_generate_s", "generate s/step", agg.run_mean("time_generate_s"), 2),
-    ("time_verify_s", "verify s/step", agg.run_mean("time_verify_s"), 2),
-    ("time_localize_s", "localize s/step", agg.run_mean("time_localize_s"), 2),
-    ("time_train_s", "train s/step", agg.run_mean("time_train_s"), 2),
-    ("time_validate_s", "validate s/step", agg.run_mean("time_validate_s"), 2),
-    ("time_checkpoint_s", "checkpoint s/step", agg.run_mean("time_checkpoint_s"), 2),
-    ("time_step_s", "total s/step", agg.run_mean("time_step_s"), 2),
-    ("wall_time_s", "wall time s", agg.run_sum("time_step_s"), 1),
-]
+#: Phases and token kinds shown first, in this order; any other `time_<phase>_s` /
+#: `tokens_<kind>` key the runs wrote follows alphabetically (read generically, never a fixed list).
+PHASE_ORDER = ("generate", "verify", "localize", "train", "validate")
+KIND_ORDER = ("trained", "seed_search", "localization")
+
+
+def _ordered(found: set[str], first: tuple[str, ...]) -> list[str]:
+    return [k for k in first if k in found] + sorted(found - set(first))
+
+
+def time_phases(groups: Groups) -> list[tuple[str, str]]:
+    """(key, name) of every `time_<phase>_s` key the runs wrote, except the step total."""
+    found = {k[len("time_"):-len("_s")] for rs in groups.values() for r in rs for row in r.metrics
+             for k, v in row.items() if k.startswith("time_") and k.endswith("_s") and k != "time_step_s"
+             and is_number(v)}
+    return [(f"time_{p}_s", p.replace("_", " ")) for p in _ordered(found, PHASE_ORDER)]
+
+
+def token_kinds(groups: Groups) -> list[tuple[str, str]]:
+    """(key, name) of every generated `tokens_<kind>` key the runs wrote."""
+    found = {k[len("tokens_"):] for rs in groups.values() for r in rs
+             for k in agg.token_kinds(r.metrics)}
+    return [(f"tokens_{k}", k.replace("_", " ")) for k in _ordered(found, KIND_ORDER)]
+
+
+def time_columns(groups: Groups) -> list[_Col]:
+    return ([(key, f"{name} s/step", agg.run_mean(key), 2) for key, name in time_phases(groups)]
+            + [("time_step_s", "total s/step", agg.run_mean("time_step_s"), 2),
+               ("wall_time_s", "wall time s", agg.run_sum("time_step_s"), 1)])
 
 
 def _generated_per_step(run: Run) -> float:
@@ -55,13 +75,11 @@ def _skipped(run: Run) -> float:
     return float(sum(1 for r in run.metrics if r.get("skipped_update") is True))
 
 
-TOKEN_COLUMNS: list[_Col] = [
-    ("tokens_trained", "trained", agg.run_mean("tokens_trained"), 0),
-    ("tokens_seed_search", "seed search", agg.run_mean("tokens_seed_search"), 0),
-    ("tokens_localization", "localization", agg.run_mean("tokens_localization"), 0),
-    ("tokens_generated", "generated (all)", _generated_per_step, 0),
-    ("tokens_prefix_reused", "prefix reused", agg.run_mean("tokens_prefix_reused"), 0),
-]
+def token_columns(groups: Groups) -> list[_Col]:
+    return ([(key, name, agg.run_mean(key), 0) for key, name in token_kinds(groups)]
+            + [("tokens_generated", "generated (all)", _generated_per_step, 0),
+               ("tokens_prefix_reused", "prefix reused", agg.run_mean("tokens_prefix_reused"), 0)])
+
 
 THROUGHPUT_COLUMNS: list[_Col] = [
     ("steps", "steps", lambda r: float(r.last_step), 1),
@@ -96,9 +114,10 @@ def _table(groups: Groups, summary: dict[str, dict[str, MeanSE]], columns: list[
 
 def compute_section(groups: Groups) -> tuple[dict, list[Table]]:
     """Compute summaries and their three tables (time, tokens, throughput)."""
-    parts = [("time", TIME_COLUMNS, "Wall time per step by phase (mean ± SE over runs)"),
-             ("tokens", TOKEN_COLUMNS, "Tokens per step by kind (mean ± SE over runs); "
-              "'generated (all)' includes seed search, localization and untrained draws; "
+    parts = [("time", time_columns(groups), "Wall time per step by phase (mean ± SE over runs)"),
+             ("tokens", token_columns(groups), "Tokens per step by kind (mean ± SE over runs; every "
+              "`tokens_<kind>` count the runs logged); 'generated (all)' is every kind of generation, "
+              "untrained draws included; "
               "'prefix reused' are reset-prefix tokens not generated again"),
              ("throughput", THROUGHPUT_COLUMNS, "Totals and throughput; generation tok/s = "
               "generated tokens / (generate + localize seconds)")]

@@ -7,7 +7,8 @@ Per run of agent A and seed s, at step t = 1..steps:
 - tokens_trained = 1000 + 10 s; seed search SEED[A] (0/300/200); localization LOC[A] (0/0/100)
   tokens_generated = their sum; tokens_prefix_reused = 0/400/250
 - time_generate_s = 2 + 0.5 s, verify 1, localize 0.5 (srpo) else 0, train 3, validate 0.4 on
-  even steps else 0, checkpoint 0.05, step = sum + 0.1
+  even steps else 0, step = sum + 0.15
+- the other keys `codereset.schema.METRICS` requires: fixed values (reward_mean = pass_rate)
 - mean_response_tokens = 100 + 10 s
 - resets (rrpo): 2 groups per step, depths [0.2, 0.8], signal 0.5, correction 0.5 (oracle
   deviations [0, 1]; the clean one is corrected on odd steps, the erroneous one on even steps)
@@ -16,7 +17,8 @@ Per run of agent A and seed s, at step t = 1..steps:
   correction 1.0 (deviation [0], corrected)
 - with the oracle, samples.jsonl holds one row per reset group agreeing with the above
 - srpo: one localization parse failure at step 3
-- eval.jsonl: step 0 and final step; basic pass@1 = FINAL_EVAL[A] + 0.02 s at the end
+- eval.jsonl: step 0 and final step of the test split; basic pass@1 = FINAL_EVAL[A] + 0.02 s at
+  the end; with `val_at_start`, also the step-0 validation row (VAL_START + 0.03 s)
 """
 
 from __future__ import annotations
@@ -36,8 +38,14 @@ N_TASKS = 50
 
 def _resets(agent: str, step: int, oracle: bool) -> dict:
     if agent == "grpo":
-        return {"reset_depth": None, "reset_depths": [], "reset_groups_with_signal": None,
-                "correction_rate": None}
+        row = {"reset_depth": None, "reset_depths": [], "reset_groups_with_signal": None,
+               "correction_rate": None}
+        if oracle:  # the trainer writes the oracle keys on every step of an oracle suite
+            row |= {"localization_deviations": [], "localization_deviation": None,
+                    "reset_groups_clean": 0, "reset_groups_erroneous": 0,
+                    "correction_rate_clean": None, "correction_rate_erroneous": None,
+                    "suffix_pass_at_4_clean": None, "suffix_pass_at_4_erroneous": None}
+        return row
     if agent == "rrpo":
         row = {"reset_depth": 0.5, "reset_depths": [0.2, 0.8], "reset_groups_with_signal": 0.5,
                "correction_rate": 0.5}
@@ -100,13 +108,24 @@ def metrics_row(agent: str, seed: int, step: int, oracle: bool = False) -> dict:
         "mean_response_tokens": 100 + 10 * seed,
         "localization_parse_failures": 1 if agent == "srpo" and step == 3 else 0,
         "time_generate_s": gen, "time_verify_s": 1.0, "time_localize_s": localize,
-        "time_train_s": 3.0, "time_validate_s": validate, "time_checkpoint_s": 0.05,
-        "time_step_s": gen + 1.0 + localize + 3.0 + validate + 0.05 + 0.1,
-        "skipped_update": False,
+        "time_train_s": 3.0, "time_validate_s": validate,
+        "time_step_s": gen + 1.0 + localize + 3.0 + validate + 0.15,
+        "skipped_update": False, "reward_mean": 0.1 + SLOPE[agent] * step + 0.03 * seed,
+        "mean_logprob": -1.0, "rollouts_trained": 8, "rollouts_backprop": 8,
+        "seeds_found": 0 if agent == "grpo" else 1, "fallback_groups": 0,
     }
     if step % 2 == 0:
         row["val_pass_rate"] = row["pass_rate"] - 0.05
     return row | _resets(agent, step, oracle)
+
+
+VAL_START = 0.05  # val_pass_rate = pass_rate - 0.05 = 0.05 + SLOPE t + 0.03 s, at t = 0
+
+
+def val_start_row(seed: int) -> dict:
+    """The step-0 validation row (validation.at_start) of eval.jsonl."""
+    return {"step": 0, "suite": "basic", "split": "val", "k": 1, "pass_at_k": VAL_START + 0.03 * seed,
+            "n_tasks": N_TASKS, "n_samples": N_TASKS, "per_task": []}
 
 
 def eval_rows(agent: str, seed: int, steps: int) -> list[dict]:
@@ -121,13 +140,16 @@ def eval_rows(agent: str, seed: int, steps: int) -> list[dict]:
 
 def write_run(run_dir: Path, agent: str, seed: int, steps: int = 10, *, logged: int | None = None,
               oracle: bool = False, state: str | None = "finished", with_eval: bool = True,
-              truncate_last: bool = False, suite: str = "basic") -> Path:
+              truncate_last: bool = False, suite: str = "basic", paired: bool = False,
+              val_at_start: bool = False) -> Path:
     """One run directory; `logged` < `steps` imitates a run killed after `logged` steps,
-    `state=None` leaves run_status.json out, `truncate_last` cuts the last line mid-JSON."""
+    `state=None` leaves run_status.json out, `truncate_last` cuts the last line mid-JSON,
+    `paired` sets trainer.paired, `val_at_start` adds the step-0 validation row to eval.jsonl
+    (val pass@1 = VAL_START + 0.03 s: the val curve's formula at t = 0)."""
     logged = steps if logged is None else logged
     run_dir.mkdir(parents=True, exist_ok=True)
-    config = {"agent": {"name": agent}, "seed": seed, "env": {"tasks": suite},
-              "model": {"name": "tiny"}, "trainer": {"steps": steps}}
+    config = {"agent": {"name": agent}, "seed": seed, "env": {"tasks": suite, "val_split": "val"},
+              "model": {"name": "tiny"}, "trainer": {"steps": steps, "paired": paired}}
     (run_dir / "config.yaml").write_text(yaml.safe_dump(config))
     lines = [json.dumps(metrics_row(agent, seed, t, oracle)) for t in range(1, logged + 1)]
     text = "\n".join(lines) + "\n"
@@ -138,8 +160,9 @@ def write_run(run_dir: Path, agent: str, seed: int, steps: int = 10, *, logged: 
         (run_dir / "samples.jsonl").write_text("".join(
             json.dumps(r) + "\n" for t in range(1, logged + 1) for r in sample_rows(agent, t)))
     if with_eval:
+        start = [val_start_row(seed)] if val_at_start else []
         (run_dir / "eval.jsonl").write_text(
-            "".join(json.dumps(r) + "\n" for r in eval_rows(agent, seed, steps)))
+            "".join(json.dumps(r) + "\n" for r in start + eval_rows(agent, seed, steps)))
     if state is not None:
         (run_dir / "run_status.json").write_text(json.dumps(
             {"state": state, "last_step": logged, "total_steps": steps}))
@@ -149,14 +172,14 @@ def write_run(run_dir: Path, agent: str, seed: int, steps: int = 10, *, logged: 
 
 
 def write_sweep(root: Path, agents=("grpo", "rrpo", "srpo"), seeds=(0, 1, 2), steps: int = 10,
-                oracle: bool = False) -> Path:
+                oracle: bool = False, **run_options) -> Path:
     """A Hydra-multirun-shaped sweep: root/multirun.yaml and root/<job number>/ run dirs."""
     root.mkdir(parents=True, exist_ok=True)
     (root / "multirun.yaml").write_text("hydra: {mode: MULTIRUN}\n")
     job = 0
     for agent in agents:
         for seed in seeds:
-            write_run(root / str(job), agent, seed, steps, oracle=oracle)
+            write_run(root / str(job), agent, seed, steps, oracle=oracle, **run_options)
             job += 1
     return root
 

@@ -1,4 +1,4 @@
-"""Known answers for the statistics, curves and speed-ups (fixture formulas in report_fixtures)."""
+"""Known answers for the statistics and curves (fixture formulas in report_fixtures)."""
 
 import math
 
@@ -9,7 +9,7 @@ from codereset.report import aggregate as agg
 from codereset.report.build import group_runs, resolve_baseline
 from codereset.report.runs import load_runs
 from codereset.report.stats import mean_se, trailing_mean, weighted_mean, wilson_interval
-from report_fixtures import SLOPE, write_run, write_sweep
+from report_fixtures import SLOPE, VAL_START, write_run, write_sweep
 
 
 @pytest.fixture(scope="module")
@@ -69,38 +69,31 @@ def test_token_curve_places_steps_at_mean_cumulative_tokens(groups):
     np.testing.assert_allclose(curve.mean, 0.13 + 0.0625 * np.arange(1, 11))
 
 
-def _speedups(groups, baseline="grpo", smooth=1):
-    curves = {g: agg.step_curve(g, rs, "pass_rate", smooth) for g, rs in groups.items()}
-    return {s.label: s for s in agg.speedups(curves, groups, baseline, "pass_rate")}
+def test_validation_curve_starts_at_the_step0_evaluation(tmp_path):
+    sweep = write_sweep(tmp_path / "s", agents=("grpo",), seeds=(0, 1), val_at_start=True)
+    runs = load_runs([sweep])
+    curve = agg.step_curve("grpo", runs, "val_pass_rate")
+    np.testing.assert_allclose(curve.x, [0, 2, 4, 6, 8, 10])
+    # step 0 from eval.jsonl (VAL_START + 0.03 s), later steps from metrics.jsonl
+    np.testing.assert_allclose(curve.mean, VAL_START + 0.015 + SLOPE["grpo"] * curve.x)
+    tokens = agg.token_curve("grpo", runs, "val_pass_rate")
+    np.testing.assert_allclose(tokens.x, 1005 * curve.x)  # step 0 sits at 0 generated tokens
+    # the eval.jsonl rows of the test split (steps 0 and 10) are not validation points
+    assert agg.step_curve("grpo", runs, "pass_rate").x[0] == 1
 
 
-def test_speedup_known_answer(groups):
-    marks = _speedups(groups)
-    # target: grpo's final mean 0.13 + 0.05*10 = 0.63; srpo 0.13 + 0.1 t >= 0.63 at t = 5,
-    # rrpo 0.13 + 0.0625 t at t = 8
-    assert marks["grpo"].target == pytest.approx(0.63)
-    assert (marks["grpo"].step, marks["rrpo"].step, marks["srpo"].step) == (10, 8, 5)
-    assert marks["srpo"].speedup == pytest.approx(2.0)
-    assert marks["rrpo"].speedup == pytest.approx(1.25)
-    assert marks["grpo"].speedup == pytest.approx(1.0)
-    # tokens: grpo 10 steps x 1010, srpo 5 steps x 1310 (1010 trained + 200 + 100)
-    assert marks["grpo"].tokens == pytest.approx(10100)
-    assert marks["srpo"].tokens == pytest.approx(6550)
-    assert marks["srpo"].token_speedup == pytest.approx(10100 / 6550)
+def test_curve_set_rows_are_runs_keyed_by_seed(groups):
+    cs = agg.curve_set(groups["rrpo"], "pass_rate")
+    assert cs.seeds == [0, 1, 2] and cs.values.shape == (3, 10)
+    np.testing.assert_allclose(cs.values[2], 0.16 + 0.0625 * np.arange(1, 11))
+    np.testing.assert_allclose(cs.tokens[1], 1310 * np.arange(1, 11))
 
 
-def test_speedup_on_smoothed_curves(groups):
-    marks = _speedups(groups, smooth=2)
-    # smoothed over 2 steps: grpo final 0.13 + 0.05*9.5 = 0.605; srpo 0.13 + 0.1 (t - 0.5)
-    # reaches it first at t = 6 (5.25 rounded up to a step)
-    assert marks["grpo"].target == pytest.approx(0.605)
-    assert marks["srpo"].step == 6 and marks["srpo"].speedup == pytest.approx(10 / 6)
-
-
-def test_target_never_reached(groups):
-    marks = _speedups(groups, baseline="srpo")
-    assert marks["grpo"].step is None and marks["grpo"].speedup is None
-    assert marks["grpo"].tokens is None and marks["srpo"].speedup == pytest.approx(1.0)
+def test_token_kinds_are_read_generically():
+    rows = [{"tokens_trained": 5, "tokens_critique": 3, "tokens_generated": 9,
+             "tokens_prefix_reused": 4}, {"tokens_mc_values": 2, "tokens_refinement": None}]
+    assert agg.token_kinds(rows) == ["tokens_trained", "tokens_critique", "tokens_mc_values"]
+    assert agg.generated_tokens({"tokens_trained": 5, "tokens_critique": 3, "tokens_mc": 1}) == 9
 
 
 def test_partial_run_drops_out_of_later_steps(tmp_path, groups):

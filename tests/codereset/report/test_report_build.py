@@ -51,65 +51,18 @@ def test_html_is_self_contained(report):
 
 def test_speedup_table(report):
     _, md = report
-    rows = {r["agent"]: r for r in markdown_table(md, "Speed-up") if r["metric"] == "pass_rate"}
-    assert rows["srpo"]["step to target"] == "5" and rows["srpo"]["speed-up (steps)"] == "2.00x"
-    assert rows["rrpo"]["step to target"] == "8" and rows["rrpo"]["speed-up (steps)"] == "1.25x"
-    assert rows["grpo"]["target"] == "0.630"
-    assert rows["srpo"]["generated tokens to target"] == "6,550"
-    assert rows["srpo"]["speed-up (tokens)"] == f"{10100 / 6550:.2f}x"
+    rows = {r["agent"]: r for r in markdown_table(md, "Speed-up on `pass_rate`")}
+    # target 0.405 (half of grpo's gain 0.18 -> 0.63): grpo at 5.5, rrpo 4.4, srpo 2.75
+    assert rows["srpo"]["step at target"] == "2.8"
+    assert rows["srpo"]["speed-up (steps) [95% CI]"].startswith("2.00x [")
+    assert rows["rrpo"]["speed-up (steps) [95% CI]"].startswith("1.25x [")
+    assert rows["grpo"]["speed-up (steps) [95% CI]"] == "1.00x"
+    assert rows["srpo"]["generated tokens at target"] == "3,602"  # 2.75 steps x 1310
+    assert rows["srpo"]["speed-up (tokens) [95% CI]"].startswith(f"{5555 / 3602.5:.2f}x [")
+    assert "Target: 0.405 (50% of grpo's gain)" in md
 
 
-def test_compute_tables_hold_metrics_numbers(report):
-    _, md = report
-    time = {r["agent"]: r for r in markdown_table(md, "Wall time per step")}
-    generate = [2 + 0.5 * s for s in SEEDS]
-    assert time["srpo"]["generate s/step"] == _pm(generate, 2)
-    assert time["srpo"]["localize s/step"] == "0.50 ± 0.00"
-    assert time["grpo"]["validate s/step"] == "0.20 ± 0.00"  # 0.4 s on every second step
-    assert time["grpo"]["total s/step"] == _pm([g + 4.35 for g in generate], 2)
-    assert time["grpo"]["wall time s"] == _pm([10 * (g + 4.35) for g in generate], 1)
-    tokens = {r["agent"]: r for r in markdown_table(md, "Tokens per step")}
-    assert tokens["rrpo"]["seed search"] == "300 ± 0"
-    assert tokens["srpo"]["localization"] == "100 ± 0"
-    assert tokens["srpo"]["generated (all)"] == _pm([1300 + 10 * s for s in SEEDS], 0)
-    assert tokens["rrpo"]["prefix reused"] == "400 ± 0"
-    totals = {r["agent"]: r for r in markdown_table(md, "Totals and throughput")}
-    assert totals["grpo"]["generated tokens (total)"] == _pm([10 * (1000 + 10 * s)
-                                                              for s in SEEDS], 0)
-    assert totals["grpo"]["generation tok/s"] == _pm([(1000 + 10 * s) / (2 + 0.5 * s)
-                                                      for s in SEEDS], 1)
-    assert totals["srpo"]["mean response tokens"] == _pm([100 + 10 * s for s in SEEDS], 1)
-
-
-def test_reset_table_weights_by_group_count(report):
-    _, md = report
-    rows = {r["agent"]: r for r in markdown_table(md, "Reset diagnostics")}
-    assert set(rows) == {"rrpo", "srpo"}  # grpo makes no reset groups
-    # srpo: odd steps 3 groups (signal 1.0, correction 1/3), even steps 1 group (0, 1.0)
-    assert rows["srpo"]["reset groups"] == "20.0 ± 0.0"
-    assert rows["srpo"]["groups with signal"] == "0.750 ± 0.000"  # (15*1 + 5*0) / 20
-    assert rows["srpo"]["correction rate"] == "0.500 ± 0.000"     # (15*1/3 + 5*1) / 20
-    assert rows["srpo"]["reset position h*/n"] == "0.600 ± 0.000"
-    assert rows["srpo"]["parse failures"] == "1.0 ± 0.0"
-    assert rows["srpo"]["parse failures / reset groups"] == "0.050 ± 0.000"  # 1 of 20
-    assert rows["rrpo"]["reset position h*/n"] == "0.500 ± 0.000"
-
-
-def test_oracle_table(report):
-    _, md = report
-    row = {r["agent"]: r for r in markdown_table(md, "Localization vs the oracle")}["srpo"]
-    # deviations: odd steps [-1, 0, 2], even steps [0] -> 20 values, sum 5, |.| sum 15
-    assert row["deviation h*-h_oracle"] == "0.25 ± 0.00"
-    assert row["abs deviation"] == "0.75 ± 0.00"
-    assert row["share exact"] == "0.500 ± 0.000"
-    assert row["share clean"] == "0.750 ± 0.000"
-    assert row["correction clean"] == "0.667 ± 0.000"   # (10*0.5 + 5*1.0) / 15
-    assert row["correction erroneous"] == "0.000 ± 0.000"
-    assert row["suffix pass@4 clean"] == "0.300 ± 0.000"
-    assert row["suffix pass@4 erroneous"] == "0.100 ± 0.000"
-
-
-def test_eval_table_uses_final_step(report):
+def test_eval_table_numbers(report):
     _, md = report
     rows = {r["agent"]: r for r in markdown_table(md, "Final evaluation")}
     finals = [FINAL_EVAL["srpo"] + 0.02 * s for s in SEEDS]
@@ -125,10 +78,61 @@ def test_summary_json_matches_tables(report):
     summary = json.loads(result.summary_path.read_text())
     assert summary["partial_runs"] == [] and summary["missing_metric_keys"] == {}
     assert summary["compute"]["tokens"]["rrpo"]["tokens_seed_search"]["mean"] == 300
-    srpo = next(s for s in summary["speedups"]
-                if s["label"] == "srpo" and s["metric"] == "pass_rate")
-    assert srpo["step"] == 5 and srpo["speedup"] == pytest.approx(2.0)
+    srpo = summary["speedups"]["pass_rate"]["speedups"]["srpo"]["steps"]
+    assert srpo["at"] == pytest.approx(2.75) and srpo["speedup"] == pytest.approx(2.0)
     assert summary["curves"]["pass_rate"]["grpo"]["n"] == [3] * 10
+    assert summary["agents"]["srpo"]["speedup"]["metric"] == "val_pass_rate"
+    assert summary["agents"]["srpo"]["seeds"] == [0, 1, 2]
+
+
+def test_default_smoothing_is_capped_at_a_quarter_of_the_run(tmp_path):
+    sweep = write_sweep(tmp_path / "sweep", agents=("grpo",), seeds=(0, 1), steps=6)
+    result = build_report([sweep], tmp_path / "out")
+    assert result.summary["config"]["smooth"] == 1  # 6 // 4
+    long = write_sweep(tmp_path / "long", agents=("grpo",), seeds=(0,), steps=24)
+    assert build_report([long], tmp_path / "o2").summary["config"]["smooth"] == 5
+    assert build_report([long], tmp_path / "o3", ReportConfig(smooth=7)).summary["config"]["smooth"] == 7
+
+
+def test_no_gain_to_compare_is_said(tmp_path):
+    for seed in (0, 1):
+        for agent in ("grpo", "srpo"):
+            path = write_run(tmp_path / f"{agent}{seed}", agent, seed, steps=8)
+            rows = [json.loads(x) for x in (path / "metrics.jsonl").read_text().splitlines()]
+            for row in rows:  # the baseline stays flat on both pass rates; srpo still rises
+                if agent == "grpo":
+                    row["pass_rate"] = 0.3
+                    if "val_pass_rate" in row:
+                        row["val_pass_rate"] = 0.3
+            (path / "metrics.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    result = build_report([tmp_path], tmp_path / "out")
+    md = result.markdown.read_text()
+    assert "Speed-up: no gain to compare: grpo did not gain significantly (start 0.300, final 0.300" in md
+    assert "Speed-up on `pass_rate`" not in md
+    assert result.summary["agents"]["srpo"]["speedup"] is None
+    assert result.summary["agents"]["srpo"]["speedup_reason"].startswith("no gain to compare")
+
+
+def test_any_set_of_agents_and_token_kinds(tmp_path):
+    for i, agent in enumerate(("grpo", "critique_grpo", "vineppo", "agent_x", "agent_y")):
+        path = write_run(tmp_path / agent, "grpo", 0, steps=4)
+        config = (path / "config.yaml").read_text().replace("name: grpo", f"name: {agent}")
+        (path / "config.yaml").write_text(config)
+        rows = [json.loads(x) for x in (path / "metrics.jsonl").read_text().splitlines()]
+        for row in rows:
+            row[f"tokens_kind{i}"] = 7 * (i + 1)
+            row["time_critique_s"] = 0.25
+        (path / "metrics.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+    result = build_report([tmp_path], tmp_path / "out")
+    md = result.markdown.read_text()
+    tokens = {r["agent"]: r for r in markdown_table(md, "Tokens per step")}
+    assert list(tokens) == ["grpo", "critique_grpo", "vineppo", "agent_x", "agent_y"]
+    assert tokens["agent_y"]["kind4"] == "35" and tokens["grpo"]["kind4"] == "—"
+    time = markdown_table(md, "Wall time per step")[0]
+    assert time["critique s/step"] == "0.25" and "checkpoint s/step" not in time
+    from codereset.report.plots import agent_colors
+    colors = agent_colors(["grpo", "critique_grpo"] + [f"a{i}" for i in range(30)])
+    assert len(set(colors.values())) == 32
 
 
 def test_partial_runs_render_and_are_named(tmp_path):
@@ -195,8 +199,8 @@ def test_baseline_killed_before_first_step_gives_no_speedup(tmp_path):
     write_run(tmp_path / "g", "grpo", 0, steps=3, logged=0, state=None, with_eval=False)
     result = build_report([tmp_path], tmp_path / "out")
     md = result.markdown.read_text()
-    assert "No speed-up: the baseline grpo has no pass-rate curve." in md
-    assert result.summary["speedups"] == []
+    assert "Speed-up: no gain to compare: the baseline grpo has no 'pass_rate' values." in md
+    assert result.summary["agents"]["srpo"]["speedup"] is None
     assert "<code>agent.name</code>" in result.html.read_text()
 
 
