@@ -5,78 +5,26 @@
 and its default is here; the YAML files under `conf/` only pick presets (config groups: agent,
 model, env, backend, sandbox) and the CPU budget of the main job. Defaults follow
 shared/docs/method.md; the model config (`ModelConfig`) and the loss config (`LossConfig`) are the
-model helper's, reused as they are. `backend` is an open mapping: `name` plus the options of that
-backend's own config dataclass (e.g. `codereset.generation.hf.HFConfig`), checked when the
-backend is built.
+model helper's, reused as they are; each generation backend's options are that backend's own
+dataclass (`HFConfig`, `VLLMConfig`) under `backend.hf` / `backend.vllm`.
+
+Every node is typed, and `unknown_keys` reports keys the schema does not have (Hydra's `+key=`
+adds them silently), so a typo fails with the list of valid keys instead of being ignored.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import types
-import typing
 from dataclasses import dataclass, field
-from typing import Any, Optional, Union
+from pathlib import Path
+from typing import Any, Optional
 
-from omegaconf import MISSING
+from omegaconf import MISSING, DictConfig, OmegaConf
 
+from codereset.generation.hf import HFConfig
+from codereset.generation.vllm import VLLMConfig
 from codereset.losses import LossConfig
-from codereset.models.config import ModelConfig as _ModelConfig
-
-
-def _needs_any(tp: Any) -> bool:
-    """True for a union that holds a container (OmegaConf only supports unions of primitives)."""
-    if typing.get_origin(tp) not in (Union, types.UnionType):
-        return False
-    return any(typing.get_origin(a) in (list, dict) or a in (list, dict) for a in typing.get_args(tp))
-
-
-def hydra_safe(cls: type) -> type:
-    """`cls` itself when OmegaConf can hold it, else a twin dataclass (same name, fields, defaults
-    and docstring; nested dataclasses likewise) whose container-unions are typed `Any`. Convert
-    an instance back with `to_original`."""
-    hints = typing.get_type_hints(cls)
-    specs, changed = [], False
-    for f in dataclasses.fields(cls):
-        tp = hints[f.name]
-        new_tp = hydra_safe(tp) if dataclasses.is_dataclass(tp) else (Any if _needs_any(tp) else tp)
-        changed |= new_tp is not tp
-        if f.default_factory is not dataclasses.MISSING:
-            factory = f.default_factory
-            if new_tp is not tp and dataclasses.is_dataclass(tp):
-                factory = (lambda t=new_tp, fac=f.default_factory: _convert(t, fac()))
-            spec = field(default_factory=factory)
-        else:
-            spec = field(default=f.default)
-        specs.append((f.name, new_tp, spec))
-    if not changed:
-        return cls
-    twin = dataclasses.make_dataclass(cls.__name__, specs)
-    twin.__doc__ = cls.__doc__
-    twin._original = cls
-    return twin
-
-
-def _convert(target: type, obj: Any) -> Any:
-    values = {}
-    for f in dataclasses.fields(target):
-        v = getattr(obj, f.name)
-        values[f.name] = _convert(_field_type(target, f.name), v) if dataclasses.is_dataclass(v) else v
-    return target(**values)
-
-
-def _field_type(cls: type, name: str) -> type:
-    return typing.get_type_hints(cls)[name]
-
-
-def to_original(obj: Any) -> Any:
-    """An instance of a `hydra_safe` twin (or of the original) as an instance of the original."""
-    cls = getattr(type(obj), "_original", type(obj))
-    return _convert(cls, obj) if cls is not type(obj) else obj
-
-
-# The model helper's ModelConfig as Hydra can hold it (see `hydra_safe`; `to_original` converts).
-ModelConfig = hydra_safe(_ModelConfig)
+from codereset.models.config import ModelConfig
 
 
 @dataclass
@@ -94,6 +42,9 @@ class EnvConfig:
     stop: the stop pattern that ends every thought.
     max_thoughts: thought budget of an episode (reaching it truncates).
     max_thought_tokens: token budget of one thought (running out truncates the episode).
+    code_reward: how a code answer's test results become its reward (`envs.verify.CODE_REWARDS`):
+        "fraction" (the share of test cases passed; the answer is correct only when all pass) or
+        "all_or_nothing" (1.0 when every case passes, else 0.0).
     """
 
     id: str = "ThoughtMDP-Code-v0"
@@ -106,17 +57,46 @@ class EnvConfig:
     stop: str = "</thought>"
     max_thoughts: int = 20
     max_thought_tokens: int = 256
+    code_reward: str = "fraction"
 
 
 @dataclass
 class SandboxConfig:
-    """Where code answers run.
+    """Where code answers run, and the limits that shape their reward (a limit hit fails the
+    case that hit it; `sandboxes.specs.Limits` has the defaults' reasons).
 
     kind: "auto" (the strongest available: docker > bwrap > local), "docker", "bwrap" or
         "local" (`sandboxes.make_sandbox`).
+    workers: parallel sandbox workers; None = one per CPU.
+    wall_time_s: wall-clock seconds per candidate process ("timeout").
+    cpu_time_s: CPU seconds per candidate process ("cpu_limit"); None = wall_time_s + 1.
+    memory_mb: memory the candidate may add to the interpreter ("memory_limit").
+    max_processes: processes and threads a candidate may run at once ("process_limit").
     """
 
     kind: str = "auto"
+    workers: Optional[int] = None
+    wall_time_s: float = 5.0
+    cpu_time_s: Optional[float] = None
+    memory_mb: int = 1024
+    max_processes: int = 16
+
+
+@dataclass
+class BackendConfig:
+    """The generation backend (`codereset.generation.BACKENDS`) and each backend's own options.
+
+    name: "hf" (Hugging Face generate), "vllm" (vLLM offline engine) or "auto" where the
+        generation package offers it (vLLM when it can serve the model, else HF); presets
+        backend=hf|vllm|auto.
+    hf: options of the HF backend (`codereset.generation.hf.HFConfig`), e.g. backend.hf.max_batch_size.
+    vllm: options of the vLLM backend (`codereset.generation.vllm.VLLMConfig`), e.g.
+        backend.vllm.kv_cache_gib.
+    """
+
+    name: str = "hf"
+    hf: HFConfig = field(default_factory=HFConfig)
+    vllm: VLLMConfig = field(default_factory=VLLMConfig)
 
 
 @dataclass
@@ -274,7 +254,7 @@ class TrainConfig:
     model: which model to train (`codereset.models.ModelConfig`; presets: model=smollm2|tiny|lora).
     env: env, task suite and Thought-MDP rules (presets: env=code_basic|code_stdio|math_arith|...).
     sandbox: where code answers run (presets: sandbox=auto|local|bwrap|docker).
-    backend: generation backend: {name: "hf" | "vllm", plus that backend's options}.
+    backend: generation backend: its name and each backend's options (BackendConfig).
     agent: the method (presets: +agent=grpo|rrpo|srpo|caro; required).
     buffer: per-prompt buffer (split, slots, seed search).
     sampling: rollout sampling.
@@ -290,7 +270,7 @@ class TrainConfig:
     model: ModelConfig = field(default_factory=ModelConfig)
     env: EnvConfig = field(default_factory=EnvConfig)
     sandbox: SandboxConfig = field(default_factory=SandboxConfig)
-    backend: dict[str, Any] = field(default_factory=lambda: {"name": "hf"})
+    backend: BackendConfig = field(default_factory=BackendConfig)
     agent: AgentConfig = field(default_factory=AgentConfig)
     buffer: BufferConfig = field(default_factory=BufferConfig)
     sampling: SamplingConfig = field(default_factory=SamplingConfig)
@@ -315,6 +295,7 @@ class EvalOptions:
     checkpoint: weights to evaluate instead of model.name's: a run directory (its latest
         checkpoint) or a checkpoint directory; the model config still gives the architecture.
     output_dir: where eval.jsonl goes; None = Hydra's run directory.
+    progress: show a progress bar over the tasks.
     """
 
     split: str = "test"
@@ -326,6 +307,7 @@ class EvalOptions:
     max_tasks: Optional[int] = None
     checkpoint: Optional[str] = None
     output_dir: Optional[str] = None
+    progress: bool = True
 
 
 @dataclass
@@ -337,7 +319,7 @@ class EvaluateConfig:
     model: the model (architecture, and weights unless eval.checkpoint is given).
     env: env and task suite (env.tasks) with the Thought-MDP rules.
     sandbox: where code answers run.
-    backend: generation backend {name, options}.
+    backend: generation backend (BackendConfig).
     eval: what to measure (EvalOptions).
     """
 
@@ -346,7 +328,7 @@ class EvaluateConfig:
     model: ModelConfig = field(default_factory=ModelConfig)
     env: EnvConfig = field(default_factory=EnvConfig)
     sandbox: SandboxConfig = field(default_factory=SandboxConfig)
-    backend: dict[str, Any] = field(default_factory=lambda: {"name": "hf"})
+    backend: BackendConfig = field(default_factory=BackendConfig)
     eval: EvalOptions = field(default_factory=EvalOptions)
 
 
@@ -359,6 +341,43 @@ def apply_torch_threads(threads: Optional[int]) -> None:
     import torch
 
     torch.set_num_threads(threads)
+
+
+def unknown_keys(cfg: DictConfig, prefix: str = "") -> list[tuple[str, list[str]]]:
+    """Keys of a composed config that its schema does not declare, as (dotted key, the valid keys
+    at that level). Hydra's `+group.key=value` adds a key even to a structured config, and
+    `OmegaConf.to_object` then drops it silently; this finds it. Open mappings (fields typed
+    `dict`, e.g. env.suite_options) hold any key."""
+    schema = OmegaConf.get_type(cfg)
+    if not (isinstance(schema, type) and dataclasses.is_dataclass(schema)):
+        return []
+    fields = [f.name for f in dataclasses.fields(schema)]
+    found = []
+    for key in cfg.keys():
+        path = f"{prefix}{key}"
+        if key not in fields:
+            found.append((path, sorted(fields)))
+            continue
+        child = cfg._get_node(key)
+        if isinstance(child, DictConfig) and not child._is_missing() and not child._is_none():
+            found += unknown_keys(child, f"{path}.")
+    return found
+
+
+def check_keys(cfg: DictConfig) -> None:
+    """Raise ValueError naming each key the schema does not have, with the valid keys beside it."""
+    bad = unknown_keys(cfg)
+    if bad:
+        raise ValueError("; ".join(f"unknown config key {k!r} (valid keys here: {', '.join(valid)})"
+                                   for k, valid in bad))
+
+
+def conf_dir() -> str:
+    """The directory of the YAML configs: codereset/conf inside an installed wheel (pyproject maps
+    the checkout's conf/ there), else conf/ beside the package in a checkout."""
+    here = Path(__file__).resolve().parent
+    packaged = here / "conf"
+    return str(packaged if (packaged / "train.yaml").is_file() else here.parent / "conf")
 
 
 def register_configs() -> None:

@@ -37,12 +37,14 @@ from codereset import checkpoint as ckpt
 from codereset import distributed
 from codereset.agents import AgentContext, make_agent
 from codereset.buffer import BufferBuilder, StepBuffer
-from codereset.config import apply_torch_threads
-from codereset.components import load_policy, load_tasks, make_generation_backend, make_rules, make_verifier
+from codereset.config import TrainConfig, apply_torch_threads
+from codereset.components import (load_policy, load_tasks, make_generation_backend, make_rules, make_verifier,
+                                   warn_if_same_tasks)
 from codereset.data import TaskSampler
 from codereset.evaluation import eval_rows, eval_sample_rows, evaluate_tasks
 from codereset.interrupts import Interrupts
 from codereset.metrics import sample_rows, step_metrics
+from codereset.resume import check_run_dir
 from codereset.rollout import Roller
 from codereset.rundir import RunDir
 from codereset.timing import PhaseTimes
@@ -59,7 +61,7 @@ class Trainer:
     """One training run into `run_dir` with config `cfg` (a `TrainConfig`); `config_yaml` is the
     resolved config text written to config.yaml."""
 
-    def __init__(self, cfg: Any, run_dir: str | Path, config_yaml: str,
+    def __init__(self, cfg: TrainConfig, run_dir: str | Path, config_yaml: str,
                  dist: distributed.DistInfo | None = None) -> None:
         self.cfg = cfg
         self.dist = dist or distributed.DistInfo()
@@ -79,8 +81,8 @@ class Trainer:
         if cfg.trainer.prompts_per_step % self.dist.world_size:
             raise ValueError(f"trainer.prompts_per_step={cfg.trainer.prompts_per_step} does not split evenly "
                              f"over {self.dist.world_size} processes; make it a multiple of the world size")
-        if self.dist.enabled and cfg.backend.get("name") != "hf":
-            raise ValueError(f"backend={cfg.backend.get('name')} runs in one process; data-parallel training "
+        if self.dist.enabled and cfg.backend.name != "hf":
+            raise ValueError(f"backend={cfg.backend.name} runs in one process; data-parallel training "
                              "(accelerate launch / torchrun) uses backend=hf")
         _seed_all(distributed.step_seed(cfg.seed, self.dist.rank, 0) if self.dist.enabled else cfg.seed)
         self.rules = make_rules(cfg.env)
@@ -88,10 +90,11 @@ class Trainer:
         validating = cfg.validation.every > 0 or cfg.validation.at_end
         self.val_tasks = (load_tasks(cfg.env, cfg.env.val_split, cfg.validation.max_tasks)
                           if validating else [])
+        warn_if_same_tasks(self.train_tasks, self.val_tasks, cfg.env.train_split, cfg.env.val_split)
         self.model, self.tokenizer = load_policy(cfg.model)
         distributed.broadcast_params_(self.model, self.dist)
         self.backend = make_generation_backend(cfg.backend, self.model, self.tokenizer)
-        self.verifier = make_verifier(cfg.sandbox, self.rules)
+        self.verifier = make_verifier(cfg.sandbox, self.rules, cfg.env.code_reward)
         self.agent_rng = random.Random(f"agent:{cfg.seed}")  # data parallel: reseeded every step
         self.agent = make_agent(cfg.agent.name, cfg.agent,
                                 AgentContext(self.backend, self.rules, self.agent_rng))
@@ -110,12 +113,10 @@ class Trainer:
         self._open_run_dir()
 
     def _check_run_dir(self) -> None:
-        """Refuse to start a new run over an existing one (before loading anything)."""
-        if self.cfg.trainer.resume:
-            return
-        if self.run.read("metrics.jsonl") or ckpt.latest_checkpoint(self.run.checkpoints):
-            raise FileExistsError(f"{self.run.path} already holds a run; continue it with "
-                                  "trainer.resume=true or pick a new trainer.output_dir")
+        """Refuse a new run over an existing one, and a resume that changes the method, asks for
+        fewer steps than done or finds the run alive (`codereset.resume`; before loading anything)."""
+        t = self.cfg.trainer
+        self._resume_changes = check_run_dir(self.run.path, self.config_yaml, t.resume, t.steps)
 
     def _open_run_dir(self) -> None:
         t = self.cfg.trainer
@@ -140,18 +141,10 @@ class Trainer:
         self.wandb = self._wandb()
 
     def _warn_config_changes(self) -> None:
-        """On resume, name the settings that differ from the run's saved config.yaml."""
-        import yaml
-
-        path = self.run.file("config.yaml")
-        if not path.exists():
-            return
-        old, new = _flatten(yaml.safe_load(path.read_text())), _flatten(yaml.safe_load(self.config_yaml))
-        ignored = {"trainer.resume", "trainer.steps", "trainer.output_dir"}
-        changed = sorted(k for k in set(old) | set(new) if k not in ignored and old.get(k) != new.get(k))
-        if changed:
-            log.warning("resuming with settings that differ from the run's config.yaml: %s",
-                        ", ".join(f"{k}: {old.get(k)!r} -> {new.get(k)!r}" for k in changed))
+        """On resume, name the run-control settings that differ from the run's config.yaml (the
+        method's cannot: `_check_run_dir` refused them)."""
+        if self._resume_changes:
+            log.info("resuming with run-control changes: %s", "; ".join(self._resume_changes))
 
     def _restore(self, found: Path) -> int:
         ckpt.load_weights(self.model, found)
@@ -342,16 +335,6 @@ def _merge_buffers(parts: list[StepBuffer]) -> StepBuffer:
         for name, seconds in part.times.seconds.items():
             times.seconds[name] = max(times.seconds[name], seconds)
     return StepBuffer([p for part in parts for p in part.prompts], times)
-
-
-def _flatten(tree: Any, prefix: str = "") -> dict:
-    """{"a": {"b": 1}} -> {"a.b": 1}."""
-    if not isinstance(tree, dict):
-        return {prefix.rstrip("."): tree}
-    out: dict = {}
-    for key, value in tree.items():
-        out.update(_flatten(value, f"{prefix}{key}."))
-    return out
 
 
 def _postfix(row: dict) -> dict:

@@ -36,12 +36,15 @@ class ThoughtMDPEnv(gymnasium.Env[str, str]):
     Args:
         kind: "code" or "math"; every task must be of this kind.
         tasks: a suite name for `envs.tasks.load_suite`, or a sequence of `Task`.
-        split: split to load when `tasks` is a suite name.
+        split: split to load when `tasks` is a suite name; None = the suite's default (its only
+            split when it has one, e.g. "test" for humaneval; else "train").
         seed: suite seed (procedural suites) when `tasks` is a suite name.
         suite_kwargs: extra keywords for `load_suite` (e.g. ``{"n": 100}`` or ``{"path": ...}``).
         rules: `ThoughtRules` or a dict of its fields (stop pattern, thought budget).
         sandbox: for code rewards: backend name (started on the first code answer) or a shared
             `sandboxes` Sandbox instance.
+        code_reward: "fraction" (share of test cases passed, default) or "all_or_nothing"
+            (`envs.verify.CODE_REWARDS`).
         tokenizer: optional tokenizer whose chat template renders the prompt.
         fewshot: show the worked example in the prompt.
         render_mode: must be None (the observation is already the text; nothing to render).
@@ -49,10 +52,11 @@ class ThoughtMDPEnv(gymnasium.Env[str, str]):
 
     metadata = {"render_modes": []}
 
-    def __init__(self, kind: str = "code", tasks: str | Sequence[Task] = "basic", split: str = "train",
+    def __init__(self, kind: str = "code", tasks: str | Sequence[Task] = "basic", split: str | None = None,
                  seed: int = 0, suite_kwargs: dict[str, Any] | None = None,
                  rules: ThoughtRules | dict[str, Any] | None = None, sandbox: Any = "auto",
-                 tokenizer: Any = None, fewshot: bool = True, render_mode: str | None = None) -> None:
+                 tokenizer: Any = None, fewshot: bool = True, render_mode: str | None = None,
+                 code_reward: str = "fraction") -> None:
         if render_mode is not None and render_mode not in self.metadata["render_modes"]:
             raise ValueError(f"render_mode {render_mode!r} is not supported: the observation is the text")
         self.render_mode = render_mode
@@ -73,7 +77,7 @@ class ThoughtMDPEnv(gymnasium.Env[str, str]):
         self.suites = tuple(sorted({t.suite for t in self.tasks}))
         self.tokenizer = tokenizer
         self.fewshot = fewshot
-        self.verifier = Verifier(sandbox=sandbox, rules=self.rules)
+        self.verifier = Verifier(sandbox=sandbox, rules=self.rules, code_reward=code_reward)
         self._prompts: dict[tuple[str, str], str] = {}
         self.observation_space = AnyText(MAX_TEXT_CHARS)
         self.action_space = ThoughtSpace(self.rules, MAX_THOUGHT_CHARS)

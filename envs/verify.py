@@ -5,8 +5,10 @@ call it. Math answers are compared in this process (`math-verify` parses LaTeX i
 code answers run in a sandbox (created lazily on the first code task, so math-only use never
 starts one), batched through `Sandbox.run_many` in `score_many`.
 
-Reward: math 1.0 / 0.0; code the fraction of test cases passed; 0.0 when the text has no final
-answer (status ``"no_answer"``). `Outcome.correct` is True only when everything passed.
+Reward: math 1.0 / 0.0; code per `code_reward` (`CODE_REWARDS`): "fraction" (default) is the
+fraction of test cases passed, "all_or_nothing" is 1.0 when every case passes and 0.0 otherwise;
+0.0 when the text has no final answer (status ``"no_answer"``). `Outcome.correct` is True only
+when everything passed, whichever reward is chosen.
 """
 
 from __future__ import annotations
@@ -24,13 +26,20 @@ from envs.tasks.task import Task
 
 MATH_TIMEOUT_S = 5  # per parse/compare; math-verify's alarm works in the main thread only
 
+# How a code verdict (fraction of cases passed, all passed) becomes the reward.
+CODE_REWARDS: dict[str, Any] = {
+    "fraction": lambda fraction, passed: float(fraction),
+    "all_or_nothing": lambda fraction, passed: 1.0 if passed else 0.0,
+}
+
 
 @dataclass(frozen=True)
 class Outcome:
     """The verdict on one rollout.
 
     Attributes:
-        reward: math 0/1; code fraction of test cases passed; 0.0 without an answer.
+        reward: math 0/1; code per the Verifier's code_reward (fraction of test cases
+            passed, or all-or-nothing); 0.0 without an answer.
         correct: True when the answer is right (all test cases passed).
         status: "ok" when correct, else "no_answer", "wrong_answer" or a sandbox status
             ("runtime_error", "syntax_error", "timeout", "memory_limit", ...).
@@ -80,10 +89,19 @@ class Verifier:
             `sandboxes.make_sandbox`, started on the first code task and closed by `close`),
             or a started `Sandbox` instance (shared; `close` leaves it open).
         rules: the Thought-MDP rules (answer extraction).
+        code_reward: "fraction" or "all_or_nothing" (`CODE_REWARDS`).
+        workers, limits: passed to `sandboxes.make_sandbox` when the Verifier starts its own
+            sandbox (parallel runs; per-run `Limits`); None keeps its defaults.
     """
 
-    def __init__(self, sandbox: Any = "auto", rules: ThoughtRules = ThoughtRules()) -> None:
+    def __init__(self, sandbox: Any = "auto", rules: ThoughtRules = ThoughtRules(),
+                 code_reward: str = "fraction", workers: int | None = None, limits: Any = None) -> None:
+        if code_reward not in CODE_REWARDS:
+            raise ValueError(f"unknown code_reward {code_reward!r}; known: {sorted(CODE_REWARDS)}")
         self.rules = rules
+        self.code_reward = code_reward
+        self._reward = CODE_REWARDS[code_reward]
+        self._workers, self._limits = workers, limits
         self._sandbox_arg = sandbox
         self._sandbox = None if isinstance(sandbox, str) else sandbox
         self._owns_sandbox = isinstance(sandbox, str)
@@ -95,7 +113,7 @@ class Verifier:
         if self._sandbox is None:
             from sandboxes import make_sandbox
 
-            self._sandbox = make_sandbox(self._sandbox_arg)
+            self._sandbox = make_sandbox(self._sandbox_arg, workers=self._workers, limits=self._limits)
         return self._sandbox
 
     def close(self) -> None:
@@ -132,7 +150,8 @@ class Verifier:
             verdicts = self.sandbox.run_many([(program, tests) for _, program, tests in code_jobs])
             for (i, _, _), verdict in zip(code_jobs, verdicts, strict=True):
                 outcomes[i] = Outcome(
-                    reward=float(verdict.fraction), correct=bool(verdict.passed),
+                    reward=self._reward(verdict.fraction, bool(verdict.passed)),
+                    correct=bool(verdict.passed),
                     status="ok" if verdict.passed else str(verdict.status),
                     info=_verdict_summary(verdict))
         return outcomes  # type: ignore[return-value]

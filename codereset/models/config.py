@@ -23,15 +23,15 @@ class LoRAConfig:
     r: adapter rank.
     alpha: LoRA scaling numerator (the update is scaled by alpha / r).
     dropout: dropout on the adapter input.
-    target_modules: "all-linear" (every linear layer except the output head) or a list of module
-        names such as ["q_proj", "v_proj"].
+    target_modules: module names to adapt, such as ["q_proj", "v_proj"]; ["all-linear"] (default)
+        is every linear layer except the output head.
     """
 
     enabled: bool = False
     r: int = 64
     alpha: int = 64
     dropout: float = 0.0
-    target_modules: str | list[str] = "all-linear"
+    target_modules: list[str] = field(default_factory=lambda: ["all-linear"])
 
 
 @dataclass

@@ -157,6 +157,8 @@ def apply_lora(model, cfg: ModelConfig):
 
     lora = cfg.lora
     targets = lora.target_modules if isinstance(lora.target_modules, str) else list(lora.target_modules)
+    if targets == ["all-linear"]:  # peft takes this one keyword as a string only
+        targets = "all-linear"
     peft_cfg = LoraConfig(task_type="CAUSAL_LM", r=lora.r, lora_alpha=lora.alpha,
                           lora_dropout=lora.dropout, target_modules=targets)
     return get_peft_model(model, peft_cfg)

@@ -1,5 +1,6 @@
 """Hydra composition of conf/: defaults, presets, errors that list the known names, structured
-typing, and documentation of every config field."""
+typing (unknown keys rejected, `+` or not; each backend's options typed), and documentation of
+every config field."""
 
 import dataclasses
 import re
@@ -11,10 +12,12 @@ from hydra.errors import ConfigCompositionException, MissingConfigException
 from omegaconf import OmegaConf
 
 import codereset.config as config_module
-from codereset.config import TrainConfig, to_original
-from codereset.models.config import LoRAConfig
-from codereset.models.config import ModelConfig as T1ModelConfig
+from codereset.config import BackendConfig, SandboxConfig, TrainConfig, check_keys, conf_dir, unknown_keys
+from codereset.generation.hf import HFConfig
+from codereset.generation.vllm import VLLMConfig
+from codereset.models.config import LoRAConfig, ModelConfig
 from codereset.train import ConfigError, check_agent, register
+from sandboxes.specs import Limits
 
 CONF = str(Path(__file__).resolve().parents[2] / "conf")
 
@@ -34,7 +37,7 @@ def test_defaults_follow_method_md():
     assert c.agent.name == "srpo"
     assert c.model.name == "smollm2-135m-instruct"
     assert (c.env.id, c.env.tasks, c.env.stop) == ("ThoughtMDP-Code-v0", "basic", "</thought>")
-    assert c.sandbox.kind == "auto" and c.backend.name == "hf"
+    assert c.sandbox.kind == "auto" and c.backend.name in ("hf", "auto")
     assert (c.sampling.temperature, c.sampling.top_p) == (0.7, 0.95)
     assert (c.buffer.split, c.buffer.slots, c.buffer.max_attempts) == ("1x4", 8, 12)
     assert (c.agent.localize.variant, c.agent.localize.temperature) == ("L2", 0.3)
@@ -53,7 +56,9 @@ def test_dataclass_defaults_are_the_method_defaults():
 def test_no_agent_fails_listing_the_agents():
     c = cfg()
     assert OmegaConf.is_missing(c.agent, "name")
-    with pytest.raises(ConfigError, match=r"\+agent=NAME, one of \['caro', 'grpo', 'rrpo', 'srpo'\]"):
+    from codereset.agents import AGENTS
+
+    with pytest.raises(ConfigError, match=re.escape(f"+agent=NAME, one of {sorted(AGENTS)}")):
         check_agent(c)
 
 
@@ -89,16 +94,64 @@ def test_typos_and_bad_types_are_rejected():
         cfg("+agent=srpo", "trainer.stepz=3")
     with pytest.raises(ConfigCompositionException, match="steps"):
         cfg("+agent=srpo", "trainer.steps=many")
+    with pytest.raises(ConfigCompositionException, match="max_batchsize"):
+        cfg("+agent=srpo", "backend.hf.max_batchsize=3")
+
+
+@pytest.mark.parametrize("override, key", [
+    ("+trainer.stepz=3", "trainer.stepz"), ("+stepz=3", "stepz"), ("+env.taks=arith", "env.taks"),
+    ("+backend.hf.max_batchsize=3", "backend.hf.max_batchsize"), ("+model.lora.rank=8", "model.lora.rank"),
+])
+def test_keys_added_with_plus_are_found_with_the_valid_ones(override, key):
+    c = cfg("+agent=srpo", override)          # Hydra adds the key; the schema check finds it
+    ((found, valid),) = unknown_keys(c)
+    assert found == key
+    parent = OmegaConf.select(c, key.rpartition(".")[0]) if "." in key else c
+    assert valid == sorted(f for f in parent.keys() if f != key.rpartition(".")[2])
+    with pytest.raises(ValueError, match=rf"unknown config key '{key}' \(valid keys here: "):
+        check_keys(c)
+
+
+def test_open_mappings_take_any_key():
+    c = cfg("+agent=srpo", "+env.suite_options.path=tasks.jsonl", "+backend.vllm.engine_kwargs.tp=2")
+    assert unknown_keys(c) == [] and c.env.suite_options.path == "tasks.jsonl"
+
+
+def test_backend_presets_type_each_backends_options():
+    c = cfg("+agent=srpo", "backend=vllm", "backend.vllm.kv_cache_gib=2.5", "backend.hf.max_batch_size=8")
+    assert c.backend.name == "vllm" and c.backend.vllm.kv_cache_gib == 2.5
+    b = OmegaConf.to_object(c).backend
+    assert type(b) is BackendConfig and type(b.hf) is HFConfig and type(b.vllm) is VLLMConfig
+    assert b.hf.max_batch_size == 8
+    with pytest.raises(ConfigCompositionException, match="kv_cache_gib"):
+        cfg("+agent=srpo", "backend.vllm.kv_cache_gib=lots")
+    assert OmegaConf.to_object(cfg("+agent=srpo", "backend=hf")).backend.hf == HFConfig()
+    assert OmegaConf.to_object(cfg("+agent=srpo", "backend=vllm")).backend.vllm == VLLMConfig()
+
+
+def test_sandbox_limits_are_config_with_the_sandbox_defaults(tmp_path):
+    from codereset.components import sandbox_limits
+
+    assert sandbox_limits(SandboxConfig()) == Limits()
+    c = cfg("+agent=srpo", "sandbox.wall_time_s=2.5", "sandbox.memory_mb=512", "sandbox.workers=3")
+    saved = OmegaConf.create(OmegaConf.to_yaml(c, resolve=True))   # what config.yaml holds
+    assert (saved.sandbox.wall_time_s, saved.sandbox.memory_mb, saved.sandbox.workers) == (2.5, 512, 3)
+    limits = sandbox_limits(OmegaConf.to_object(c).sandbox)
+    assert (limits.wall_time_s, limits.memory_mb, limits.cpu_s) == (2.5, 512, 3.5)
 
 
 def test_to_object_gives_the_dataclasses_and_the_model_helper_config():
     c = OmegaConf.to_object(cfg("+agent=rrpo", "model=lora", "model.lora.target_modules=[q_proj,v_proj]"))
     assert isinstance(c, TrainConfig)
-    model = to_original(c.model)
-    assert type(model) is T1ModelConfig and type(model.lora) is LoRAConfig
-    assert (model.lora.enabled, model.lora.r, model.lora.alpha) == (True, 64, 64)
-    assert model.lora.target_modules == ["q_proj", "v_proj"]
-    assert to_original(OmegaConf.to_object(cfg("+agent=rrpo")).model).lora.target_modules == "all-linear"
+    assert type(c.model) is ModelConfig and type(c.model.lora) is LoRAConfig
+    assert (c.model.lora.enabled, c.model.lora.r, c.model.lora.alpha) == (True, 64, 64)
+    assert c.model.lora.target_modules == ["q_proj", "v_proj"]
+    assert OmegaConf.to_object(cfg("+agent=rrpo", "model=lora")).model.lora.target_modules == ["all-linear"]
+    assert not hasattr(config_module, "hydra_safe")
+
+
+def test_conf_dir_is_the_checkouts_conf():
+    assert Path(conf_dir()).resolve() == Path(CONF).resolve()
 
 
 def test_evaluate_config_composes():
