@@ -51,12 +51,21 @@ def suite_spec(name: str) -> SuiteSpec:
         raise ValueError(f"unknown task suite {name!r}; known suites: {sorted(SUITES)}") from None
 
 
-def load_suite(name: str, split: str = "train", seed: int = 0, **kw) -> list[Task]:
-    """Tasks of suite `name` for `split`; procedural suites are deterministic given `seed`.
+def default_split(spec: SuiteSpec) -> str:
+    """The split a suite is loaded with when none is asked for: its only split when it has one
+    (humaneval: "test"), else "train"."""
+    return spec.splits[0] if spec.splits is not None and len(spec.splits) == 1 else "train"
+
+
+def load_suite(name: str, split: str | None = None, seed: int = 0, **kw) -> list[Task]:
+    """Tasks of suite `name` for `split` (None: `default_split`); procedural suites are
+    deterministic given `seed`.
 
     Extra keywords go to the suite's loader (e.g. ``n=`` task count, ``path=`` for file loaders).
     """
     spec = suite_spec(name)
+    if split is None:
+        split = default_split(spec)
     if spec.splits is not None and split not in spec.splits:
         raise ValueError(
             f"task suite {name!r} has no split {split!r}; its splits: {list(spec.splits)}"

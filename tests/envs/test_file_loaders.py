@@ -102,12 +102,27 @@ def test_math_loaders_fields():
     assert (m1.answer, m2.answer, m1.difficulty, m2.difficulty) == (r"\frac{5}{6}", "4", 1, 2)
 
 
-def test_jsonl_split_filter_and_oracle_fields():
-    train = load_suite("jsonl", "train", path=FIXTURES / "tasks.jsonl")
-    assert [t.task_id for t in train] == ["add", "echo_sum", "pens", "half"]  # "rev" is a test row
+def _with_splits(tmp_path, splits):
+    """The fixture's rows with a `split` field per row (None: no field)."""
+    rows = [json.loads(line) for line in (FIXTURES / "tasks.jsonl").read_text().splitlines()]
+    for row, split in zip(rows, splits):
+        if split is not None:
+            row["split"] = split
+    path = tmp_path / "tasks.jsonl"
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    return path
+
+
+def test_jsonl_split_filter_and_oracle_fields(tmp_path):
+    path = _with_splits(tmp_path, ["train", "test", "train", "train", "val"])
+    train = load_suite("jsonl", "train", path=path)
+    assert [t.task_id for t in train] == ["add", "echo_sum", "pens"]
+    assert [t.task_id for t in load_suite("jsonl", "val", path=path)] == ["half"]
+    assert [t.task_id for t in load_suite("jsonl", "train", path=FIXTURES / "tasks.jsonl")] == [
+        "add", "rev", "echo_sum", "pens", "half"]               # no split fields: every split
     pens = train[2]
     assert pens.step_values == ("27", "21") and pens.answer == "21" and pens.difficulty == 2
-    named = load_suite("jsonl", "train", path=FIXTURES / "tasks.jsonl", suite_name="mine", n=1)
+    named = load_suite("jsonl", "train", path=path, suite_name="mine", n=1)
     assert [(t.suite, t.task_id) for t in named] == [("mine", "add")]
 
 
@@ -174,3 +189,36 @@ def test_hub_needs_datasets():
             load_suite("gsm8k", "test", hub="openai/gsm8k", hub_config="main")
     else:
         pytest.skip("datasets is installed; hub loading needs network, not tested here")
+
+
+def test_jsonl_mixing_rows_with_and_without_split_is_refused(tmp_path):
+    path = _with_splits(tmp_path, ["train", "val", None, "train", "train"])
+    with pytest.raises(DataFormatError, match=r"tasks.jsonl, line 3, field 'split': missing, but other rows "
+                                              r"have one \(line 1: 'train'\)"):
+        load_suite("jsonl", "train", path=path)
+
+
+def test_a_one_split_suite_loads_without_naming_its_split():
+    import gymnasium as gym
+
+    import envs  # noqa: F401  (registers the env ids)
+    from envs.tasks.registry import default_split, suite_spec
+
+    assert default_split(suite_spec("humaneval")) == "test" and default_split(suite_spec("basic")) == "train"
+    tasks = load_suite("humaneval")
+    assert len(tasks) == 164 and {t.split for t in tasks} == {"test"}
+    env = gym.make("ThoughtMDP-Code-v0", tasks="humaneval")
+    assert len(env.unwrapped.tasks) == 164
+    env.close()
+    with pytest.raises(ValueError, match="has no split 'train'"):       # an explicit wrong split still fails
+        load_suite("humaneval", "train")
+
+
+def test_same_train_and_val_tasks_warn(caplog):
+    from codereset.components import warn_if_same_tasks
+
+    tasks = _load("jsonl", "tasks.jsonl", split="train")
+    with caplog.at_level("WARNING", logger="codereset.train"):
+        assert warn_if_same_tasks(tasks, tasks[:2], "train", "val")
+    assert "validation measures recall" in caplog.text
+    assert not warn_if_same_tasks(tasks[:2], tasks[2:], "train", "val")

@@ -14,7 +14,9 @@ Fields (see the README section "Bring your own tasks"):
                block as one thought; math becomes one thought, its answer boxed if not already
   step_values  list of str, optional: true value after each reference thought (enables the oracle)
   difficulty   int, optional (default 1)
-  split        str, optional: a row with a split is loaded only for that split
+  split        str, optional: a row with a split is loaded only for that split. Give every row a
+               split or none: a file without splits puts every row in every split (training and
+               validation then share their tasks), and a file mixing both is refused.
   code_prefix  str, optional: code run before the model's program
 """
 
@@ -84,6 +86,17 @@ def _reference(r: Record, kind: str, answer: str | None, rules: ThoughtRules) ->
     return (f"{solution.strip()} The answer is \\boxed{{{answer}}}.{STOP}",)
 
 
+def _check_splits(records: list[Record]) -> None:
+    """Refuse a file where some rows name a split and others do not: the rows without one would
+    land in every split, validation included."""
+    labelled = [r for r in records if r.get("split", str, None) is not None]
+    if labelled and len(labelled) < len(records):
+        bare = next(r for r in records if r.get("split", str, None) is None)
+        raise bare.error("split", f"missing, but other rows have one (line {labelled[0].line}: "
+                                  f"{labelled[0].data['split']!r}); a row without a split is in every "
+                                  "split, so give every row a split (e.g. train/val/test) or none")
+
+
 def load_jsonl(split: str = "train", seed: int = 0, suite_name: str = "jsonl", **kw: Any) -> list[Task]:
     """Tasks of a file in our JSONL format (``path=``) or a hub dataset with the same fields.
 
@@ -91,7 +104,9 @@ def load_jsonl(split: str = "train", seed: int = 0, suite_name: str = "jsonl", *
     """
     rules = ThoughtRules()
     tasks, seen = [], {}
-    for r in take_records(kw, split):
+    records = take_records(kw, split)
+    _check_splits(records)
+    for r in records:
         row_split = r.get("split", str, None)
         if row_split is not None and row_split != split:
             continue
