@@ -1,12 +1,17 @@
 """Prepares HumanEval-style assert tests for the judge: per-assert cases and imported names.
 
-``prepare`` compiles the (trusted) test code once per distinct test and rewrites ``check``: each
-top-level statement that asserts on the candidate runs inside ``with __cr_case__(k):``, so one
-failing assert fails its case only and the verdict's fraction is the share of asserts passed.
-Statements that only assert constants (HumanEval's ``assert True, "..."``) are not cases: they
-would give a wrong program credit. It also finds the names the tests use but do not define (a
-helper such as HumanEval/32's ``poly`` that lives in the program): the judge fetches those from
-the candidate as proxies or plain values.
+``prepare`` compiles the (trusted) test code once per distinct test and rewrites ``check`` into
+cases, each a ``with __cr_case__(k):`` block, so one failing assert fails its case only and the
+verdict's fraction is the share of cases passed. Splitting is sound by construction: every
+top-level statement of ``check`` runs inside some case. A case ends at a statement that asserts
+on the candidate (outside a nested function or class) and holds the statements before it; the
+statements after the last such one join the last case. A helper ``def t(...): assert ...`` and
+its calls, ``f = candidate`` or ``r = candidate(...)`` then ``assert r == ...``, a trailing
+``1/0``: each failure lands in a case, never outside one. Names bound from the candidate's
+results (``r = candidate(...)``) count as the candidate's for this. Statements that only assert
+constants (HumanEval's ``assert True, "..."``) end no case: they would give a wrong program
+credit. ``prepare`` also finds the names the tests use but do not define (a helper the program
+must provide): the judge fetches those from the candidate as proxies or plain values.
 """
 
 from __future__ import annotations
@@ -33,6 +38,7 @@ def call_key(args, kwargs) -> str:
 @dataclass(frozen=True)
 class PreparedAsserts:
     helpers: CodeType | None
+    setup: CodeType | None
     module: CodeType
     case_names: tuple[str, ...]
     """One label per case; empty when the whole check() is a single case."""
@@ -85,10 +91,25 @@ def _literal_calls(node: ast.AST, name: str, keys: list[str]) -> None:
         return
 
 
-def _is_case(stmt: ast.stmt, watched: set[str]) -> bool:
-    """The statement asserts something and mentions the candidate (or a name it provides)."""
+_OPAQUE_SCOPES = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Lambda)
+
+
+def _walk_here(node: ast.AST):
+    """The nodes under ``node`` that run when it runs (not the bodies of nested defs)."""
+    stack = [node]
+    while stack:
+        n = stack.pop()
+        yield n
+        stack.extend(c for c in ast.iter_child_nodes(n) if not isinstance(c, _OPAQUE_SCOPES))
+
+
+def _ends_case(stmt: ast.stmt, watched: set[str]) -> bool:
+    """The statement itself asserts something and mentions the candidate (or a name bound from
+    it): a def holding asserts does not, it only runs when called."""
+    if isinstance(stmt, _OPAQUE_SCOPES):
+        return False
     asserts = mentions = False
-    for n in ast.walk(stmt):
+    for n in _walk_here(stmt):
         if isinstance(n, ast.Assert):
             asserts = True
         elif isinstance(n, ast.Name) and n.id in watched:
@@ -98,28 +119,57 @@ def _is_case(stmt: ast.stmt, watched: set[str]) -> bool:
     return False
 
 
+def _bound_from(stmt: ast.stmt, watched: set[str]) -> set[str]:
+    """Names a statement binds when it mentions a watched name (``f = candidate``, ``r =
+    candidate(x)``, ``def t(): ... candidate ...``): they stand for the candidate from then on."""
+    if not any(isinstance(n, ast.Name) and n.id in watched for n in ast.walk(stmt)):
+        return set()
+    bound = {n.id for n in ast.walk(stmt) if isinstance(n, ast.Name)
+             and isinstance(n.ctx, ast.Store)}
+    if isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+        bound.add(stmt.name)
+    return bound
+
+
+def _case_block(stmts: list[ast.stmt], k: int) -> ast.With:
+    first = stmts[0]
+    at = {"lineno": first.lineno, "col_offset": first.col_offset,
+          "end_lineno": first.lineno, "end_col_offset": first.col_offset}
+    hook = ast.Call(func=ast.Name(CASE_HOOK, ast.Load(), **at),
+                    args=[ast.Constant(k, **at)], keywords=[], **at)
+    return ast.With(items=[ast.withitem(context_expr=hook)], body=stmts, **at)
+
+
 def _split(check: ast.FunctionDef, watched: set[str]) -> list[str]:
-    body, names = [], []
+    """Rewrite ``check``'s body into case blocks (see the module docstring); returns one label
+    per case, or [] (body unchanged: the whole check is one case) when no statement ends one."""
+    watched = set(watched)
+    groups: list[list[ast.stmt]] = []
+    names: list[str] = []
+    pending: list[ast.stmt] = []
     for stmt in check.body:
-        if _is_case(stmt, watched):
-            at = {"lineno": stmt.lineno, "col_offset": stmt.col_offset,
-                  "end_lineno": stmt.lineno, "end_col_offset": stmt.col_offset}
-            hook = ast.Call(func=ast.Name(CASE_HOOK, ast.Load(), **at),
-                            args=[ast.Constant(len(names), **at)], keywords=[], **at)
-            body.append(ast.With(items=[ast.withitem(context_expr=hook)], body=[stmt], **at))
+        pending.append(stmt)
+        if _ends_case(stmt, watched):
+            groups.append(pending)
             names.append(f"{check.name} line {stmt.lineno}")
-        else:
-            body.append(stmt)
-    if names:
-        check.body = body
+            pending = []
+        watched |= _bound_from(stmt, watched)
+    if not groups:
+        return []
+    groups[-1].extend(pending)
+    check.body = [_case_block(g, k) for k, g in enumerate(groups)]
     return names
 
 
 @functools.lru_cache(maxsize=4096)
-def prepare(test_code: str, check_name: str, helpers: str, split: bool) -> PreparedAsserts:
+def prepare(test_code: str, check_name: str, helpers: str, split: bool,
+            setup: str = "") -> PreparedAsserts:
     bound, used = _bound_and_used(test_code)
-    helper_bound = _bound_and_used(helpers)[0] if helpers else set()
-    imports = sorted(used - bound - helper_bound - set(dir(builtins)) - {CASE_HOOK})
+    trusted = set()
+    for source in (helpers, setup):
+        if source:
+            trusted |= _bound_and_used(source)[0]
+    imports = sorted(used - bound - trusted - set(dir(builtins)) - {CASE_HOOK})
     tree = ast.parse(test_code)
     check = next(n for n in tree.body
                  if isinstance(n, ast.FunctionDef) and n.name == check_name)
@@ -132,6 +182,7 @@ def prepare(test_code: str, check_name: str, helpers: str, split: bool) -> Prepa
         names = _split(check, {param, *imports})
     return PreparedAsserts(
         helpers=compile(helpers, "<helpers>", "exec") if helpers else None,
+        setup=compile(setup, "<setup>", "exec") if setup else None,
         module=compile(tree, "<tests>", "exec"),
         case_names=tuple(names), imports=tuple(imports),
         prefetch=tuple(keys[:MAX_PREFETCH]))

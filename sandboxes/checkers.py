@@ -3,7 +3,8 @@
     checker(link, code, spec, limits) -> (case results, stdout bytes, stderr bytes)
 
 Expected answers and test code stay in this (trusted) process. The candidate process receives the
-program, call arguments or stdin, and returns plain data; every comparison happens here.
+program, call arguments or stdin, and returns plain data; every comparison happens here. Replies
+are checked (``replies``) before use: a malformed one is the candidate's "runtime_error".
 """
 
 from __future__ import annotations
@@ -14,9 +15,11 @@ import json
 import signal
 from typing import Callable
 
+from . import replies
 from .asserts import CASE_HOOK, call_key, prepare
 from .compare import STDIO_COMPARERS, short, values_equal
 from .link import RunnerLink
+from .replies import Malformed
 from .runner import codec
 from .session import Session, Stop, describe_exception, exception_status
 from .specs import AssertTests, CallTests, Limits, StdioTests
@@ -26,15 +29,28 @@ NO_KWARGS = {"d": []}
 
 
 class CandidateError(Exception):
-    """The candidate raised an exception that is not a plain built-in one."""
+    """The candidate raised an exception that is not a plain built-in one (or one the judge
+    does not re-raise), or sent a malformed value."""
+
+
+class ValueRefused(CandidateError):
+    """The candidate's value is well formed but over a decoding bound (``codec.TooComplex``);
+    not a ValueError, so tests that expect the candidate to raise one do not take it for that."""
+
+
+# Exceptions that steer the judge's own control flow: StopIteration raised in a map() or a
+# generator the tests iterate would end it early and turn a failing all(...) into a pass.
+_NOT_RERAISED = (StopIteration, StopAsyncIteration)
 
 
 def _raise_candidate(info: dict):
     """Re-create the candidate's exception in the judge as a fresh built-in (marked) exception,
-    so test code can catch ValueError etc.; never an object from the candidate."""
-    cls = getattr(builtins, str(info.get("type")), None)
+    so test code can catch ValueError etc.; never an object from the candidate, and never one
+    that ends an iteration (those become CandidateError)."""
+    cls = getattr(builtins, info["type"], None)
     exc = None
-    if (info.get("builtin") and isinstance(cls, type) and issubclass(cls, Exception)):
+    if (info["builtin"] and isinstance(cls, type) and issubclass(cls, Exception)
+            and not issubclass(cls, _NOT_RERAISED)):
         try:
             exc = cls(info.get("msg", ""))
         except Exception:  # noqa: BLE001 - constructors with required arguments
@@ -45,8 +61,16 @@ def _raise_candidate(info: dict):
     raise exc
 
 
-def send_load(session: Session, code: str, names: list[str]) -> None:
-    session.send({"op": "load", "code": code, "names": names})
+def send_load(session: Session, code: str, names: list[str], setup: str = "") -> None:
+    msg = {"op": "load", "code": code, "names": names}
+    if setup:
+        msg["setup"] = setup
+    session.send(msg)
+
+
+def _syntax_failure(raw) -> CaseResult:
+    info = replies.syntax_info(raw)
+    return CaseResult("syntax_error", f"{info['msg']} (line {info['line']})")
 
 
 class Load:
@@ -55,27 +79,33 @@ class Load:
     def __init__(self, session: Session, names: list[str]):
         reply = session.reply()
         self.failure: CaseResult | None = None
-        self.loaded: dict = reply.get("loaded", {})
-        self.values: dict = reply.get("values", {})
-        if "syntax_error" in reply:
-            info = reply["syntax_error"]
-            self.failure = CaseResult("syntax_error",
-                                      f"{info.get('msg')} (line {info.get('line')})")
-        elif "exc" in reply:
-            info = reply["exc"]
-            self.failure = CaseResult(exception_status(info),
-                                      "while loading: " + describe_exception(info))
-        elif names and self.loaded.get(names[0]) != "callable":
+        self.loaded: dict = {}
+        self.values: dict = {}
+        try:
+            if "syntax_error" in reply:
+                self.failure = _syntax_failure(reply["syntax_error"])
+            elif "exc" in reply:
+                info = replies.exc_info(reply["exc"])
+                self.failure = CaseResult(exception_status(info),
+                                          "while loading: " + describe_exception(info))
+            else:
+                self.loaded = replies.name_map(reply, "loaded")
+                self.values = replies.name_map(reply, "values")
+        except Malformed as e:
+            self.failure = CaseResult("runtime_error", f"malformed reply to the load: {e}")
+        if self.failure is None and names and self.loaded.get(names[0]) != "callable":
             self.failure = CaseResult("runtime_error", f"the program defines no function "
                                                        f"{names[0]!r}")
 
 
 def _value(reply: dict):
-    if "exc" in reply:
-        _raise_candidate(reply["exc"])
     try:
+        if "exc" in reply:
+            _raise_candidate(replies.exc_info(reply["exc"]))
         return codec.decode(reply["value"])
-    except (KeyError, codec.CodecError) as e:
+    except codec.TooComplex as e:
+        raise ValueRefused(str(e)) from None
+    except (KeyError, codec.CodecError, Malformed) as e:
         raise CandidateError(f"malformed return value: {e}") from None
 
 
@@ -84,8 +114,9 @@ class CallStream:
     sent right after the program; a call the tests then make is answered from that stream when
     it matches the next prefetched call (replies arrive in order), else sent on its own."""
 
-    def __init__(self, session: Session, entry: str, prefetch: tuple[str, ...]):
-        self.session, self.entry = session, entry
+    def __init__(self, session: Session, entry: str, prefetch: tuple[str, ...],
+                 classes: dict | None = None):
+        self.session, self.entry, self.classes = session, entry, classes
         self.pending, self.cursor = list(prefetch), 0
         if self.pending:
             session.send({"op": "calls", "name": entry,
@@ -93,7 +124,8 @@ class CallStream:
 
     def call(self, name: str, args: tuple, kwargs: dict):
         try:
-            encoded = [codec.encode(tuple(args)), codec.encode(dict(kwargs))]
+            encoded = [codec.encode(tuple(args), True, self.classes),
+                       codec.encode(dict(kwargs), True, self.classes)]
         except codec.CodecError as e:
             raise TypeError(f"argument for the candidate is not plain data: {e}") from None
         key = call_key(*encoded)
@@ -151,12 +183,14 @@ def check_call(link: RunnerLink, code: str, spec: CallTests, limits: Limits):
 
 
 def _call_result(reply: dict, expected, spec: CallTests, name: str) -> CaseResult:
-    if "exc" in reply:
-        info = reply["exc"]
-        return CaseResult(exception_status(info), describe_exception(info), name)
     try:
+        if "exc" in reply:
+            info = replies.exc_info(reply["exc"])
+            return CaseResult(exception_status(info), describe_exception(info), name)
         actual = codec.decode(reply.get("value"))
-    except codec.CodecError as e:
+    except codec.TooComplex as e:
+        return CaseResult("output_limit", f"result refused: {e}", name)
+    except (codec.CodecError, Malformed) as e:
         return CaseResult("runtime_error", f"malformed result: {e}", name)
     if values_equal(expected, actual, spec.rel_tol, spec.abs_tol, spec.strict_sequences):
         return CaseResult("ok", "", name)
@@ -209,44 +243,66 @@ class _Cases:
         return True
 
 
+def _exc_text(exc: BaseException) -> str:
+    try:
+        return str(exc)[:300]
+    except Exception:  # noqa: BLE001 - e.g. an AssertionError message holding a huge int
+        return "(message not shown)"
+
+
 def _test_failure(exc: BaseException, name: str) -> CaseResult:
     info = getattr(exc, "__cr_candidate__", None)
     if info is not None:
         return CaseResult(exception_status(info), describe_exception(info), name)
+    if isinstance(exc, ValueRefused):
+        return CaseResult("output_limit", f"result refused: {exc}"[:300], name)
+    text = _exc_text(exc)
     if isinstance(exc, AssertionError):
-        detail = f": {exc}" if str(exc) else ""
+        detail = f": {text}" if text else ""
         return CaseResult("wrong_answer", f"assertion failed{detail}"[:300], name)
-    return CaseResult("wrong_answer", f"tests raised {type(exc).__name__}: {exc}"[:300], name)
+    return CaseResult("wrong_answer", f"tests raised {type(exc).__name__}: {text}"[:300], name)
+
+
+def _test_env(prep, load: Load, stream: CallStream) -> dict:
+    """The namespace the test code runs in: trusted helpers and setup first, then the names the
+    tests import from the program (proxies for its functions, plain values otherwise)."""
+    env = {"__name__": "__tests__", "__builtins__": builtins}
+    if prep.helpers is not None:
+        exec(prep.helpers, env)
+    if prep.setup is not None:
+        exec(prep.setup, env)
+        stream.classes = {v: k for k, v in env.items()
+                          if isinstance(v, type) and v.__module__ == "__tests__"}
+    for name in prep.imports:
+        if name in env:
+            continue
+        if load.loaded.get(name) == "callable":
+            env[name] = CandidateFunction(stream, name)
+        elif name in load.values:
+            env[name] = codec.decode(load.values[name])
+    return env
 
 
 def check_assert(link: RunnerLink, code: str, spec: AssertTests, limits: Limits):
-    prep = prepare(spec.test_code, spec.check_name, spec.helpers, spec.split_asserts)
+    prep = prepare(spec.test_code, spec.check_name, spec.helpers, spec.split_asserts, spec.setup)
     names = prep.case_names or (spec.check_name,)
     cases = _Cases(names)
     with Session(link, "call", limits) as s:
         try:
-            send_load(s, code, [spec.entry_point, *prep.imports])
+            send_load(s, code, [spec.entry_point, *prep.imports], spec.setup)
             stream = CallStream(s, spec.entry_point, prep.prefetch)
             load = Load(s, [spec.entry_point, *prep.imports])
             if load.failure:
                 f = load.failure
                 cases.results = {i: CaseResult(f.status, f.message, n) for i, n in enumerate(names)}
                 raise _Done
-            env = {"__name__": "__tests__", "__builtins__": builtins}
-            if prep.helpers is not None:
-                exec(prep.helpers, env)
-            for name in prep.imports:
-                if name in env:
-                    continue
-                if load.loaded.get(name) == "callable":
-                    env[name] = CandidateFunction(stream, name)
-                elif name in load.values:
-                    env[name] = codec.decode(load.values[name])
-            env[CASE_HOOK] = cases
-            exec(prep.module, env)
-            check = env[spec.check_name]
+            # All trusted test code, module level included, runs under the run's wall limit.
             with _alarm(limits.wall_time_s + 1.0):
-                if prep.case_names:
+                env = _test_env(prep, load, stream)
+                env[CASE_HOOK] = cases
+                exec(prep.module, env)
+                check = env[spec.check_name]
+                if prep.case_names:  # every statement of check() runs inside some case
                     check(CandidateFunction(stream, spec.entry_point))
                 else:
                     with cases(0):
@@ -257,7 +313,7 @@ def check_assert(link: RunnerLink, code: str, spec: AssertTests, limits: Limits)
             status, message = s.resolve(stop)
             for i, n in enumerate(names):
                 cases.results.setdefault(i, CaseResult(status, message, n))
-        except Exception as exc:  # noqa: BLE001 - a statement outside any case failed
+        except Exception as exc:  # noqa: BLE001 - the helpers, setup or module level failed
             failure = _test_failure(exc, "")
             for i, n in enumerate(names):
                 cases.results.setdefault(i, CaseResult(failure.status, failure.message, n))
@@ -280,6 +336,20 @@ def _stdio_case(link: RunnerLink, code: str, stdin: str, limits: Limits) -> tupl
     return reply, s
 
 
+def _stdio_result(reply: dict, expected: str, out: str, same, tol, name: str) -> CaseResult:
+    if "stop" in reply:
+        return CaseResult(*reply["stop"], name)
+    if "exc" in reply:
+        info = replies.exc_info(reply["exc"])
+        return CaseResult(exception_status(info), describe_exception(info), name)
+    status = replies.exit_status(reply)
+    if status != 0:
+        return CaseResult("runtime_error", f"exit status {status}", name)
+    if same(expected, out, tol):
+        return CaseResult("ok", "", name)
+    return CaseResult("wrong_answer", f"expected {short(expected)}, got {short(out)}", name)
+
+
 def check_stdio(link: RunnerLink, code: str, spec: StdioTests, limits: Limits):
     same = STDIO_COMPARERS[spec.compare]
     results: list[CaseResult] = []
@@ -288,25 +358,16 @@ def check_stdio(link: RunnerLink, code: str, spec: StdioTests, limits: Limits):
         name = f"case {i}"
         reply, s = _stdio_case(link, code, stdin, limits)
         out = s.stdout.decode("utf-8", "replace")
-        if "syntax_error" in reply:
-            info = reply["syntax_error"]
-            msg = f"{info.get('msg')} (line {info.get('line')})"
-            results += [CaseResult("syntax_error", msg, f"case {j}")
-                        for j in range(i, len(spec.cases))]
-            shown = shown or s
-            break
-        if "stop" in reply:
-            result = CaseResult(*reply["stop"], name)
-        elif "exc" in reply:
-            info = reply["exc"]
-            result = CaseResult(exception_status(info), describe_exception(info), name)
-        elif reply.get("exit", 1) != 0:
-            result = CaseResult("runtime_error", f"exit status {reply.get('exit')}", name)
-        elif same(expected, out, spec.float_tol):
-            result = CaseResult("ok", "", name)
-        else:
-            result = CaseResult("wrong_answer", f"expected {short(expected)}, got {short(out)}",
-                                name)
+        try:
+            if "syntax_error" in reply:
+                failure = _syntax_failure(reply["syntax_error"])
+                results += [CaseResult("syntax_error", failure.message, f"case {j}")
+                            for j in range(i, len(spec.cases))]
+                shown = shown or s
+                break
+            result = _stdio_result(reply, expected, out, same, spec.float_tol, name)
+        except Malformed as e:
+            result = CaseResult("runtime_error", f"malformed reply: {e}", name)
         results.append(result)
         if result.status != "ok" and shown is None:
             shown = s

@@ -10,6 +10,7 @@ from __future__ import annotations
 import ast
 import functools
 import json
+import math
 from dataclasses import asdict, dataclass
 from typing import Any, ClassVar
 
@@ -44,8 +45,10 @@ class Limits:
 
     def __post_init__(self):
         for name, value in asdict(self).items():
-            if value is not None and not value > 0:
-                raise ValueError(f"Limits.{name} must be > 0, got {value!r}")
+            if value is None:
+                continue
+            if type(value) not in (int, float) or not (0 < value < math.inf):
+                raise ValueError(f"Limits.{name} must be a finite number > 0, got {value!r}")
         if self.max_open_files < 8:
             raise ValueError("Limits.max_open_files must be >= 8 (the interpreter needs a few)")
 
@@ -65,6 +68,16 @@ class Limits:
     @classmethod
     def from_dict(cls, data: dict) -> Limits:
         return cls(**data)
+
+
+def _utf8(where: str, text: str) -> None:
+    """Test text must be encodable (it is sent as UTF-8): a lone surrogate is refused here."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as e:
+        raise ValueError(f"{where} holds {text[e.start]!r} at position {e.start}, a lone "
+                         "surrogate that UTF-8 cannot encode; fix the text (e.g. decode the "
+                         "source bytes with errors='replace')") from None
 
 
 def _identifier(kind: str, name: str, value: str) -> None:
@@ -139,11 +152,14 @@ class CallTests(_Spec):
 
 
 @functools.lru_cache(maxsize=4096)
-def _assert_problem(test_code: str, check_name: str, helpers: str) -> str | None:
+def _assert_problem(test_code: str, check_name: str, helpers: str, setup: str) -> str | None:
     """What is wrong with these assert tests, or None (cached: suites repeat their tests)."""
-    for name, source in (("test_code", test_code), ("helpers", helpers)):
+    for name, source in (("test_code", test_code), ("helpers", helpers), ("setup", setup)):
         try:
+            _utf8(f"AssertTests.{name}", source)
             ast.parse(source)
+        except ValueError as e:
+            return str(e)
         except SyntaxError as e:
             return f"AssertTests.{name} is not valid Python: {e}"
     if not any(isinstance(n, ast.FunctionDef) and n.name == check_name and n.args.args
@@ -170,17 +186,23 @@ class AssertTests(_Spec):
     """Trusted code run in the judge before test_code (e.g. helper functions from the prompt);
     names it defines are used instead of the candidate's."""
     split_asserts: bool = True
-    """True: each top-level statement of check() that asserts on the candidate is its own case
-    (fraction = share passed). False: the whole check() is one case."""
+    """True: check() is split into cases, one per top-level statement that asserts on the
+    candidate (see ``sandboxes.asserts``; fraction = share passed). False: the whole check() is
+    one case."""
+    setup: str = ""
+    """Trusted code run both in the judge (before test_code) and in the candidate's process
+    (after the program), e.g. MBPP's ``test_setup_code``: the tests may pass the candidate
+    instances of the classes it defines and built-in types (they cross as the class name and
+    the instance's attributes, rebuilt from the candidate's copy of the setup)."""
     kind: ClassVar[str] = "assert"
 
     def __post_init__(self):
         _identifier("AssertTests", "entry_point", self.entry_point)
         _identifier("AssertTests", "check_name", self.check_name)
-        for name in ("test_code", "helpers"):
+        for name in ("test_code", "helpers", "setup"):
             if not isinstance(getattr(self, name), str):
                 raise ValueError(f"AssertTests.{name} must be a str")
-        problem = _assert_problem(self.test_code, self.check_name, self.helpers)
+        problem = _assert_problem(self.test_code, self.check_name, self.helpers, self.setup)
         if problem:
             raise ValueError(problem)
 
@@ -211,6 +233,8 @@ class StdioTests(_Spec):
             if not (isinstance(case, (tuple, list)) and len(case) == 2
                     and all(isinstance(c, str) for c in case)):
                 raise ValueError(f"StdioTests.cases[{i}] must be (stdin_text, expected_stdout)")
+            _utf8(f"StdioTests.cases[{i}] stdin", case[0])
+            _utf8(f"StdioTests.cases[{i}] expected stdout", case[1])
             cases.append(tuple(case))
         if not cases:
             raise ValueError("StdioTests needs at least one case")

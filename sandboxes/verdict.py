@@ -1,7 +1,9 @@
 """Verdicts: what a run produced, per case and overall.
 
 A verdict passes only when every case has a complete, well-formed result that the trusted judge
-found correct. Exit status 0, a missing result or printed text are never a pass.
+found correct. Exit status 0, a missing result or printed text are never a pass. Every text in a
+verdict is valid UTF-8 text: lone surrogates (from a candidate's exception message, say) are
+written as backslash escapes, so a verdict can always be encoded and stored.
 """
 
 from __future__ import annotations
@@ -24,8 +26,15 @@ STATUSES = (
 EXCERPT_BYTES = 2048
 
 
+def encodable(text: str) -> str:
+    """``text`` with lone surrogates replaced by backslash escapes (unchanged if it has none)."""
+    if text.isascii():
+        return text
+    return text.encode("utf-8", "backslashreplace").decode("utf-8")
+
+
 def excerpt(data: bytes | str, limit: int = EXCERPT_BYTES) -> str:
-    text = data.decode("utf-8", "replace") if isinstance(data, bytes) else data
+    text = data.decode("utf-8", "replace") if isinstance(data, bytes) else encodable(data)
     return text if len(text) <= limit else text[:limit] + f"... [{len(text) - limit} more]"
 
 
@@ -42,6 +51,10 @@ class CaseResult:
     def __post_init__(self):
         if self.status not in STATUSES:
             raise ValueError(f"unknown status {self.status!r}; known: {STATUSES}")
+        for name in ("message", "name"):
+            text = getattr(self, name)
+            if not text.isascii():
+                object.__setattr__(self, name, encodable(text))
 
 
 @dataclass(frozen=True)

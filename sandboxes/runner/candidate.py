@@ -3,8 +3,12 @@
 Runs in a child that the runner server forked and limited (see ``server.py``). Requests arrive on
 the channel socket; only plain data (``codec``) goes back. Nothing here decides pass or fail: the
 trusted side compares, so whatever this process is made to send can at most be a wrong answer.
+A load's ``setup`` (trusted code of the tests, e.g. MBPP's ``test_setup_code``) runs in the
+program's namespace after the program; arguments built from its classes arrive as "n" values
+(see ``codec``) and are rebuilt here from those classes.
 
-    {"op": "load", "code", "names"}  -> {"loaded": {name: kind}, "values": {name: encoded}}
+    {"op": "load", "code", "names"(, "setup")}
+                                     -> {"loaded": {name: kind}, "values": {name: encoded}}
                                         | {"syntax_error": info} | {"exc": info}
     {"op": "calls", "name", "calls": [[args, kwargs], ...]}
                                      -> one {"value": encoded} | {"exc": info} | {"too_big": n} each
@@ -96,6 +100,8 @@ class Candidate:
         self.module = _new_module("__candidate__")
         try:
             exec(code, self.module.__dict__)
+            if msg.get("setup"):
+                exec(compile(msg["setup"], "<setup>", "exec"), self.module.__dict__)
         except BaseException as e:  # noqa: BLE001 - SystemExit included: it is a failure here
             return {"exc": describe(e)}
         loaded, values = {}, {}
@@ -113,13 +119,25 @@ class Candidate:
                 loaded[name] = "other"
         return {"loaded": loaded, "values": values}
 
+    def resolve(self, ref: list):
+        """An "n" value: a built-in type, or an instance of a class the setup defined."""
+        if ref[0] == "type":
+            return codec.BUILTIN_TYPES[ref[1]]
+        _, class_name, attrs = ref
+        cls = self.module.__dict__.get(class_name) if self.module is not None else None
+        if not isinstance(cls, type):
+            raise codec.CodecError(f"the tests' setup class {class_name!r} is not defined")
+        obj = cls.__new__(cls)
+        obj.__dict__.update(attrs)
+        return obj
+
     def call(self, name: str, args, kwargs) -> dict:
         fn = self.module.__dict__.get(name) if self.module is not None else None
         if not callable(fn):
             return {"exc": {"type": "NameError", "builtin": True, "line": None, "errno": None,
                             "msg": f"the program defines no function {name!r}"}}
         try:
-            value = fn(*codec.decode(args), **codec.decode(kwargs))
+            value = fn(*codec.decode(args, self.resolve), **codec.decode(kwargs, self.resolve))
         except BaseException as e:  # noqa: BLE001
             return {"exc": describe(e)}
         try:

@@ -10,11 +10,21 @@ is a one-key tag:
     {"c": [re, im]} complex   {"r": [start, stop, step]} range
     {"g": [...]} an iterator the candidate returned (materialized)
     {"o": ["<type name>", "<repr excerpt>"]} anything else (an opaque value)
+    {"n": ["type", "<name>"]} a built-in type, {"n": ["obj", "<class>", {attr: value}]} an
+        instance of a class the tests' shared setup defines (trusted side to candidate only)
 
 ``encode(value, strict=True)`` (the trusted side encoding call arguments) refuses anything that is
 not plain data. ``strict=False`` (the candidate side encoding results) converts subclasses and
 numeric look-alikes to their plain base values and turns everything else into an opaque value.
 ``decode`` rebuilds values; ``Opaque`` values equal nothing but themselves.
+
+The trusted side decodes what the candidate sends under bounds, so a forged reply costs the judge
+no more than an honest one: ``loads`` refuses a frame with more than ``MAX_CONTAINERS`` JSON
+arrays and objects (memory), ``decode`` refuses nesting deeper than the recursion limit and a set,
+frozenset or dict whose elements share a hash more than ``MAX_SAME_HASH`` times (a hash-collision
+set costs the candidate milliseconds to send and a hash table quadratic time to build). The "n"
+tag is decoded only with a ``resolve`` function (the candidate side, for arguments built by the
+tests' setup); the trusted side never accepts it.
 """
 
 from __future__ import annotations
@@ -23,14 +33,27 @@ import base64
 import json
 import math
 import numbers
-from collections.abc import Iterator, KeysView
+from collections import Counter
+from collections.abc import Callable, Iterator, KeysView
 
 BIG_INT = 2**62
 MAX_ITEMS = 10_000_000  # iterator materialization cap (the wall-time limit bounds it anyway)
+MAX_CONTAINERS = 1_000_000
+"""JSON arrays and objects in one frame from the candidate (each costs the judge ~100 bytes)."""
+MAX_SAME_HASH = 64
+"""Elements of one set/frozenset/dict that may share a hash (plain data from a real program has
+at most a handful: -1 and -2, or ints 2**61 - 1 apart)."""
+BUILTIN_TYPES = {t.__name__: t for t in (int, float, complex, str, bytes, bool, list, tuple, dict,
+                                         set, frozenset, range, type(None))}
 
 
 class CodecError(ValueError):
     """The data is not plain data, or an encoding is malformed."""
+
+
+class TooComplex(CodecError):
+    """A well-formed value the trusted side refuses to rebuild: too many containers or too many
+    hash collisions. A limit the candidate hit (status "output_limit"), not a malformed reply."""
 
 
 class Opaque:
@@ -64,8 +87,11 @@ def _int(x: int):
     return x if -BIG_INT < x < BIG_INT else {"i": hex(x)}
 
 
-def encode(value, strict: bool = True):
-    """JSON-safe tagged form of ``value`` (see the module docstring)."""
+def encode(value, strict: bool = True, classes: dict | None = None):
+    """JSON-safe tagged form of ``value`` (see the module docstring). ``classes`` (strict only):
+    {class: name} of the tests' setup, whose instances and the built-in types cross as "n"."""
+    if classes is not None:
+        return _encode_refs(value, classes)
     t = type(value)
     if value is None or t is bool or t is str:
         return value
@@ -93,6 +119,26 @@ def encode(value, strict: bool = True):
         raise CodecError(f"{t.__name__} is not plain data (allowed: None, bool, int, float, "
                          "complex, str, bytes, list, tuple, dict, set, frozenset, range)")
     return _encode_loose(value)
+
+
+def _encode_refs(value, classes: dict):
+    """Strict encoding that also passes built-in types and instances of the setup's classes."""
+    t = type(value)
+    if t in (list, tuple, set, frozenset):
+        items = [_encode_refs(v, classes) for v in value]
+        return items if t is list else {{tuple: "t", set: "s", frozenset: "f"}[t]: items}
+    if t is dict:
+        return {"d": [[_encode_refs(k, classes), _encode_refs(v, classes)]
+                      for k, v in value.items()]}
+    if t is type and BUILTIN_TYPES.get(value.__name__) is value:
+        return {"n": ["type", value.__name__]}
+    if t in classes:
+        attrs = getattr(value, "__dict__", None)
+        if type(attrs) is not dict:
+            raise CodecError(f"{t.__name__} instance without a __dict__ cannot cross")
+        return {"n": ["obj", classes[t], {"d": [[k, _encode_refs(v, classes)]
+                                                for k, v in attrs.items()]}]}
+    return encode(value, True)
 
 
 def _encode_loose(value):
@@ -148,43 +194,54 @@ def _dec_int(x):
     raise CodecError(f"bad int encoding {x!r:.80}")
 
 
-def _list(x):
+def _list(x, resolve):
     if type(x) is not list:
         raise CodecError(f"expected a JSON array, got {type(x).__name__}")
-    return [_decode(v) for v in x]
+    return [_decode(v, resolve) for v in x]
 
 
-def decode(data):
-    """Rebuild the plain value of an encoding; raises CodecError on anything malformed."""
+def _few_collisions(items) -> None:
+    """Refuse elements that share a hash often (see MAX_SAME_HASH); O(n), before hashing them
+    into a table. Raises TypeError for unhashable elements (a malformed encoding)."""
+    if len(items) > MAX_SAME_HASH:
+        worst = max(Counter(map(hash, items)).values())
+        if worst > MAX_SAME_HASH:
+            raise TooComplex(f"{worst} elements of one set or dict share a hash (a "
+                             f"hash-collision attack; at most {MAX_SAME_HASH} may)")
+
+
+def decode(data, resolve: Callable[[list], object] | None = None):
+    """Rebuild the plain value of an encoding; raises CodecError on anything malformed.
+    ``resolve`` rebuilds "n" values (only the candidate side passes one)."""
     try:
-        return _decode(data)
+        return _decode(data, resolve)
     except RecursionError:
         raise CodecError("value nested too deeply") from None
 
 
-def _decode(data):
+def _decode(data, resolve=None):
     t = type(data)
     if data is None or t in (bool, int, float, str):
         return data
     if t is list:
-        return _list(data)
+        return _list(data, resolve)
     if t is not dict or len(data) != 1:
         raise CodecError(f"malformed encoding {data!r:.80}")
     (tag, body), = data.items()
     try:
         if tag == "t":
-            return tuple(_list(body))
+            return tuple(_list(body, resolve))
         if tag == "d":
-            out = {}
-            for pair in _list(body):
+            pairs = _list(body, resolve)
+            for pair in pairs:
                 if type(pair) is not list or len(pair) != 2:
                     raise CodecError("dict entries must be [key, value] pairs")
-                out[pair[0]] = pair[1]
-            return out
-        if tag == "s":
-            return set(_list(body))
-        if tag == "f":
-            return frozenset(_list(body))
+            _few_collisions([k for k, _ in pairs])
+            return dict(pairs)
+        if tag in ("s", "f"):
+            items = _list(body, resolve)
+            _few_collisions(items)
+            return set(items) if tag == "s" else frozenset(items)
         if tag == "b":
             return base64.b64decode(body, validate=True)
         if tag in ("x", "i"):
@@ -196,7 +253,9 @@ def _decode(data):
             start, stop, step = (_dec_int(v) for v in body)
             return range(start, stop, step)
         if tag == "g":
-            return iter(_list(body))
+            return iter(_list(body, resolve))
+        if tag == "n" and resolve is not None:
+            return resolve(_list(body, resolve))
         if tag == "o":
             name, text = body
             return Opaque(str(name)[:100], str(text)[:200])
@@ -213,7 +272,11 @@ def dumps(obj) -> bytes:
 
 
 def loads(data: bytes):
-    """Parse JSON bytes; raises CodecError on malformed or too deeply nested input."""
+    """Parse JSON bytes; raises CodecError on malformed or too deeply nested input, TooComplex on
+    more than MAX_CONTAINERS arrays and objects (counted before parsing; brackets inside strings
+    count too, which only makes the bound stricter)."""
+    if len(data) > MAX_CONTAINERS and data.count(b"[") + data.count(b"{") > MAX_CONTAINERS:
+        raise TooComplex(f"more than {MAX_CONTAINERS} lists, tuples, dicts or sets in one value")
     try:
         return json.loads(data)
     except (ValueError, RecursionError, UnicodeDecodeError) as e:

@@ -9,8 +9,8 @@ import pytest
 
 from sandboxes import AssertTests, CallTests, Limits, StdioTests, Verdict, spec_from_dict
 from sandboxes.asserts import call_key, prepare
-from sandboxes.compare import STDIO_COMPARERS, values_equal
-from sandboxes.runner.codec import CodecError, Opaque, decode, encode
+from sandboxes.compare import STDIO_COMPARERS, short, values_equal
+from sandboxes.runner.codec import CodecError, Opaque, TooComplex, decode, encode, loads
 from sandboxes.verdict import CaseResult
 
 PLAIN = [None, True, 0, -5, 2**100, -(2**70), 1.5, -0.0, float("inf"), "é\x00\ud800", b"\x00\xff",
@@ -71,9 +71,64 @@ def test_codec_rejects_deep_nesting():
     ({"a": [1.0]}, {"a": [1.0000000001]}, True, True), ({"a": 1}, {"a": 1, "b": 2}, True, False),
     (float("nan"), float("nan"), True, True), ({1, 2}, {2, 1}, True, True),
     ("1", 1, True, False), (None, 0, True, False), ([1], Opaque("x", ""), True, False),
+    ({1, 2}, {True, 2.0}, True, False), (frozenset({1}), frozenset({True}), True, False),
+    ({1: "a"}, {True: "a"}, True, False), ({1: "a", 2: [1.0]}, {2: [1], 1: "a"}, True, True),
+    ({(1, 1)}, {(1, True)}, True, False), ({frozenset({1})}, {frozenset({True})}, True, False),
+    ({1.0, 2.5}, {1, 2.5}, True, True), ({1}, {1.0}, True, False),
+    ({float("nan")}, {float("nan")}, True, True), (0.5, complex(0.5, 0), True, False),
+    (1 + 0j, 1, True, True), (1 + 2j, 1 + 2j, True, True), (0.5, 10**400, True, False),
+    (1 + 0j, 10**400, True, False), (10**4000, 10**4000, True, True),
 ])
 def test_values_equal(expected, actual, strict, same):
     assert values_equal(expected, actual, strict_sequences=strict) is same
+
+
+def test_decoding_bounds():
+    colliding = [1 + k * (2**61 - 1) for k in range(200)]
+    for tag in ("s", "f"):
+        with pytest.raises(TooComplex, match="share a hash"):
+            decode({tag: [encode(x) for x in colliding]})
+    with pytest.raises(TooComplex, match="share a hash"):
+        decode({"d": [[encode(x), 0] for x in colliding]})
+    assert decode(encode(set(range(10_000)))) == set(range(10_000))
+    assert decode(encode({-1, -2, 2**61 - 2})) == {-1, -2, 2**61 - 2}  # a few collisions
+    with pytest.raises(TooComplex, match="lists, tuples"):
+        loads(b"[" + b"[]," * 1_000_001 + b"[]]")
+    assert len(loads(b"[" + b"1," * 2_000_000 + b"1]")) == 2_000_001
+    with pytest.raises(CodecError, match="unknown tag 'n'"):  # the judge never accepts refs
+        decode({"n": ["type", "int"]})
+
+
+def test_setup_references():
+    class Node:
+        def __init__(self, value, left=None):
+            self.value, self.left = value, left
+
+    encoded = encode([Node(1, Node(2)), int], True, {Node: "Node"})
+    assert encoded == [{"n": ["obj", "Node", {"d": [["value", 1], ["left", {"n": [
+        "obj", "Node", {"d": [["value", 2], ["left", None]]}]}]]}]}, {"n": ["type", "int"]}]
+    with pytest.raises(CodecError, match="not plain data"):
+        encode(Node(1))
+    rebuilt = decode(encoded, lambda ref: ("ref", ref[0], ref[1]))
+    assert rebuilt[1] == ("ref", "type", "int")
+
+
+def test_short_is_bounded_and_total():
+    assert short(10**5000) == "<int of 5001 digits>"
+    assert short([1, {2: (3,)}, frozenset({4}), set()]) == "[1, {2: (3,)}, frozenset({4}), set()]"
+    assert len(short(list(range(10**6)))) == 123 and len(short("x" * 10**7)) == 123
+    deep = [1]
+    for _ in range(10_000):
+        deep = [deep]
+    assert short(deep).startswith("[[[[") and len(short(deep)) <= 123
+
+
+def test_verdict_texts_are_encodable():
+    r = CaseResult("runtime_error", "ValueError: \udc80 x", "case \ud800")
+    assert r.message == "ValueError: \\udc80 x" and r.name == "case \\ud800"
+    assert CaseResult("ok", "é").message == "é"
+    v = Verdict.from_results([r], stdout="a\udc80")
+    v.to_dict()["stdout"].encode("utf-8")
 
 
 def test_stdio_comparers():
@@ -106,8 +161,17 @@ def test_specs_validate_and_round_trip():
         StdioTests([("", "")], compare="fuzzy")
     with pytest.raises(ValueError, match="unknown test spec kind"):
         spec_from_dict({"kind": "unit"})
-    with pytest.raises(ValueError, match="wall_time_s must be > 0"):
+    with pytest.raises(ValueError, match="wall_time_s must be a finite number > 0"):
         Limits(wall_time_s=0)
+    for bad in (float("inf"), float("nan"), "5"):
+        with pytest.raises(ValueError, match="wall_time_s must be a finite number > 0"):
+            Limits(wall_time_s=bad)
+    with pytest.raises(ValueError, match="lone surrogate"):
+        AssertTests("def check(c):\n    assert c('\udc80') == 1\n", "f")
+    with pytest.raises(ValueError, match="AssertTests.helpers holds"):
+        AssertTests("def check(c):\n    pass\n", "f", helpers="x = '\ud800'\n")
+    with pytest.raises(ValueError, match=r"cases\[1\] stdin holds"):
+        StdioTests([("1\n", "1\n"), ("\udc80", "")])
 
 
 def test_assert_preparation():
@@ -125,6 +189,30 @@ def test_assert_preparation():
                              call_key(encode((5,)), encode({})))
     assert prepare(test, "check", "def poly(xs, x):\n    return 0\n", False).imports == ()
     assert prepare(test, "check", "", False).case_names == ()
+
+
+def _case_bodies(test: str) -> list[list[int]]:
+    """Line numbers of the statements each case of check() runs."""
+    import ast
+    prep_tree = ast.parse(test)
+    from sandboxes.asserts import _split
+    check = prep_tree.body[0]
+    _split(check, {"candidate"})
+    return [[s.lineno for s in block.body] for block in check.body]
+
+
+def test_assert_splitting_is_sound():
+    helper = ("def check(candidate):\n"
+              "    def t(a, want):\n        assert candidate(a) == want\n"
+              "    t(1, 2)\n    t(2, 3)\n")
+    assert prepare(helper, "check", "", True).case_names == ()  # one case: check() itself
+    alias = ("def check(candidate):\n"
+             "    x = 1\n    assert candidate(1) == 2\n    f = candidate\n"
+             "    assert f(2) == 3\n    r = candidate(3)\n    assert r == 4\n    1 / 0\n")
+    assert prepare(alias, "check", "", True).case_names == (
+        "check line 3", "check line 5", "check line 7")
+    # every statement of check() sits in a case; the trailing 1 / 0 joins the last one
+    assert _case_bodies(alias) == [[2, 3], [4, 5], [6, 7, 8]]
 
 
 def test_verdict_summary():

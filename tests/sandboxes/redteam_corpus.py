@@ -1,0 +1,191 @@
+"""Red-team attacks on the sandbox as plain data, for the tests and the mixed stress benchmark.
+
+Each entry is ``(name, code, tests, must_pass)``: the program, its test spec, and whether a sound
+judge passes it (False for every wrong or hostile program; True for the honest controls that sit
+next to the attacks, so a judge that fails everything does not look safe).
+
+``JUDGE_ATTACKS`` (judge side, issue 17 items 1-5, 7, 8): wrong programs that older judges scored
+as a pass, and answers that crashed or stalled the judge. ``PROCESS_ATTACKS`` (process side) is
+kept in its own list below.
+"""
+
+from __future__ import annotations
+
+from sandboxes import AssertTests, CallTests, StdioTests
+
+ADD_GOOD = "def add(a, b):\n    return a + b\n"
+ADD_ZERO = "def add(a, b):\n    return 0\n"
+ADD_FIRST_ONLY = "def add(a, b):\n    return 3\n"  # right for (1, 2) only
+
+
+def _asserts(body: str, **kw) -> AssertTests:
+    lines = "".join(f"    {line}\n" for line in body.strip("\n").split("\n"))
+    return AssertTests("def check(candidate):\n" + lines, "add", **kw)
+
+
+def _frame(obj_source: str) -> str:
+    """Source of a statement writing a forged reply frame (JSON of ``obj_source``) to fd 3."""
+    return ("import json as _j, os as _o\n"
+            f"_b = _j.dumps({obj_source}).encode()\n"
+            "_o.write(3, len(_b).to_bytes(4, 'big') + _b)\n")
+
+
+def _raw_frame(body_source: str) -> str:
+    """Source writing a frame whose body is the bytes expression ``body_source`` (built at run
+    time, so large frames do not make large programs)."""
+    return ("import os as _o\n"
+            f"_b = {body_source}\n"
+            "_o.write(3, len(_b).to_bytes(4, 'big') + _b)\n")
+
+
+# 1. Case splitting: failures in helper calls, aliases and later statements count.
+HELPER = _asserts("def t(a, b, want):\n    assert candidate(a, b) == want\n"
+                  "t(1, 2, 3)\nt(20, 22, 42)")
+HELPER_AFTER_CASE = _asserts("assert candidate(1, 2) == 3\n"
+                             "def t(a, b, want):\n    assert candidate(a, b) == want\n"
+                             "t(20, 22, 42)")
+HELPER_LOOP = _asserts("def t(a, b, want):\n    assert candidate(a, b) == want\n"
+                       "for a, b, w in [(1, 2, 3), (20, 22, 42)]:\n    t(a, b, w)")
+ALIAS = _asserts("assert candidate(1, 2) == 3\nf = candidate\nassert f(20, 22) == 42")
+RESULT_ALIAS = _asserts("assert candidate(1, 2) == 3\nr = candidate(20, 22)\nassert r == 42")
+LAMBDA_ALIAS = _asserts("assert candidate(1, 2) == 3\ng = lambda *a: candidate(*a)\n"
+                        "assert g(20, 22) == 42")
+HELPER_THEN_ALIAS = _asserts("def t(f, a, b):\n    return f(a, b)\n"
+                             "assert t(candidate, 1, 2) == 3\nassert t(candidate, 20, 22) == 42")
+
+# 3. StopIteration from the candidate must not end the tests' own iteration.
+STOP_CODE = ("def add(a, b):\n    if a == 20:\n        raise StopIteration\n    return a + b\n")
+STOP_ALL_MAP = _asserts("assert all(map(lambda p: candidate(*p[0]) == p[1],\n"
+                        "               [((1, 2), 3), ((20, 22), 42)]))")
+STOP_NOT_ANY = _asserts("assert not any(map(lambda p: candidate(*p[0]) != p[1],\n"
+                        "                   [((1, 2), 3), ((20, 22), 42)]))")
+STOP_GENERATOR = _asserts("assert all(candidate(a, b) == w for a, b, w in "
+                          "[(1, 2, 3), (20, 22, 42)])")
+STOP_FOR_MAP = _asserts("for ok in map(lambda p: candidate(*p[0]) == p[1], "
+                        "[((1, 2), 3), ((20, 22), 42)]):\n    assert ok")
+
+# 4. Element types inside sets, frozensets and dict keys; complex is not a float.
+SET12 = CallTests("f", [((), {1, 2})])
+FROZEN = CallTests("f", [((), frozenset({1, 2}))])
+KEYS = CallTests("f", [((), {1: "a", 2: "b"})])
+HALF = CallTests("f", [((), 0.5)])
+NESTED_SET = CallTests("f", [((), [{(1, 1)}])])
+FLOAT_SET = CallTests("f", [((), {1.0, 2.5})])
+
+# 5. Trusted test code that fails after its last case (or at module level) is never a pass.
+AFTER_LAST_RAISE = _asserts("assert candidate(1, 2) == 3\nassert candidate(20, 22) == 42\n1 / 0")
+AFTER_LAST_LOOKUP = _asserts("assert candidate(1, 2) == 3\n{}['missing']")
+MODULE_RAISE = AssertTests("1 / 0\ndef check(candidate):\n    assert candidate(1, 2) == 3\n", "add")
+HELPERS_RAISE = AssertTests("def check(candidate):\n    assert candidate(1, 2) == 3\n", "add",
+                            helpers="raise RuntimeError('broken helper')\n")
+AFTER_LAST_LOOP = _asserts("assert candidate(1, 2) == 3\nwhile True:\n    pass")
+MODULE_LOOP = AssertTests("while True:\n    pass\ndef check(candidate):\n"
+                          "    assert candidate(1, 2) == 3\n", "add")
+
+# 7. Hostile answers that killed the judge: each is the candidate's failure, clearly stated.
+BIG = CallTests("f", [((), 1)])
+BIG_EXPECTED = CallTests("f", [((), 10**5000)])
+ADD = CallTests("add", [((1, 2), 3), ((20, 22), 42)])
+ADD_ASSERTS = _asserts("assert candidate(1, 2) == 3\nassert candidate(20, 22) == 42")
+ECHO_STDIO = StdioTests([("2 3\n", "5\n")])
+SUM_STDIO = "a, b = map(int, input().split())\nprint(a + b)\n"
+
+# 8. Decoding bounded in size, depth and hash collisions (forged frames and honest encoders).
+M61 = "(2**61 - 1)"
+COLLIDE_SET = (f"class S(set):\n    def __iter__(self):\n"
+               f"        return iter([1 + k * {M61} for k in range(25000)])\n"
+               "def f():\n    return S()\n")
+COLLIDE_FRAME = ("def f():\n" + "".join(
+    "    " + line + "\n" for line in _frame(
+        f"{{'value': {{'s': [{{'i': hex(1 + k * {M61})}} for k in range(25000)]}}}}").split("\n")
+    if line) + "    return 0\n")
+COLLIDE_KEYS = ("def f():\n" + "".join(
+    "    " + line + "\n" for line in _frame(
+        f"{{'value': {{'d': [[{{'i': hex(1 + k * {M61})}}, 0] for k in range(25000)]}}}}"
+    ).split("\n") if line) + "    return 0\n")
+NESTED_FRAMES = ("def f():\n" + "".join(
+    "    " + line + "\n" for line in _raw_frame("""b'{"value":[' + b'[],' * 2_000_000 + b'[]]}'""")
+    .split("\n") if line) + "    return 0\n")
+DEEP_FRAME = ("def f():\n" + "".join(
+    "    " + line + "\n" for line in _raw_frame(
+        """b'{"value":' + b'[' * 50000 + b']' * 50000 + b'}'""").split("\n") if line) + "    return 0\n")
+
+
+def _forged(frame_source: str, then: str = "return 0") -> str:
+    """A function ``f``/``add`` that writes ``frame_source`` (a statement list) then answers."""
+    body = "".join(f"    {line}\n" for line in frame_source.split("\n") if line)
+    return f"def add(a, b):\n{body}    {then}\n" + "f = add\n"
+
+
+JUDGE_ATTACKS: list[tuple[str, str, object, bool]] = [
+    # 1. case splitting
+    ("split/helper-def-calls/good", ADD_GOOD, HELPER, True),
+    ("split/helper-def-calls/wrong", ADD_ZERO, HELPER, False),
+    ("split/helper-after-case/wrong", ADD_FIRST_ONLY, HELPER_AFTER_CASE, False),
+    ("split/helper-loop/wrong", ADD_ZERO, HELPER_LOOP, False),
+    ("split/alias-f/good", ADD_GOOD, ALIAS, True),
+    ("split/alias-f/wrong", ADD_FIRST_ONLY, ALIAS, False),
+    ("split/alias-result/wrong", ADD_FIRST_ONLY, RESULT_ALIAS, False),
+    ("split/alias-lambda/wrong", ADD_FIRST_ONLY, LAMBDA_ALIAS, False),
+    ("split/helper-returns/wrong", ADD_FIRST_ONLY, HELPER_THEN_ALIAS, False),
+    # 3. StopIteration
+    ("stopiteration/all-map/good", ADD_GOOD, STOP_ALL_MAP, True),
+    ("stopiteration/all-map/wrong", STOP_CODE, STOP_ALL_MAP, False),
+    ("stopiteration/not-any-map/wrong", STOP_CODE, STOP_NOT_ANY, False),
+    ("stopiteration/generator/wrong", STOP_CODE, STOP_GENERATOR, False),
+    ("stopiteration/for-map/wrong", STOP_CODE, STOP_FOR_MAP, False),
+    # 4. type-lax comparison
+    ("types/set-bool-float/good", "def f():\n    return {2, 1}\n", SET12, True),
+    ("types/set-bool-float/wrong", "def f():\n    return {True, 2.0}\n", SET12, False),
+    ("types/frozenset-bool/wrong", "def f():\n    return frozenset({True, 2})\n", FROZEN, False),
+    ("types/dict-keys-bool-float/wrong", "def f():\n    return {True: 'a', 2.0: 'b'}\n", KEYS,
+     False),
+    ("types/complex-for-float/wrong", "def f():\n    return complex(0.5, 0)\n", HALF, False),
+    ("types/tuple-in-set/wrong", "def f():\n    return [{(1, True)}]\n", NESTED_SET, False),
+    ("types/int-for-float-in-set/good", "def f():\n    return {1, 2.5}\n", FLOAT_SET, True),
+    # 5. errors in trusted test code after the last case
+    ("tests-fail/raise-after-last/good", ADD_GOOD, AFTER_LAST_RAISE, False),
+    ("tests-fail/lookup-after-last/good", ADD_GOOD, AFTER_LAST_LOOKUP, False),
+    ("tests-fail/module-raise/good", ADD_GOOD, MODULE_RAISE, False),
+    ("tests-fail/helpers-raise/good", ADD_GOOD, HELPERS_RAISE, False),
+    ("tests-fail/loop-after-last/good", ADD_GOOD, AFTER_LAST_LOOP, False),
+    ("tests-fail/module-loop/good", ADD_GOOD, MODULE_LOOP, False),
+    # 7. answers that crashed the judge
+    ("crash/int-5000-digits", "def f():\n    return 10**5000\n", BIG, False),
+    ("crash/int-5000-digits-in-list", "def f():\n    return [10**5000] * 3\n", BIG, False),
+    ("crash/float-overflow", "def f():\n    return 10**400\n", HALF, False),
+    ("crash/expected-5000-digits/good", "def f():\n    return 10**5000\n", BIG_EXPECTED, True),
+    ("crash/expected-5000-digits/wrong", "def f():\n    return 10**5000 + 1\n", BIG_EXPECTED,
+     False),
+    ("crash/assert-int-5000-digits", "def add(a, b):\n    return 10**5000\n", ADD_ASSERTS, False),
+    ("crash/surrogate-in-exception", "def add(a, b):\n    raise ValueError('\\udc80 x')\n", ADD,
+     False),
+    ("crash/surrogate-in-exception-asserts",
+     "def add(a, b):\n    raise ValueError('\\udc80 x')\n", ADD_ASSERTS, False),
+    ("crash/surrogate-exception-type",
+     "def add(a, b):\n    raise type('E\\udc80', (Exception,), {})('x')\n", ADD, False),
+    ("crash/surrogate-on-stderr/good", "import sys\nprint('\\udc81', file=sys.stderr)\n"
+     + SUM_STDIO, ECHO_STDIO, True),
+    ("crash/forged-exc-list", _forged(_frame("{'exc': [1, 2]}")), ADD, False),
+    ("crash/forged-exc-fields", _forged(_frame(
+        "{'exc': {'type': ['ValueError'], 'builtin': 1, 'msg': {'a': 1}, 'line': 'x', "
+        "'errno': 2**80}}")), ADD, False),
+    ("crash/forged-exc-asserts", _forged(_frame("{'exc': 'boom'}")), ADD_ASSERTS, False),
+    ("crash/forged-value-tag", _forged(_frame("{'value': {'zz': 1}}")), ADD, False),
+    ("crash/forged-not-object", _forged(_raw_frame("b'[1, 2]'")), ADD, False),
+    ("crash/forged-bad-json", _forged(_raw_frame("b'{not json'")), ADD, False),
+    ("crash/forged-loaded-list", _frame("{'loaded': [1]}") + ADD_GOOD, ADD, False),
+    ("crash/forged-loaded-list-asserts", _frame("{'loaded': [1]}") + ADD_GOOD, ADD_ASSERTS,
+     False),
+    ("crash/forged-syntax-list", _frame("{'syntax_error': [1]}") + ADD_GOOD, ADD_ASSERTS, False),
+    ("crash/forged-stdio-exit", _frame("{'exit': [0]}") + SUM_STDIO, ECHO_STDIO, False),
+    ("crash/forged-stdio-exc", _frame("{'exc': 7}") + SUM_STDIO, ECHO_STDIO, False),
+    # 8. decoding bounds
+    ("decode/hash-collision-set", COLLIDE_SET, SET12, False),
+    ("decode/hash-collision-frame", COLLIDE_FRAME, SET12, False),
+    ("decode/hash-collision-dict-keys", COLLIDE_KEYS, KEYS, False),
+    ("decode/two-million-lists", NESTED_FRAMES, SET12, False),
+    ("decode/deep-nesting", DEEP_FRAME, SET12, False),
+]
+
+PROCESS_ATTACKS: list[tuple[str, str, object, bool]] = []
