@@ -4,8 +4,9 @@ The rule (printed in every report; also used by `benchmarks/tabular_agents.py`):
 
 1. The baseline must gain. Each baseline run's gain is its last value minus its first (its
    step-0 evaluation when the run validated at the start). The mean gain over runs needs a 95%
-   bootstrap interval (over runs) whose lower end is above 0; with one run, or no such gain, there
-   is no speed-up: "no gain to compare" and the reason.
+   bootstrap interval (over runs) whose lower end is above 0, from at least `min_seeds` (3) runs:
+   with 2 the percentile interval is only the range of the two. Otherwise there is no speed-up:
+   "no gain to compare" and the reason.
 2. The target lies between start and final: `start + fraction * (final - start)` of the baseline's
    mean curve (`fraction=0.5`: the level at which the baseline has covered half its gain).
 3. Each group's time to target is where its mean curve first reaches the target, linearly
@@ -36,12 +37,14 @@ NO_GAIN = "no gain to compare"
 class SpeedupRule:
     """fraction: where between the baseline's start and final value the target lies (0 < f <= 1).
     n_boot: bootstrap replicates. seed: their random stream (fixed: a report is reproducible).
-    level: confidence level of the intervals."""
+    level: confidence level of the intervals. min_seeds: baseline runs needed to call a gain
+    significant."""
 
     fraction: float = 0.5
     n_boot: int = 2000
     seed: int = 0
     level: float = 0.95
+    min_seeds: int = 3
 
     def __post_init__(self) -> None:
         if not 0.0 < self.fraction <= 1.0:
@@ -186,9 +189,9 @@ def gain_check(base: CurveSet, rule: SpeedupRule, name: str = "baseline") -> Gai
     starts, finals = base.start_final()
     gain = bootstrap_mean(finals - starts, rule)
     start, final = float(np.nanmean(starts)), float(np.nanmean(finals))
-    if gain.n < 2:
-        reason = f"{NO_GAIN}: {name} has {gain.n} run(s) with a start and a final value; a gain needs an " \
-                 "interval over at least 2 seeds"
+    if gain.n < max(2, rule.min_seeds):
+        reason = (f"{NO_GAIN}: {name} has {gain.n} run(s) with a start and a final value; a gain needs a "
+                  f"bootstrap interval over at least {max(2, rule.min_seeds)} seeds")
         return GainCheck(start, final, gain, False, reason)
     if gain.ci95[0] <= 0:
         reason = (f"{NO_GAIN}: {name} did not gain significantly (start {start:.3f}, final {final:.3f}, "

@@ -35,14 +35,16 @@ def test_no_speedup_when_the_baseline_does_not_gain():
         assert result.reason == check.reason
     one_seed = su.gain_check(su.CurveSet(T, linear(0.05)), RULE, "grpo")
     assert not one_seed.significant and "1 run(s)" in one_seed.reason
+    two_seeds = su.gain_check(su.CurveSet(T, linear(0.05, 0.05)), RULE, "grpo")  # interval = range
+    assert not two_seeds.significant and "at least 3 seeds" in two_seeds.reason
 
 
 def test_known_answer_bootstrap_unpaired():
-    # baseline: two identical seeds t/16 -> start 0, final 1, target 0.5 at step 8 in every replicate.
+    # baseline: three identical seeds t/16 -> start 0, final 1, target 0.5 at step 8 in every replicate.
     # agent: slopes 1/8 and 1/16; a replicate's mean slope is 1/8, 3/32 or 1/16 (probabilities
     # 1/4, 1/2, 1/4), crossing 0.5 at 4, 16/3 or 8: speed-up 2, 1.5 or 1. Point estimate 1.5; the
     # 2.5% and 97.5% percentiles fall on the two extremes, each with mass 1/4.
-    base = su.CurveSet(T, linear(1 / 16, 1 / 16))
+    base = su.CurveSet(T, linear(1 / 16, 1 / 16, 1 / 16))
     agent = su.CurveSet(T, linear(1 / 8, 1 / 16))
     result = su.speedup(base, agent, RULE, "srpo", "val")
     assert result.target == pytest.approx(0.5)
@@ -72,20 +74,20 @@ def test_paired_bootstrap_cancels_a_shared_seed_effect():
 
 
 def test_agent_that_never_reaches_counts_as_zero():
-    base = su.CurveSet(T, linear(1 / 16, 1 / 16))
+    base = su.CurveSet(T, linear(1 / 16, 1 / 16, 1 / 16))
     slow = su.CurveSet(T, linear(0.01, 0.01))  # reaches 0.16 at the end, target 0.5
     result = su.speedup(base, slow, RULE, "rrpo", "val")
     assert result.speedup is None and result.at is None and "did not reach" in result.reason
 
 
 def test_tokens_axis_uses_mean_cumulative_tokens():
-    base = su.CurveSet(T, linear(1 / 16, 1 / 16), tokens=np.stack([100 * T, 100 * T]))
+    base = su.CurveSet(T, linear(1 / 16, 1 / 16, 1 / 16), tokens=np.stack([100 * T] * 3))
     agent = su.CurveSet(T, linear(1 / 8, 1 / 8), tokens=np.stack([300 * T, 300 * T]))
     result = su.speedup(base, agent, RULE, "srpo", "val", axis="tokens")
     # baseline at 8 steps x 100 = 800 tokens; agent at 4 steps x 300 = 1200 tokens
     assert (result.baseline_at, result.at) == pytest.approx((800, 1200))
     assert result.speedup == pytest.approx(2 / 3) and result.ci95 == pytest.approx((2 / 3, 2 / 3))
-    no_tokens = su.speedup(su.CurveSet(T, linear(1 / 16, 1 / 16)), agent, RULE, "srpo", "val", axis="tokens")
+    no_tokens = su.speedup(su.CurveSet(T, linear(1 / 16, 1 / 16, 1 / 16)), agent, RULE, "srpo", "val", axis="tokens")
     assert no_tokens.speedup is None and no_tokens.reason == "no generated-token counts"
 
 
