@@ -15,6 +15,8 @@ For each prompt, with split "<seeds>x<suffixes>" and `slots` trained rollouts (d
      draws that are not seeds are reused first (they are i.i.d. fresh rollouts of the same
      policy, so this is the same distribution at no extra cost); the rest are generated.
 GRPO (`Agent.uses_resets` False): one group of `slots` fresh rollouts, no seed search.
+An agent that arranges its own groups (Critique-GRPO, SCoRe, SPO-tree, VinePPO: `Agent.build_groups`
+returns the PromptBuffers) replaces all of the above; it generates with this builder's roller and verifier.
 
 Every group is normalized on its own later (`codereset.update.assign_advantages`). Under a task
 with a step-level oracle, each reset group also records the oracle's first error h_oracle
@@ -61,7 +63,8 @@ class Group:
     seed: the failed rollout a reset group branches from; choice: the agent's ResetChoice.
     h_oracle: the oracle's first erroneous thought (1-based) of the seed, None when it finds none;
         only meaningful when `oracle` is True (the task has a step-level oracle).
-    advantages: one per rollout, set by `assign_advantages`.
+    advantages: one per rollout, set by `assign_advantages` (an agent that sets them itself when
+        it builds the group keeps them: SPO-tree's node-value differences, SCoRe's shaped rewards).
     """
 
     kind: str
@@ -112,6 +115,10 @@ class PromptBuffer:
     first: how many of `draws` were the base group or probe (the pass-rate sample).
     seeds: the failed rollouts chosen as seeds.
     groups: the trained groups (base if any, then reset and fallback groups).
+    extra_tokens: tokens generated for this prompt outside every rollout above, by kind (e.g.
+        "mc": Monte-Carlo value continuations); the metrics row reports each as tokens_<kind>.
+    diagnostics: JSON-safe per-prompt values an agent records for the metrics row (name -> list).
+    pass_rollouts: see `pass_sample`.
     """
 
     task: Any
@@ -119,10 +126,15 @@ class PromptBuffer:
     first: int
     seeds: list[Rollout] = field(default_factory=list)
     groups: list[Group] = field(default_factory=list)
+    extra_tokens: dict[str, int] = field(default_factory=dict)
+    diagnostics: dict[str, list] = field(default_factory=dict)
+    pass_rollouts: list[Rollout] | None = None
 
     @property
     def pass_sample(self) -> list[Rollout]:
-        return self.draws[: self.first]
+        """The first draws, or `pass_rollouts` when an agent whose trained units are not whole
+        rollouts (SPO-tree's segments) names the fresh rollouts of the pass rate itself."""
+        return self.draws[: self.first] if self.pass_rollouts is None else self.pass_rollouts
 
     def untrained_draws(self) -> list[Rollout]:
         """Draws that are in no trained group (pure seed-search cost)."""
@@ -154,6 +166,7 @@ class BufferBuilder:
         self.agent = agent
         self.roller = roller
         self.verifier = verifier
+        agent.attach(roller, verifier)
         self.base_size = cfg.slots - self.split.seeds * self.split.suffixes
         if agent.uses_resets and self.base_size < 0:
             raise ValueError(f"buffer.split={cfg.split} needs {self.split.seeds * self.split.suffixes} "
@@ -164,6 +177,9 @@ class BufferBuilder:
 
     def build(self, tasks: Sequence[Any]) -> StepBuffer:
         times = PhaseTimes()
+        own = self.agent.build_groups(self, tasks, times)
+        if own is not None:
+            return StepBuffer(own, times)
         if not self.agent.uses_resets:
             draws = self._draw([self.roller.fresh(t, "base") for t in tasks], self.cfg.slots, times)
             prompts = [PromptBuffer(t, d, len(d), groups=[Group("base", d)]) for t, d in zip(tasks, draws)]

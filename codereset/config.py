@@ -138,15 +138,77 @@ class LocalizeConfig:
 
 
 @dataclass
-class AgentConfig:
-    """Which method chooses the reset states (`codereset.agents.AGENTS`).
+class ValuesConfig:
+    """Monte-Carlo state values (`codereset.values`): VinePPO's advantages and the `mc` oracle.
 
-    name: "grpo", "rrpo", "srpo" or "caro"; chosen with `+agent=NAME` (no default on purpose).
+    k: continuations sampled from each state to estimate its value.
+    drop_threshold: the MC oracle's first error is the first thought after which the estimated
+        value drops by more than this.
+    """
+
+    k: int = 8
+    drop_threshold: float = 0.25
+
+
+@dataclass
+class CritiqueConfig:
+    """Critique-GRPO (`codereset.agents.critique_grpo`).
+
+    variant: critique text: "binary" (says the answer is incorrect; the release's) or "reference"
+        (also shows the task's reference answer).
+    refinements: refinement slots per prompt (the rest of buffer.slots are original rollouts).
+    """
+
+    variant: str = "binary"
+    refinements: int = 1
+
+
+@dataclass
+class ScoreConfig:
+    """SCoRe two-attempt self-correction (`codereset.agents.score`).
+
+    alpha: stage-II shaping weight: the second attempt's training reward is
+        r2 + alpha * (r2 - r1).
+    """
+
+    alpha: float = 1.0
+
+
+@dataclass
+class TreeConfig:
+    """SPO-tree segment tree (`codereset.agents.spo_tree`).
+
+    preset: "release" (branching [2, 4], 600-token segments) or "spo_paper" ([6, 6, 6], 600).
+    branching: children per node at each depth; None = the preset's.
+    segment_tokens: a segment ends at the first thought boundary at or past this many tokens;
+        None = the preset's.
+    """
+
+    preset: str = "release"
+    branching: Optional[list[int]] = None
+    segment_tokens: Optional[int] = None
+
+
+@dataclass
+class AgentConfig:
+    """Which method chooses the reset states or builds the groups (`codereset.agents.AGENTS`).
+
+    name: "grpo", "rrpo", "srpo", "caro", "critique_grpo", "score", "spo_tree" or "vineppo";
+        chosen with `+agent=NAME` (no default on purpose).
     localize: SRPO's localization settings (unused by the other agents).
+    oracle: CARO's oracle: "auto" (the exact step-level oracle where the suite has one, else
+        Monte-Carlo), "exact" or "mc" (`codereset.values.mc_first_error`).
+    values: Monte-Carlo value settings (VinePPO, the mc oracle).
+    critique: Critique-GRPO's settings. score: SCoRe's. tree: SPO-tree's.
     """
 
     name: str = MISSING
     localize: LocalizeConfig = field(default_factory=LocalizeConfig)
+    oracle: str = "auto"
+    values: ValuesConfig = field(default_factory=ValuesConfig)
+    critique: CritiqueConfig = field(default_factory=CritiqueConfig)
+    score: ScoreConfig = field(default_factory=ScoreConfig)
+    tree: TreeConfig = field(default_factory=TreeConfig)
 
 
 @dataclass

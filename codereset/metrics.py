@@ -6,10 +6,17 @@ Token accounting of a step (every generated token is counted exactly once):
   tokens_trained       generated tokens of the trained rollouts (base, reset suffixes, fallback);
   tokens_seed_search   generated tokens of draws that are not trained (seed search, probes);
   tokens_localization  tokens SRPO's localizer generated;
-  tokens_generated     the sum of the three;
+  tokens_<kind>        tokens an agent generated outside every rollout, by kind
+                       (`PromptBuffer.extra_tokens`, e.g. tokens_mc for Monte-Carlo values);
+  tokens_generated     the sum of all the above;
+  tokens_trained_<kind> the part of tokens_trained from rollouts of an agent's own kind
+                       (refinement, second_attempt, tree), one key per kind present;
   tokens_prefix_reused reset-prefix tokens each reset rollout continued from instead of
                        regenerating (counted once per reset rollout).
 mean_response_tokens is the mean generated tokens per trained rollout.
+
+Agents that build their own groups add their per-prompt diagnostics (`PromptBuffer.diagnostics`,
+each a list over the step's prompts, e.g. refinement_correct, score_improvements, tree_leaves).
 
 Reset diagnostics (null when the step has no reset group): reset_depth is the mean of h*/n over
 reset groups (reset_depths the values), reset_groups_with_signal the share with non-zero reward
@@ -53,6 +60,13 @@ def step_metrics(step: int, buf: StepBuffer, update: Any, times: dict[str, float
     tokens_trained = sum(r.generated_tokens for r in trained)
     tokens_search = sum(r.generated_tokens for r in untrained)
     depths = [g.depth for g in resets]
+    extra_tokens: dict[str, int] = {}
+    diagnostics: dict[str, list] = {}
+    for p in buf.prompts:
+        for kind, n in p.extra_tokens.items():
+            extra_tokens[kind] = extra_tokens.get(kind, 0) + n
+        for key, values in p.diagnostics.items():
+            diagnostics.setdefault(key, []).extend(values)
     row: dict[str, Any] = {
         "step": step,
         "pass_rate": _mean([float(r.correct) for r in sample]),
@@ -65,7 +79,7 @@ def step_metrics(step: int, buf: StepBuffer, update: Any, times: dict[str, float
         "tokens_seed_search": tokens_search,
         "tokens_localization": localization_tokens,
         "tokens_prefix_reused": sum(r.prefix_tokens for g in resets for r in g.rollouts),
-        "tokens_generated": tokens_trained + tokens_search + localization_tokens,
+        "tokens_generated": tokens_trained + tokens_search + localization_tokens + sum(extra_tokens.values()),
         "mean_response_tokens": _mean([float(r.generated_tokens) for r in trained]),
         "rollouts_trained": len(trained),
         "rollouts_backprop": update.backprop_rollouts,
@@ -78,6 +92,10 @@ def step_metrics(step: int, buf: StepBuffer, update: Any, times: dict[str, float
         "localization_parse_failures": sum(g.choice.localization_failed for g in resets),
     }
     when = {"agent"}
+    row.update({f"tokens_{kind}": n for kind, n in sorted(extra_tokens.items())})
+    for kind in sorted({r.kind for r in trained} - {"base", "reset", "fallback"}):
+        row[f"tokens_trained_{kind}"] = sum(r.generated_tokens for r in trained if r.kind == kind)
+    row.update(diagnostics)
     if any(_has_oracle(p.task) for p in buf.prompts):
         row.update(oracle_metrics(resets))
         when.add("oracle")

@@ -59,6 +59,8 @@ class Rollout:
     eos_id: id appended to the trained sequence when the episode ended with EOS (the backend drops
         EOS from token_ids, but the policy did sample it); None never appends.
     outcome: the verifier's `Outcome`, once scored.
+    token_advantages: per-token advantages (one per generated token, EOS included) set by an agent
+        with per-token credit (VinePPO); None = the group's one advantage per rollout.
     """
 
     task: Any
@@ -72,6 +74,7 @@ class Rollout:
     status: str = "continue"
     eos_id: int | None = None
     outcome: Any = None
+    token_advantages: list[float] | None = None
 
     @property
     def thoughts(self) -> tuple[str, ...]:

@@ -151,6 +151,21 @@ METRICS = RowSchema(
         Key("time_step_s", "wall seconds of the whole step (checkpointing excluded)"),
         Key("val_pass_rate", "greedy pass@1 on the validation split", when="validation"),
         # agent-specific keys (when="agent", optional=True) go below, one line each.
+        Key("tokens_mc", "vineppo: tokens of the Monte-Carlo value continuations (untrained; in "
+            "tokens_generated)", when="agent", optional=True),
+        Key("tokens_trained_refinement", "critique_grpo: the refinements' part of tokens_trained",
+            when="agent", optional=True),
+        Key("tokens_trained_second_attempt", "score: the second attempts' part of tokens_trained",
+            when="agent", optional=True),
+        Key("tokens_trained_tree", "spo_tree: all of tokens_trained (every segment once)",
+            when="agent", optional=True),
+        Key("mc_start_values", "vineppo: MC value V_0 of each prompt (list)", when="agent", optional=True),
+        Key("refinement_correct", "critique_grpo: 1.0/0.0 per refinement of the step (list)",
+            when="agent", optional=True),
+        Key("score_improvements", "score: r2 - r1 per first/second attempt pair (list)",
+            when="agent", optional=True),
+        Key("tree_leaves", "spo_tree: leaves (whole episodes) of each prompt's tree (list)",
+            when="agent", optional=True),
     ),
 )
 
@@ -159,7 +174,8 @@ ROLLOUT = RowSchema(
     conditions={"scored": "the rollout was scored by the verifier"},
     keys=(
         Key("task_id", "the task (reset a gym env with it to replay the rollout)"),
-        Key("kind", "what it was drawn for: base, seed_search, reset, fallback or eval"),
+        Key("kind", "what it was drawn for: base, seed_search, reset, fallback or eval; the agents that "
+            "build their own groups add refinement (critique_grpo), second_attempt (score), tree (spo_tree)"),
         Key("thoughts", "thought texts in order, the reset prefix first (step them to replay)"),
         Key("prefix_len", "leading thoughts that came from the reset state (not generated)"),
         Key("status", "terminated or truncated (envs.transition.status)"),
@@ -180,7 +196,8 @@ SAMPLE_GROUP = RowSchema(
     keys=(
         Key("step", "training step"),
         Key("task_id", "the prompt's task"),
-        Key("group", "base, reset, fallback or seed_search"),
+        Key("group", "base, reset, fallback or seed_search; critique (critique_grpo), first_attempt / "
+            "second_attempt (score), tree (spo_tree: one group per set of sibling segments)"),
         Key("reset_index", "h*, 1-based; null for groups that do not reset"),
         Key("rewards", "reward of each rollout (list)"),
         Key("advantages", "advantage of each rollout (list); null for untrained draws"),
@@ -193,6 +210,8 @@ SAMPLE_GROUP = RowSchema(
         Key("localizer_rule", "SRPO: the parsing rule that found it", when="reset", optional=True),
         Key("localizer_failed", "SRPO: true when the fallback chose h*", when="reset", optional=True),
         Key("oracle_found_error", "CARO: whether the oracle found an error", when="reset", optional=True),
+        Key("oracle", "CARO: which oracle chose h*: exact or mc", when="reset", optional=True),
+        Key("mc_values", "CARO with the mc oracle: MC values V_0..V_n of the seed", when="reset", optional=True),
         Key("h_oracle", "the oracle's first erroneous thought (1-based; null: none)", when="oracle"),
     ),
 )

@@ -3,7 +3,12 @@
 - "grpo": no resets (all slots fresh rollouts).
 - "rrpo": uniform random reset index.
 - "srpo": self-localization by the policy (`codereset.localize`).
-- "caro": the env's step-level oracle (`envs.oracle.first_error`).
+- "caro": the oracle's first error (exact `envs.oracle.first_error`, or Monte-Carlo values).
+Agents that build their own groups (`Agent.build_groups`; the paper's baselines and VinePPO):
+- "critique_grpo": a critique and one refinement of a failed rollout join the originals' group.
+- "score": SCoRe two-attempt self-correction with stage-II reward shaping.
+- "spo_tree": segment-level tree sampling, segment advantages from the tree's values.
+- "vineppo": per-thought advantages from Monte-Carlo state values (`codereset.values`).
 """
 
 from __future__ import annotations
@@ -12,11 +17,16 @@ from typing import Any
 
 from codereset.agents.base import Agent, AgentContext, ResetChoice
 from codereset.agents.caro import CAROAgent
+from codereset.agents.critique_grpo import CritiqueGRPOAgent
 from codereset.agents.grpo import GRPOAgent
 from codereset.agents.rrpo import RRPOAgent
+from codereset.agents.score import ScoreAgent
+from codereset.agents.spo_tree import SPOTreeAgent
 from codereset.agents.srpo import SRPOAgent
+from codereset.agents.vineppo import VinePPOAgent
 
-AGENTS: dict[str, type[Agent]] = {cls.name: cls for cls in (GRPOAgent, RRPOAgent, SRPOAgent, CAROAgent)}
+AGENTS: dict[str, type[Agent]] = {cls.name: cls for cls in (
+    GRPOAgent, RRPOAgent, SRPOAgent, CAROAgent, CritiqueGRPOAgent, ScoreAgent, SPOTreeAgent, VinePPOAgent)}
 
 
 def agent_class(name: str) -> type[Agent]:

@@ -5,6 +5,9 @@ Everything else — rollouts, seed search, verification, advantages, loss — is
 (failed rollouts, one or more per prompt) and returns one `ResetChoice` per seed: the 1-based
 reset index h* (method.md): the reset state keeps the seed's thoughts 1..h*-1 and the
 shared-prefix group regenerates from thought h* on.
+
+Agents whose groups are not "base + reset" (Critique-GRPO, SCoRe, SPO-tree, VinePPO) override
+`build_groups` and arrange each prompt's groups themselves, generating through the builder.
 """
 
 from __future__ import annotations
@@ -56,6 +59,19 @@ class Agent(ABC):
     def __init__(self, cfg: Any, ctx: AgentContext) -> None:
         self.cfg = cfg
         self.ctx = ctx
+        self.roller: Any = None
+        self.verifier: Any = None
+
+    def attach(self, roller: Any, verifier: Any) -> None:
+        """The roller and verifier the step's buffer generates and scores with (given by
+        `BufferBuilder`; agents that generate rollouts of their own, e.g. MC values, use them)."""
+        self.roller = roller
+        self.verifier = verifier
+
+    def build_groups(self, builder: Any, tasks: Sequence[Any], times: Any) -> list | None:
+        """The step's `PromptBuffer`s when this agent arranges its own groups, else None (the
+        default: the shared base/seed-search/reset buffer of `codereset.buffer`)."""
+        return None
 
     def check_tasks(self, tasks: Sequence[Any]) -> None:
         """Raise ValueError when the agent cannot work on these tasks (every agent works on any

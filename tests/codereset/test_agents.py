@@ -30,8 +30,8 @@ def agent(name, backend=None, rng=None, **localize):
 
 
 def test_registry_and_unknown_names():
-    assert sorted(AGENTS) == ["caro", "grpo", "rrpo", "srpo"]
-    with pytest.raises(ValueError, match=r"known agents: \['caro', 'grpo', 'rrpo', 'srpo'\]"):
+    assert sorted(AGENTS) == ["caro", "critique_grpo", "grpo", "rrpo", "score", "spo_tree", "srpo", "vineppo"]
+    with pytest.raises(ValueError, match=r"known agents: \['caro', 'critique_grpo', 'grpo', "):
         agent_class("ppo")
     assert not agent_class("grpo").uses_resets
     assert all(agent_class(n).uses_resets for n in ("rrpo", "srpo", "caro"))
@@ -85,12 +85,13 @@ def test_caro_resets_at_the_oracle_first_error(tok):
     a = agent("caro")
     a.check_tasks([task])
     (choice,) = a.choose_resets([seed_of(task, wrong, tok)])
-    assert choice.h == 2 and choice.info == {"oracle_found_error": True}
+    assert choice.h == 2 and choice.info == {"oracle_found_error": True, "oracle": "exact"}
     # no wrong thought found (a failure without false claims): redraw only the last thought
     (clean,) = a.choose_resets([seed_of(task, list(task.reference[:2]), tok)])
-    assert clean.h == 2 and clean.info == {"oracle_found_error": False}
+    assert clean.h == 2 and clean.info == {"oracle_found_error": False, "oracle": "exact"}
 
 
-def test_caro_needs_tasks_with_an_oracle():
+def test_caro_with_the_exact_oracle_needs_tasks_with_one():
+    cfg = AgentConfig(name="caro", oracle="exact")
     with pytest.raises(ValueError, match="env=math_arith"):
-        agent("caro").check_tasks([make_task(0)])
+        make_agent("caro", cfg, AgentContext(None, RULES, random.Random(0))).check_tasks([make_task(0)])

@@ -81,7 +81,8 @@ def test_each_agent_runs_two_steps_and_leaves_a_complete_run_dir(agent, extra, s
 def test_no_agent_fails_with_the_list_of_agents(tmp_path):
     proc = train("model=tiny", f"trainer.output_dir={tmp_path}")
     assert proc.returncode == 2
-    assert "+agent=NAME, one of ['caro', 'grpo', 'rrpo', 'srpo']" in proc.stderr
+    assert ("+agent=NAME, one of ['caro', 'critique_grpo', 'grpo', 'rrpo', 'score', 'spo_tree', 'srpo', "
+            "'vineppo']") in proc.stderr
 
 
 def test_unknown_agent_fails_with_the_known_ones(tmp_path):
@@ -91,9 +92,9 @@ def test_unknown_agent_fails_with_the_known_ones(tmp_path):
     assert all(name in proc.stderr for name in ("caro", "grpo", "rrpo", "srpo"))
 
 
-def test_caro_on_a_suite_without_oracle_fails_clearly(tmp_path):
-    proc = train("+agent=caro", "model=tiny", f"trainer.output_dir={tmp_path}")
-    assert proc.returncode == 2 and "env=math_arith" in proc.stderr
+def test_caro_with_the_exact_oracle_on_a_suite_without_one_fails_clearly(tmp_path):
+    proc = train("+agent=caro", "agent.oracle=exact", "model=tiny", f"trainer.output_dir={tmp_path}")
+    assert proc.returncode == 2 and "env=math_arith" in proc.stderr and "agent.oracle=mc" in proc.stderr
 
 
 def test_buffer_scored_by_the_real_sandbox_on_basic_tasks():

@@ -1,0 +1,58 @@
+"""SCoRe's groups with the scripted policy: second attempts conditioned on the first, and the
+stage-II shaped reward r2 + alpha (r2 - r1) behind the second group's advantages."""
+
+import random
+
+import pytest
+import torch
+from scripted_policy import MarkerVerifier, PlannedPolicy, ScriptedBackend, byte_tokenizer, make_task
+
+from codereset.advantages import group_norm
+from codereset.agents import AgentContext, make_agent
+from codereset.agents.score import INSTRUCTION, shaped_rewards
+from codereset.buffer import BufferBuilder
+from codereset.config import AgentConfig, BufferConfig, ScoreConfig
+from codereset.metrics import step_metrics
+from codereset.rollout import Roller
+from codereset.update import UpdateResult
+from envs.rules import ThoughtRules
+
+P0 = "Problem number 0: solve it."
+
+
+@pytest.fixture(scope="module")
+def tok():
+    return byte_tokenizer()
+
+
+def test_shaping_rewards_improvement():
+    assert shaped_rewards([1, 0, 0, 1], [1, 1, 0, 0], 1.0) == [1, 2, 0, -1]
+    assert shaped_rewards([0.5], [1.0], 10.0) == [6.0]
+
+
+def test_two_attempt_groups(tok):
+    backend = ScriptedBackend(tok, PlannedPolicy({P0: "RWWR", INSTRUCTION: "RRWW"}))
+    cfg = AgentConfig(name="score", score=ScoreConfig(alpha=1.0))
+    agent = make_agent("score", cfg, AgentContext(backend, ThoughtRules(), random.Random(0)))
+    builder = BufferBuilder(BufferConfig(), agent, Roller(backend, ThoughtRules()), MarkerVerifier())
+    buf = builder.build([make_task(0)])
+    (p,) = buf.prompts
+    first, second = p.groups
+    assert (first.kind, second.kind) == ("first_attempt", "second_attempt")
+    assert first.rewards == [1.0, 0.0, 0.0, 1.0] and second.rewards == [1.0, 1.0, 0.0, 0.0]
+    for a, b in zip(first.rollouts, second.rollouts):  # each second attempt continues its first
+        assert b.prompt_ids[: len(a.prefix_ids())] == a.prefix_ids() and b.kind == "second_attempt"
+        assert INSTRUCTION in tok.decode(b.prompt_ids[len(a.prefix_ids()):])
+    assert first.advantages == pytest.approx(group_norm(torch.tensor([1.0, 0, 0, 1])).tolist())
+    assert second.advantages == pytest.approx(group_norm(torch.tensor([1.0, 2, 0, -1])).tolist())
+    row = step_metrics(1, buf, UpdateResult(0.0, 0.0, False, 8, 8, 0), {})
+    assert row["score_improvements"] == [0.0, 1.0, 0.0, -1.0] and row["pass_rate"] == 0.5
+    assert row["tokens_trained_second_attempt"] == sum(r.generated_tokens for r in second.rollouts)
+
+
+def test_odd_slots_are_refused(tok):
+    backend = ScriptedBackend(tok, PlannedPolicy({}))
+    agent = make_agent("score", AgentConfig(name="score"), AgentContext(backend, ThoughtRules(), random.Random(0)))
+    builder = BufferBuilder(BufferConfig(slots=7), agent, Roller(backend, ThoughtRules()), MarkerVerifier())
+    with pytest.raises(ValueError, match="even"):
+        builder.build([make_task(0)])
