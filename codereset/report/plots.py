@@ -102,7 +102,7 @@ def learning_curves(rows: list[CurveRow], colors: dict[str, str], path: Path) ->
             elif row.speedups:
                 ax.annotate("no speed-up: the baseline did not gain", xy=(0.01, 0.98),
                             xycoords="axes fraction", va="top", fontsize=9, color="#333")
-            ax.set_xlabel("generated tokens (cumulative; incl. seed search + localization)"
+            ax.set_xlabel("generated tokens (cumulative; every kind of generation)"
                           if tokens else "training step")
             ax.set_ylabel(row.ylabel)
             lo, hi = ax.get_ylim()  # rates: never below 0, and a flat 0 curve is not zoomed in
