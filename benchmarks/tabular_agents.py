@@ -1,7 +1,8 @@
 """Agent comparison on the tabular Thought-MDP family: GRPO, RRPO and SRPO-style updates on a
-softmax tabular policy, SRPO with a perfect (= CARO), noisy or random localizer.
+softmax tabular policy, SRPO with a perfect (= CARO), noisy or random localizer; and how SRPO's
+speed-up over GRPO scales with p, the on-policy probability of reaching an improvable state.
 
-MDP: `codereset.tabular.family.multi_fault` (H=5 thoughts, K=4 thoughts per step, 4 hard prompts
+Part A MDP: `codereset.tabular.family.multi_fault` (H=5 thoughts, K=4 thoughts per step, 4 hard prompts
 with fatal thoughts at every depth, share p=0.5; one routine prompt with noisy 0/1 outcomes), in
 two regimes: "rare-success" (2 of 4 thoughts fatal per step: a hard prompt starts at
 (1/2)^5 = 3% success) and "common-success" (1 of 4 fatal: (3/4)^5 = 24%). Start policy: uniform.
@@ -13,12 +14,51 @@ localizer uses RRPO's reset rule and the same random stream, so the two coincide
 (mean and 95% t-interval), against training steps and against generated thoughts (trained
 thoughts plus seed-search thoughts; a continuation from h* generates H - h* + 1 thoughts).
 
-Run: `python benchmarks/tabular_agents.py` (about 1-2 minutes on 2 CPU cores). Writes
-tabular_agents.png and results.json under --out and prints one table per regime: exact expected
+Part A, the regimes (`--parts regimes`): writes tabular_agents.png and results.json under --out and
+prints one table per regime: exact expected
 reward at steps 50, 100 and the end (mean ± 95% half-width), steps and generated thoughts to reach
 halfway from the start to GRPO's final value, generated thoughts per step, and for reset agents
 the share of reset groups with reward variance, the share with a correct continuation (overall,
 and from clean (h* <= h_oracle) / erroneous prefixes), and the mean |h* - h_oracle|.
+
+Part B, the p sweep (`--parts sweep`): theory in the agents' setting. MDP
+`codereset.tabular.family.critical_chain(p, H=3, K=3)`, the theory check's member
+(benchmarks/cpi_theory.py): a share p of prompts is hard, with one improvable state at the end
+of its chain (thought 0 sound, the other thoughts fatal); the other prompts are routine (no
+improvable state, 0/1 outcomes with probability 1/2). Under the uniform start policy p is exactly
+the on-policy probability of reaching an improvable state. GRPO, RRPO, SRPO-perfect and SRPO-noisy
+run `--sweep-seeds` seeds at each p of a geometric grid, `--sweep-steps` x p_max / p steps (the time
+to learn scales as 1/p for every agent), at `--sweep-lr`. Speed-up over GRPO uses the report's rule
+(`codereset.report.speedup`: GRPO's mean curve must gain significantly; target = half of its gain;
+interpolated crossings of the mean curves; 95% paired bootstrap over seeds), at equal trained
+slots (x = training step: every agent trains 2G slots per prompt) and at equal generated thoughts
+(x = cumulative generated thoughts). The last lines print the fitted slope of log(speed-up of
+SRPO-perfect over GRPO) against log p, with a 95% bootstrap interval (seeds resampled jointly at
+every p), next to the prediction below.
+
+Prediction from the CPI analysis (method.md, "Theory"; benchmarks/cpi_theory.py). CPI-CARO's gain
+over CPI-RR is the factor by which its reset distribution mu concentrates on improvable states:
+mu_CARO puts all its mass there, mu_RR (a uniformly random visited state) a mass proportional to p;
+hence improvement per iteration x 1/p (slope -1) and samples x 1/p^2 (slope -2). Apply the same
+accounting to the agents, per trained thought slot (what the gradient step is made of). Prompts are
+drawn from the start distribution by every agent, and a reset continues the seed of the *same*
+prompt, so no agent can move samples from routine prompts to hard ones. GRPO: 2G rollouts x H
+thoughts per prompt, of which a hard prompt's 2G critical thoughts are improvable: share p / H.
+SRPO-perfect: a base group (G x H thoughts, G improvable on a hard prompt) plus G one-thought
+continuations from h* = h_oracle, the critical state on a hard prompt (a routine seed has no error,
+h_oracle = n, a non-improvable state): share p * 2G / (G H + G) = 2p / (H + 1). The ratio
+2H / (H + 1) does not depend on p: the CPI analysis predicts a slope of 0 (not -1) at equal trained
+slots. The loss weighs each rollout's trained thoughts by 1/n_i, so a continuation's single
+thought carries a whole rollout's weight: the critical state's expected gradient is
+(G/H + G) / (2G/H) = (H + 1)/2 = 2 times GRPO's at H = 3, again p-free (the predicted level of the
+early speed-up, before the seed search starts to fail as the policy improves). At equal generated
+thoughts both agents' per-prompt costs (GRPO 2G H; SRPO G H + G + seed search) are p-free too:
+predicted slope 0, at a level about 1.5 times higher. CPI's -1 would need resets that pick the
+improvable states out of the whole batch, across prompts.
+
+Run: `python benchmarks/tabular_agents.py` (both parts, a few minutes on 2 CPU cores; `--parts
+regimes` or `--parts sweep` for one). Part B writes tabular_agents_p_sweep.png and adds
+"p_sweep" to results.json.
 """
 
 from __future__ import annotations
@@ -39,7 +79,8 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 from scipy import stats  # noqa: E402
 
-from codereset.tabular.family import build, multi_fault  # noqa: E402
+from codereset.report.speedup import CurveSet, SpeedupRule, crossing, gain_check, speedup  # noqa: E402
+from codereset.tabular.family import build, critical_chain, multi_fault  # noqa: E402
 from codereset.tabular.localizers import LocalizerConfig  # noqa: E402
 from codereset.tabular.mdp import LayeredMDP, evaluate  # noqa: E402
 from codereset.tabular.pg import PGConfig, softmax, train_step  # noqa: E402
@@ -70,7 +111,20 @@ def parse_args() -> argparse.Namespace:
     ap.add_argument("--deviation", default="-1:0.15,0:0.5,1:0.25,2:0.1",
                     help="noisy localizer: offset:probability pairs of h* - h_oracle")
     ap.add_argument("--out", type=Path, default=Path("benchmarks/results/tabular_agents"))
-    return ap.parse_args()
+    ap.add_argument("--parts", default="regimes,sweep", help="comma list of: regimes (part A), sweep (part B)")
+    ap.add_argument("--sweep-p", default="0.05,0.4", help="B: smallest,largest p (geometric grid)")
+    ap.add_argument("--sweep-n-p", type=int, default=5, help="B: number of p values")
+    ap.add_argument("--sweep-seeds", type=int, default=12, help="B: seeds per (agent, p)")
+    ap.add_argument("--sweep-steps", type=int, default=60, help="B: steps at the largest p (x p_max / p below)")
+    ap.add_argument("--sweep-lr", type=float, default=1.0, help="B: learning rate of every agent")
+    ap.add_argument("--sweep-horizon", type=int, default=3, help="B: thoughts per episode H")
+    ap.add_argument("--sweep-thoughts", type=int, default=3, help="B: thoughts per step K")
+    ap.add_argument("--n-boot", type=int, default=1000, help="B: bootstrap replicates")
+    args = ap.parse_args()
+    unknown = set(args.parts.split(",")) - {"regimes", "sweep"}
+    if unknown:
+        ap.error(f"--parts: unknown part(s) {sorted(unknown)}; use regimes and/or sweep")
+    return args
 
 
 def agent_configs(args: argparse.Namespace) -> dict[str, PGConfig]:
@@ -125,8 +179,8 @@ def first_reach(curve: np.ndarray, level: float) -> int | None:
     return int(hit[0]) if len(hit) else None
 
 
-def main() -> None:
-    args = parse_args()
+def regimes(args: argparse.Namespace) -> dict:
+    """Part A (module docstring): the two multi_fault regimes; returns their results."""
     t0 = time.time()
     agents = agent_configs(args)
     results: dict = {}
@@ -185,10 +239,155 @@ def main() -> None:
     args.out.mkdir(parents=True, exist_ok=True)
     fig.savefig(args.out / "tabular_agents.png", dpi=110)
     plt.close(fig)
-    record = {"args": {k: str(v) if isinstance(v, Path) else v for k, v in vars(args).items()},
-              "regimes": results, "seconds": time.time() - t0}
-    (args.out / "results.json").write_text(json.dumps(record, indent=1))
-    print(f"\nwrote {args.out / 'tabular_agents.png'} and {args.out / 'results.json'} in {time.time() - t0:.0f} s")
+    print(f"\npart A: wrote {args.out / 'tabular_agents.png'} in {time.time() - t0:.0f} s")
+    return results
+
+
+SWEEP_AGENTS = ("GRPO", "RRPO", "SRPO perfect (CARO)", "SRPO noisy")
+SLOPE_AGENT = "SRPO perfect (CARO)"
+AXES = {"steps": "equal trained slots (x = step)", "tokens": "equal generated thoughts"}
+
+
+def sweep_point(p: float, steps: int, args: argparse.Namespace, agents: dict[str, PGConfig]) -> dict:
+    """All sweep agents at one p: per agent a CurveSet of exact eta (seeds x steps+1), generated
+    thoughts as its token axis."""
+    mdp = build(critical_chain(p, args.sweep_horizon, args.sweep_thoughts))
+    sets = {}
+    for name in SWEEP_AGENTS:
+        runs = [run(mdp, agents[name], steps, seed) for seed in range(args.sweep_seeds)]
+        sets[name] = CurveSet(np.arange(steps + 1), np.stack([r["eta"] for r in runs]),
+                              np.stack([r["thoughts"] for r in runs]), list(range(args.sweep_seeds)))
+    v0 = evaluate(mdp, mdp.uniform_policy())
+    return {"sets": sets, "eta_start": v0.eta, "eta_best": float(mdp.start @ v0.v_star[0])}
+
+
+def _speedup_at(base: CurveSet, agent: CurveSet, rows: np.ndarray, axis: str) -> float:
+    """Speed-up of one (re)sample of seeds (rows, used for both agents): NaN when undefined."""
+    _, bmean = base.mean_curve(rows)
+    target = bmean[0] + 0.5 * (bmean[-1] - bmean[0])
+    bx = crossing(*base.mean_curve(rows, axis), target)
+    ax = crossing(*agent.mean_curve(rows, axis), target)
+    return bx / ax if bx and ax else np.nan
+
+
+def fit_slope(log_p: np.ndarray, log_s: np.ndarray) -> float:
+    x = log_p - log_p.mean()
+    return float((log_s - log_s.mean()) @ x / (x @ x))
+
+
+def slope_with_ci(points: list[dict], agent: str, axis: str, rule: SpeedupRule) -> dict:
+    """Least-squares slope of log(speed-up over GRPO) on log p, 95% bootstrap interval (seeds
+    resampled jointly for both agents and every p)."""
+    log_p = np.log([pt["p"] for pt in points])
+    point = np.array([_speedup_at(pt["sets"]["GRPO"], pt["sets"][agent], None, axis) for pt in points])
+    n = points[0]["sets"]["GRPO"].n_runs
+    rng = np.random.default_rng(rule.seed)
+    slopes = []
+    for _ in range(rule.n_boot):
+        rows = rng.integers(0, n, n)
+        ratios = np.array([_speedup_at(pt["sets"]["GRPO"], pt["sets"][agent], rows, axis) for pt in points])
+        if np.isfinite(ratios).all() and (ratios > 0).all():
+            slopes.append(fit_slope(log_p, np.log(ratios)))
+    ok = np.isfinite(point).all() and (point > 0).all()
+    return {"slope": fit_slope(log_p, np.log(point)) if ok else None,
+            "ci95": list(rule.interval(np.array(slopes))) if slopes else None,
+            "replicates": len(slopes)}
+
+
+def p_sweep(args: argparse.Namespace) -> dict:
+    """Part B (module docstring): speed-up over GRPO against p, and the fitted log-log slopes."""
+    t0 = time.time()
+    p_lo, p_hi = (float(v) for v in args.sweep_p.split(","))
+    ps = np.geomspace(p_lo, p_hi, args.sweep_n_p)
+    lr_args = argparse.Namespace(**(vars(args) | {"lr": args.sweep_lr}))
+    agents = agent_configs(lr_args)
+    rule = SpeedupRule(n_boot=args.n_boot)
+    h = args.sweep_horizon
+    print(f"\np sweep: critical_chain(p, H={h}, K={args.sweep_thoughts}); {args.sweep_seeds} seeds, "
+          f"{args.sweep_steps} x {p_hi:g}/p steps, lr {args.sweep_lr}; speed-up over GRPO by the report's "
+          "rule (target: half of GRPO's gain; 95% paired bootstrap over seeds)")
+    print(f"{'p':>6} {'steps':>5} {'eta start':>9} {'best':>6} {'GRPO final':>10}  "
+          + "  ".join(f"{name + ' ' + axis:>34}" for name in SWEEP_AGENTS[1:] for axis in ("steps", "thoughts")))
+    points, rows = [], []
+    for p in ps:
+        steps = int(np.ceil(args.sweep_steps * p_hi / p))
+        pt = sweep_point(float(p), steps, args, agents) | {"p": float(p), "steps": steps}
+        base = pt["sets"]["GRPO"]
+        gain = gain_check(base, rule, "GRPO")
+        cells, record = [], {}
+        for name in SWEEP_AGENTS[1:]:
+            record[name] = {}
+            for axis in AXES:
+                sp = speedup(base, pt["sets"][name], rule, name, "eta", axis, gain, paired=True,
+                             baseline_name="GRPO")
+                record[name][axis] = sp.as_dict()
+                cells.append("no gain" if not gain.significant else "not reached" if sp.speedup is None
+                             else f"{sp.speedup:.2f} [{sp.ci95[0]:.2f}, {sp.ci95[1]:.2f}]")
+        final = float(base.values[:, -1].mean())
+        print(f"{p:6.3f} {steps:5d} {pt['eta_start']:9.3f} {pt['eta_best']:6.3f} {final:10.3f}  "
+              + "  ".join(f"{c:>34}" for c in cells))
+        points.append(pt)
+        rows.append({"p": float(p), "steps": steps, "eta_start": pt["eta_start"], "eta_best": pt["eta_best"],
+                     "grpo_final": final, "grpo_gain": gain.as_dict(), "speedups": record,
+                     "eta_mean": {n: cs.values.mean(axis=0).tolist() for n, cs in pt["sets"].items()},
+                     "thoughts_mean": {n: cs.tokens.mean(axis=0).tolist() for n, cs in pt["sets"].items()}})
+    fits = {name: {axis: slope_with_ci(points, name, axis, rule) for axis in AXES} for name in SWEEP_AGENTS[1:]}
+    predicted = {"steps": 0.0, "tokens": 0.0}
+    levels = {"steps": (h + 1) / 2, "share": 2 * h / (h + 1)}
+    print(f"\nfitted slope of log(speed-up over GRPO) on log p (95% bootstrap CI, seeds resampled jointly); "
+          f"CPI analysis in the agents' setting predicts 0 (module docstring; CPI-CARO vs CPI-RR: -1):")
+    for name, by in fits.items():
+        print(f"  {name:<21} " + "   ".join(
+            f"{AXES[a]}: {f['slope']:+.3f} [{f['ci95'][0]:+.3f}, {f['ci95'][1]:+.3f}]" if f["slope"] is not None
+            and f["ci95"] else f"{AXES[a]}: undefined" for a, f in by.items()))
+    plot_sweep(ps, rows, fits, levels, args.out / "tabular_agents_p_sweep.png")
+    fit = fits[SLOPE_AGENT]
+    print(f"slope_steps={fit['steps']['slope']:+.3f} ci95=[{fit['steps']['ci95'][0]:+.3f}, "
+          f"{fit['steps']['ci95'][1]:+.3f}] slope_thoughts={fit['tokens']['slope']:+.3f} "
+          f"ci95=[{fit['tokens']['ci95'][0]:+.3f}, {fit['tokens']['ci95'][1]:+.3f}] predicted=0 "
+          f"(SRPO perfect over GRPO; part B {time.time() - t0:.0f} s)")
+    return {"p": ps.tolist(), "points": rows, "fits": fits, "predicted_slope": predicted,
+            "predicted_levels": {"steps_gradient_weight": levels["steps"],
+                                 "improvable_share_ratio": levels["share"]}}
+
+
+def plot_sweep(ps: np.ndarray, rows: list[dict], fits: dict, levels: dict, path: Path) -> None:
+    fig, axes = plt.subplots(1, 2, figsize=(12, 4.4))
+    for ax, (axis, title) in zip(axes, AXES.items()):
+        for name in SWEEP_AGENTS[1:]:
+            vals = [r["speedups"][name][axis] for r in rows]
+            y = np.array([v["speedup"] if v["speedup"] is not None else np.nan for v in vals])
+            lo = np.array([v["ci95"][0] if v["ci95"] else np.nan for v in vals])
+            hi = np.array([v["ci95"][1] if v["ci95"] else np.nan for v in vals])
+            f = fits[name][axis]
+            label = name + (f" (slope {f['slope']:+.2f})" if f["slope"] is not None else "")
+            ax.errorbar(ps, y, yerr=[y - lo, hi - y], color=COLORS[name], marker="o", capsize=3, label=label)
+        ax.axhline(1.0, color="k", lw=0.8, ls=":")
+        if axis == "steps":
+            ax.axhline(levels["steps"], color="grey", lw=0.8, ls="-.", label=f"predicted level (H+1)/2 = {levels['steps']:.1f}")
+        ax.set(xscale="log", yscale="log", xlabel="p (on-policy probability of an improvable state)",
+               ylabel="speed-up over GRPO", title=f"{title}: predicted slope 0")
+        ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def main() -> None:
+    args = parse_args()
+    t0 = time.time()
+    args.out.mkdir(parents=True, exist_ok=True)
+    parts = args.parts.split(",")
+    path = args.out / "results.json"
+    record = json.loads(path.read_text()) if path.is_file() else {}
+    record["args"] = {k: str(v) if isinstance(v, Path) else v for k, v in vars(args).items()}
+    if "regimes" in parts:
+        record["regimes"] = regimes(args)
+    if "sweep" in parts:
+        record["p_sweep"] = p_sweep(args)
+    record["seconds"] = time.time() - t0
+    path.write_text(json.dumps(record, indent=1))
+    print(f"\nwrote {path} in {time.time() - t0:.0f} s")
 
 
 if __name__ == "__main__":

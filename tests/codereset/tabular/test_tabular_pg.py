@@ -116,3 +116,37 @@ def test_srpo_with_the_perfect_localizer_learns_the_hard_prompts():
     for _ in range(40):
         theta, _ = train_step(mdp, theta, v_star, PGConfig(agent="srpo", lr=5.0), rng)
     assert evaluate(mdp, softmax(theta)).eta > start + 0.2
+
+
+@pytest.mark.parametrize("p", [0.05, 0.4])
+def test_improvable_share_of_trained_thoughts_is_p_free(p):
+    """The premise of benchmarks/tabular_agents.py's prediction (slope 0): on critical_chain(p),
+    GRPO trains p / H of its thoughts at the improvable state and SRPO-perfect 2p / (H + 1): on a
+    hard prompt all 2G critical thoughts of GRPO's group, and G base + G one-thought continuations
+    of SRPO's; routine prompts have none. Checked exactly on batches of hard and routine prompts."""
+    from codereset.tabular.family import critical_chain
+
+    h, g = 3, 4
+    mdp = build(critical_chain(p, horizon=h, n_thoughts=3))
+    v_star = evaluate(mdp, mdp.uniform_policy()).v_star
+    hard, routine = 0, 2  # start states: prompt 0 (hard) and prompt 1 (routine), alive
+
+    def counts(agent: str, prompts: np.ndarray) -> tuple[int, int]:
+        groups, records = build_groups(mdp, mdp.uniform_policy(), v_star, prompts,
+                                       PGConfig(agent=agent, localizer=LocalizerConfig("perfect"), group_size=g),
+                                       np.random.default_rng(0))
+        assert all(r.seed_found for r in records) or agent == "grpo"
+        trained = improvable = 0
+        for gr in groups:
+            n = len(gr.rollouts.rewards)
+            trained += n * (h - gr.first_trained)
+            critical = gr.rollouts.states[:, h - 1] == hard  # alive hard prompt at the last depth
+            improvable += int(critical.sum())
+        return trained, improvable
+
+    prompts = np.array([hard] * 6 + [routine] * 2)
+    assert counts("grpo", prompts) == (8 * 2 * g * h, 6 * 2 * g)
+    assert counts("srpo", prompts) == (8 * g * (h + 1), 6 * 2 * g)
+    # share ratio SRPO / GRPO = 2H / (H + 1), whatever the share of hard prompts (p)
+    (tg, ig), (ts, is_) = counts("grpo", prompts), counts("srpo", prompts)
+    assert (is_ / ts) / (ig / tg) == pytest.approx(2 * h / (h + 1))
