@@ -1,7 +1,8 @@
 """Per-group localization records from a run's `samples.jsonl`, for the oracle diagnostics that
 per-step averages cannot give (correction rate *by* deviation h* - h_oracle).
 
-Reads only rows of reset groups that carry the oracle's verdict: `{"group": "reset",
+Reads only rows of reset groups (keys of `codereset.schema.SAMPLE_GROUP`) that carry the
+oracle's verdict: `{"group": "reset",
 "reset_index": h*, "h_oracle": int | null, "rollouts": [{"correct": bool, ...}] or "rewards"}`.
 Runs without such rows give no records (the report then says the panel has no data). Damaged
 lines are skipped, as everywhere in the report.
@@ -15,6 +16,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from codereset.report.runs import is_number
+from codereset.schema import ROLLOUT, SAMPLE_GROUP
+
+for _key in ("step", "group", "reset_index", "h_oracle", "rewards", "rollouts"):
+    SAMPLE_GROUP.doc(_key)  # raises at import when the schema no longer declares a key read here
+ROLLOUT.doc("correct")
 
 
 @dataclass(frozen=True)
