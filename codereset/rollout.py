@@ -15,8 +15,12 @@ Thought-MDP rules and the verifier they belong to the *next* thought's text (`th
 so every thought but the last ends exactly with the stop pattern, as `ThoughtRules` requires.
 Characters after the stop pattern in the very last thought are dropped from its text.
 
-Episode end (`ThoughtRules.status`): the final answer appears, end-of-sequence, an open thought
-(the per-thought token budget ran out: truncated) or the thought budget.
+Transition and episode end: `envs.transition`, the same pure functions the Gymnasium env calls
+(`Rollout.advance` steps the rollout's token-carrying `ThoughtState`, `Rollout.reset_state` is
+`reset_to_prefix`). The final answer or end-of-sequence terminates (an EOS right after a closed
+thought is an empty final thought); an open thought cut by the per-thought token budget, or the
+thought budget, truncates. Every logged rollout replays in the env (`Rollout.to_json`: task_id,
+thoughts, finish of the last one).
 """
 
 from __future__ import annotations
@@ -25,7 +29,10 @@ from dataclasses import dataclass, field, replace
 from typing import Any, Sequence
 
 from codereset.generation.base import Completion, Sampling, stop_cut
-from envs.rules import ThoughtRules
+from codereset.schema import ROLLOUT
+from envs import transition
+from envs.rules import DEFAULT_STOP, ThoughtRules
+from envs.state import ThoughtState
 
 
 def thought_texts(texts: Sequence[str], stop: str) -> tuple[str, ...]:
@@ -55,7 +62,7 @@ class Rollout:
     kind: "base", "seed_search", "reset", "fallback" or "eval" (what it was drawn for).
     stop: the stop pattern (to derive thought texts).
     finish: finish reason of the last generated segment ("stop", "eos", "length"), or None.
-    status: "continue", "terminated" or "truncated" (ThoughtRules.status).
+    status: "continue", "terminated" or "truncated" (`envs.transition.status`).
     eos_id: id appended to the trained sequence when the episode ended with EOS (the backend drops
         EOS from token_ids, but the policy did sample it); None never appends.
     outcome: the verifier's `Outcome`, once scored.
@@ -69,7 +76,7 @@ class Rollout:
     texts: list[str] = field(default_factory=list)
     prefix_len: int = 0
     kind: str = "base"
-    stop: str = "</thought>"
+    stop: str = DEFAULT_STOP
     finish: str | None = None
     status: str = "continue"
     eos_id: int | None = None
@@ -136,17 +143,32 @@ class Rollout:
         if self.outcome is None:
             raise RuntimeError("rollout has not been scored yet: call Roller.score first")
 
+    def state(self) -> ThoughtState:
+        """The rollout's Thought-MDP state: its thoughts, the finish of the last, their token ids."""
+        return ThoughtState(self.task.suite, self.task.task_id, self.thoughts,
+                            finish=self.finish if self.segments else None,
+                            token_ids=tuple(tuple(s) for s in self.segments))
+
+    def advance(self, completion: Any, rules: ThoughtRules) -> None:
+        """Append one generated thought (a `Completion`) via `envs.transition.step`: its ids and
+        text are stored, `finish` and `status` become the transition's."""
+        text = thought_texts([*self.texts, completion.text], self.stop)[-1]
+        action = transition.Action(text, completion.finish_reason, tuple(completion.token_ids))
+        state, self.status = transition.step(rules, self.task.kind, self.state(), action)
+        self.segments.append(list(completion.token_ids))
+        self.texts.append(completion.text)
+        self.finish = state.finish
+
     def reset_state(self, h: int, kind: str = "reset") -> "Rollout":
-        """A new unfinished rollout at state x* = (prompt, thoughts 1..h-1), token-exact.
+        """A new unfinished rollout at state x* = (prompt, thoughts 1..h-1), token-exact
+        (`envs.transition.reset_to_prefix`).
 
         h is 1-based (method.md's h*): h=1 is the empty prefix; h ranges over 1..n_thoughts.
         """
-        if not 1 <= h <= self.n_thoughts:
-            raise ValueError(f"reset index h={h} out of range 1..{self.n_thoughts} for a rollout "
-                             f"with {self.n_thoughts} thoughts")
-        keep = h - 1
+        prefix = transition.reset_to_prefix(self.state(), h)
+        keep = len(prefix.thoughts)
         return Rollout(task=self.task, prompt_ids=list(self.prompt_ids),
-                       segments=[list(s) for s in self.segments[:keep]], texts=list(self.texts[:keep]),
+                       segments=[list(s) for s in prefix.token_ids], texts=list(self.texts[:keep]),
                        prefix_len=keep, kind=kind, stop=self.stop, eos_id=self.eos_id)
 
     def to_json(self) -> dict:
@@ -156,7 +178,7 @@ class Rollout:
                "generated_tokens": self.generated_tokens}
         if self.outcome is not None:
             out.update(reward=self.reward, correct=self.correct, verdict=self.outcome.status)
-        return out
+        return dict(ROLLOUT.check(out, {"scored"} if self.outcome is not None else ()))
 
 
 # How thoughts are drawn. Both give every thought the same distribution (the same model samples
@@ -303,8 +325,4 @@ class Roller:
         return replace(start, segments=[list(s) for s in start.segments], texts=list(start.texts))
 
     def _append(self, rollout: Rollout, completion: Any) -> None:
-        rollout.segments.append(list(completion.token_ids))
-        rollout.texts.append(completion.text)
-        rollout.finish = completion.finish_reason
-        rollout.status = self.rules.status(rollout.thoughts, rollout.task.kind,
-                                           eos=completion.finish_reason == "eos")
+        rollout.advance(completion, self.rules)

@@ -1,10 +1,11 @@
-"""The Thought-MDP rules, in one place: thought boundaries, termination and answer extraction.
+"""The Thought-MDP rules of the text: thought boundaries, the budgets and answer extraction.
 
 The Gymnasium env (`envs.thought_env`) and the trainer (`codereset`) both use `ThoughtRules`, so
 the two cannot drift. A *thought* is a piece of generated text that ends with the stop pattern
-(default ``</thought>``, kept in the text). Generation stops at the pattern, so every thought
-but possibly the last ends with it; the last one may be *open* (no stop pattern) when
-generation ended another way (end-of-sequence or a token budget).
+(`DEFAULT_STOP` = ``</thought>`` unless configured, kept in the text). Generation stops at the
+pattern, so every thought but possibly the last ends with it; the last one may be *open* (no stop
+pattern) when generation ended another way (end-of-sequence or a token budget). How a thought
+moves a state and when the episode ends is `envs.transition` (built on these rules).
 
 Final answers:
   * math: the content of the last ``\\boxed{...}`` (balanced braces);
@@ -25,6 +26,8 @@ from typing import Literal
 
 Kind = Literal["code", "math"]
 Status = Literal["continue", "terminated", "truncated"]
+
+DEFAULT_STOP = "</thought>"  # the stop pattern unless configured (suites write references with it)
 
 _FENCE = re.compile(r"```[ \t]*([A-Za-z0-9_+.-]*)[^\n]*\n(.*?)```", re.DOTALL)
 _PYTHON_TAGS = frozenset({"python", "py", "python3"})
@@ -78,12 +81,13 @@ class ThoughtRules:
 
     Attributes:
         stop: the stop pattern that ends every thought (kept in the thought's text).
-        max_thoughts: thought budget per episode; reaching it without a final answer truncates.
+        max_thoughts: thought budget per episode; reaching it without a final answer truncates
+            (`envs.transition.status`).
         max_thought_tokens: token budget of one thought, for generation backends (the env itself
             counts thoughts, not tokens).
     """
 
-    stop: str = "</thought>"
+    stop: str = DEFAULT_STOP
     max_thoughts: int = 20
     max_thought_tokens: int = 256
 
@@ -143,21 +147,3 @@ class ThoughtRules:
     def is_final(self, thought: str, kind: str) -> bool:
         """True when the final answer appears in this thought."""
         return _extractor(kind)(thought) is not None
-
-    def status(self, thoughts: Sequence[str], kind: str, eos: bool = False) -> Status:
-        """Where an episode with these thoughts stands.
-
-        ``terminated``: the last thought holds the final answer, or generation ended with
-        end-of-sequence (`eos`). ``truncated``: the thought budget is used up, or the last
-        thought is open (cut before its stop pattern without eos: a token budget ran out).
-        ``continue`` otherwise. The final answer wins over the budget.
-        """
-        _extractor(kind)
-        if not thoughts:
-            return "terminated" if eos else "continue"
-        last = thoughts[-1]
-        if self.is_final(last, kind) or eos:
-            return "terminated"
-        if not self.is_closed(last) or len(thoughts) >= self.max_thoughts:
-            return "truncated"
-        return "continue"

@@ -1,13 +1,15 @@
 """`ThoughtMDPEnv`: the Thought MDP as a Gymnasium env with exact re-entry of any state.
 
-State = (task, thoughts so far), an immutable `ThoughtState`. Action = one thought (a string
-that holds the stop pattern at most once, at its end). Observation = the prompt text followed
-by the thoughts. A thought without the stop pattern is the agent's last words (end of
-sequence): the episode terminates. Termination, truncation and rewards come from
-`envs.rules.ThoughtRules` and `envs.verify.Verifier`, the same code the trainer uses.
+State = (task, thoughts so far), an immutable `ThoughtState`. Action = one thought: a string
+that holds the stop pattern at most once, at its end, or an `envs.transition.Action` that also
+says how it ended (`finish`: "stop", "eos", "length"). A plain string without the stop pattern
+is the agent's last words (end of sequence): the episode terminates; ``Action(text, "length")``
+is a thought cut by its token budget: truncated; ``Action("", "eos")`` ends the episode right
+after a closed thought. Observation = the prompt text followed by the thoughts.
 
-The thought budget is counted from the state, so `reset_to` a deep state truncates at the right
-step. Transitions are pure functions of (state, action): `reset_to` is plain assignment.
+The transition and the end-of-episode rule are `envs.transition`'s (the trainer's rollouts call
+the same functions); rewards are `envs.verify.Verifier`'s. The thought budget is counted from the
+state, so `reset_to` a deep state truncates at the right step; `reset_to` is plain assignment.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from typing import Any
 
 import gymnasium
 
+from envs import transition
 from envs.oracle import first_error as oracle_first_error
 from envs.prompts import render_prompt
 from envs.rules import ANSWER_EXTRACTORS, ThoughtRules
@@ -145,23 +148,12 @@ class ThoughtMDPEnv(gymnasium.Env[str, str]):
                 raise StateError(f"a state is a ThoughtState (or its JSON / dict), got {type(state).__name__}")
             state = ThoughtState.from_json(state)
         self._find_task(state)
-        for i, thought in enumerate(state.thoughts):
-            try:
-                self.rules.check_thought(thought)
-            except ValueError as err:
-                raise StateError(f"state thought {i} is malformed: {err}") from None
-            if i < len(state.thoughts) - 1 and not self.rules.is_closed(thought):
-                raise StateError(f"state thought {i} lacks the stop pattern {self.rules.stop!r}; "
-                                 "only the last thought may be open")
-        if len(state.thoughts) > self.rules.max_thoughts:
-            raise StateError(f"state has {len(state.thoughts)} thoughts, more than the budget "
-                             f"max_thoughts={self.rules.max_thoughts}")
-        return state
+        return transition.check_state(self.rules, state)
 
     def reset_to(self, state: ThoughtState | dict | str) -> tuple[str, dict[str, Any]]:
         """Re-enter `state` (a ThoughtState, its JSON text or dict). Returns (obs, info)."""
         self._state = self.check_state(state)
-        self._done = self.rules.status(self._state.thoughts, self.kind) != "continue"
+        self._done = transition.state_status(self.rules, self.kind, self._state) != "continue"
         return self._observation(), self._info()
 
     def first_error(self, state: ThoughtState | None = None) -> int | None:
@@ -190,22 +182,19 @@ class ThoughtMDPEnv(gymnasium.Env[str, str]):
             task = matches[0]
         else:
             task = self.tasks[int(self.np_random.integers(len(self.tasks)))]
-        return self.reset_to(ThoughtState(task.suite, task.task_id, ()))
+        return self.reset_to(transition.initial(task.suite, task.task_id))
 
-    def step(self, action: str) -> tuple[str, float, bool, bool, dict[str, Any]]:
-        """Append one thought; score the episode when it ends."""
+    def step(self, action: str | transition.Action) -> tuple[str, float, bool, bool, dict[str, Any]]:
+        """Append one thought (`envs.transition.step`); score the episode when it ends."""
         self._require_state()
         if self._done:
             raise RuntimeError("the episode is over (terminated or truncated); call reset() or reset_to()")
-        self.rules.check_thought(action)
-        thoughts = self._state.thoughts + (action,)
-        self._state = ThoughtState(self._state.suite, self._state.task_id, thoughts)
-        status = self.rules.status(thoughts, self.kind, eos=not self.rules.is_closed(action))
+        self._state, status = transition.step(self.rules, self.kind, self._state, action)
         info = self._info()
         reward = 0.0
         if status != "continue":
             self._done = True
-            outcome = self.verifier.score(self.task, thoughts)
+            outcome = self.verifier.score(self.task, self._state.thoughts)
             reward = outcome.reward
             info["outcome"] = _outcome_dict(outcome)
         return self._observation(), reward, status == "terminated", status == "truncated", info

@@ -3,6 +3,7 @@
 import pytest
 
 from envs.rules import ThoughtRules
+from envs.transition import status
 from envs.tasks import load_suite
 from envs.verify import Verifier
 
@@ -36,8 +37,8 @@ def test_reference_thought_format():
     for t in load_suite("arith", "val", n=30):
         assert all(th.endswith(rules.stop) for th in t.reference)
         assert rules.split("".join(t.reference)) == t.reference
-        assert rules.status(t.reference, "math") == "terminated"
-        assert rules.status(t.reference[:-1], "math") == "continue"
+        assert status(rules, "math", t.reference) == "terminated"
+        assert status(rules, "math", t.reference[:-1]) == "continue"
 
 
 @pytest.mark.parametrize("split", ["train", "val", "test"])

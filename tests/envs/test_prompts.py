@@ -7,6 +7,7 @@ from transformers import PreTrainedTokenizerFast
 
 from envs.prompts import PROMPT_STYLES, build_messages, render_prompt
 from envs.rules import ThoughtRules
+from envs.transition import status
 from envs.tasks import load_suite
 
 CHATML = ("{% for m in messages %}<|im_start|>{{ m['role'] }}\n{{ m['content'] }}<|im_end|>\n{% endfor %}"
@@ -32,7 +33,7 @@ def test_messages_have_instruction_example_and_problem(math_task):
     assert msgs[-1]["content"] == math_task.problem
     rules = ThoughtRules()
     example = rules.split(msgs[2]["content"])
-    assert len(example) == 3 and rules.status(example, "math") == "terminated"
+    assert len(example) == 3 and status(rules, "math", example) == "terminated"
     assert [m["role"] for m in build_messages(math_task, fewshot=False)] == ["system", "user"]
 
 
@@ -42,8 +43,8 @@ def test_every_style_example_is_in_thought_format():
         thoughts = tuple(t.format(stop=rules.stop) for t in style.example_thoughts)
         kind = "math" if name == "math" else "code"
         assert rules.split("".join(thoughts)) == thoughts
-        assert rules.status(thoughts, kind) == "terminated"
-        assert rules.status(thoughts[:-1], kind) == "continue"
+        assert status(rules, kind, thoughts) == "terminated"
+        assert status(rules, kind, thoughts[:-1]) == "continue"
 
 
 def test_custom_stop_reaches_instruction_and_example(math_task):

@@ -61,21 +61,6 @@ def test_unknown_kind_lists_known():
         RULES.extract_answer("x", "chess")
 
 
-def test_status():
-    closed = f"step{S}"
-    assert RULES.status((), "math") == "continue"
-    assert RULES.status((closed,), "math") == "continue"
-    assert RULES.status((closed, rf"so \boxed{{3}}{S}"), "math") == "terminated"
-    assert RULES.status((closed, r"so \boxed{3}"), "math") == "terminated"  # open but final
-    assert RULES.status((closed, "cut mid-thought"), "math") == "truncated"
-    assert RULES.status((closed, "ends with eos"), "math", eos=True) == "terminated"
-    assert RULES.status((closed,) * 20, "math") == "truncated"
-    assert RULES.status((closed,) * 19, "math") == "continue"
-    # The final answer wins over the budget.
-    assert RULES.status((closed,) * 19 + ("```python\nx=1\n```" + S,), "code") == "terminated"
-    assert ThoughtRules(max_thoughts=2).status((closed, closed), "code") == "truncated"
-
-
 def test_check_thought():
     RULES.check_thought(f"one{S}")
     RULES.check_thought("open")
