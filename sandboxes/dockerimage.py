@@ -1,7 +1,7 @@
 """The docker backend's offline image: an empty imported image, the host's Python mounted in.
 
-No registry is reachable on our machines, so ``ensure_offline_image`` builds the image with
-``docker import`` from a tar made here: just the mount points and the host's /lib-style symlinks.
+No registry is reachable on our machines, so ``ensure_offline_image`` imports the image through
+the engine's API (the Docker SDK's ``import_image_from_data``) from a tar made here: just the mount points and the host's /lib-style symlinks.
 The interpreter, its standard library and the shared libraries come in read-only at run time
 (``host_layout()``), and so does the runner package. On a machine that can pull, build
 ``sandboxes/Dockerfile`` instead and pass its tag as ``image``.
@@ -12,7 +12,6 @@ from __future__ import annotations
 import hashlib
 import io
 import json
-import subprocess
 import tarfile
 
 from .layout import RUNNER_MOUNT
@@ -45,15 +44,23 @@ def offline_tag(layout: dict) -> str:
     return f"{IMAGE_REPO}:offline-{hashlib.sha1(key).hexdigest()[:12]}"
 
 
-def ensure_offline_image(docker: str, layout: dict) -> str:
-    """The offline image's tag, importing it first if this docker engine lacks it."""
+def ensure_offline_image(client, layout: dict) -> str:
+    """The offline image's tag, importing it first if this engine lacks it (``client``: a
+    ``docker.DockerClient``)."""
+    import docker
+
     tag = offline_tag(layout)
-    have = subprocess.run([docker, "image", "inspect", tag], capture_output=True)
-    if have.returncode == 0:
+    try:
+        client.images.get(tag)
         return tag
-    done = subprocess.run([docker, "import", "-", tag], input=_tar(layout["symlinks"]),
-                          capture_output=True, timeout=120)
-    if done.returncode != 0:
-        raise RuntimeError(f"docker import of the offline sandbox image failed: "
-                           f"{done.stderr.decode(errors='replace')[:300]}")
+    except docker.errors.ImageNotFound:
+        pass
+    repository, version = tag.split(":")
+    try:
+        client.api.import_image_from_data(_tar(layout["symlinks"]), repository=repository,
+                                          tag=version)
+        client.images.get(tag)
+    except docker.errors.DockerException as e:
+        raise RuntimeError(f"importing the offline sandbox image {tag} failed: {e}"[:400]) \
+            from None
     return tag

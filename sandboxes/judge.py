@@ -5,8 +5,15 @@ then answers requests from the user's process (stdin/stdout, one JSON object per
 
     argv[1]: {"backend": name, "options": {...}, "limits": {...}, "cpu": int | null}
     -> {"ready": true, "uids": [...], "hello": {...}}  |  {"failed": reason}
-    {"code": str, "tests": spec.to_dict(), "limits": limits.to_dict()}
-    -> {"verdict": verdict.to_dict()}  |  {"sandbox_error": reason}
+    {"id": int, "code": str, "tests": spec.to_dict(), "limits": limits.to_dict()}
+    -> {"id", "started": true}  once the run's sandbox is ready, then
+    -> {"id", "verdict": verdict.to_dict()(, "retire": true)}  |  {"id", "sandbox_error": reason}
+
+Each run is bounded here too, not only in the candidate: the judge's CPU time per run (trusted
+test code, decoding and comparing the answer) by the run's wall limit (ITIMER_PROF), and its
+memory growth by ``JUDGE_MEMORY_BYTES`` (a soft RLIMIT_AS set per run); either ends the run with
+its own status, and a judge that stays larger than that after a run asks to be retired. What no
+signal interrupts (one long C call) is stopped from outside by ``pool`` after the run's bound.
 
 Test code and expected answers live here and in no other process. A worker keeps
 ``SANDBOXES_PER_WORKER`` sandboxes (each its own runner, uid and PID namespace or container) and
@@ -22,17 +29,70 @@ from __future__ import annotations
 
 import json
 import os
+import resource
+import signal
 import sys
 import time
 
 from .backends import Backend, make_backend
 from .checkers import CHECKERS
 from .link import RunnerDown, RunnerLink
-from .specs import Limits, spec_from_dict
+from .specs import MiB, Limits, StdioTests, spec_from_dict
 from .uids import UidLease
-from .verdict import Verdict
+from .verdict import CaseResult, Verdict
 
 SANDBOXES_PER_WORKER = 2
+JUDGE_MEMORY_BYTES = 512 * MiB  # what one run may add to the judge (decoding, test code)
+
+
+class JudgeLimit(BaseException):
+    """The judge's own bound for this run was reached (BaseException: test code catching
+    ``Exception`` cannot swallow it)."""
+
+
+def _vm_bytes() -> int:
+    with open("/proc/self/statm") as f:
+        return int(f.read().split()[0]) * resource.getpagesize()
+
+
+def _cpu_budget(spec, limits: Limits) -> float:
+    processes = len(spec.cases) if isinstance(spec, StdioTests) else 1
+    return processes * limits.wall_time_s
+
+
+def _over_cpu(signum, frame):
+    raise JudgeLimit("timeout")
+
+
+class Bounds:
+    """The judge's CPU and memory bounds around one run (see the module docstring)."""
+
+    def __init__(self, cpu_s: float):
+        self.cpu_s = cpu_s
+        self.soft, self.hard = resource.getrlimit(resource.RLIMIT_AS)
+
+    def __enter__(self) -> Bounds:
+        limit = _vm_bytes() + JUDGE_MEMORY_BYTES
+        if self.hard == resource.RLIM_INFINITY or limit < self.hard:
+            resource.setrlimit(resource.RLIMIT_AS, (limit, self.hard))
+        signal.signal(signal.SIGPROF, _over_cpu)
+        signal.setitimer(signal.ITIMER_PROF, self.cpu_s)
+        return self
+
+    def __exit__(self, *exc) -> None:
+        signal.setitimer(signal.ITIMER_PROF, 0)
+        resource.setrlimit(resource.RLIMIT_AS, (self.soft, self.hard))
+
+
+def _bound_verdict(status: str, spec, limits: Limits, backend: str, seconds: float) -> Verdict:
+    if status == "timeout":
+        message = (f"judging used more than {_cpu_budget(spec, limits)}s of the judge's CPU: a "
+                   "loop in the tests, or an answer too costly to check")
+    else:
+        message = (f"judging needed more than the judge's {JUDGE_MEMORY_BYTES // MiB} MiB for "
+                   "one run: an answer too large to check")
+    return Verdict.from_results([CaseResult(status, message, "judge")], backend=backend,
+                                seconds=seconds)
 
 
 class Judge:
@@ -40,33 +100,62 @@ class Judge:
         self.backend, self.uids, self.limits = backend, uids, limits
         self.links: list[RunnerLink | None] = [None] * len(uids)
         self.turn = 0
+        self.start_vm = _vm_bytes()
 
     def link(self, k: int) -> RunnerLink:
         """Sandbox ``k``, (re)started if it is down or was poisoned by its previous run."""
         link = self.links[k]
         if link is not None:
-            link.collect()
+            try:
+                link.collect()
+            except RunnerDown:  # it died cleaning up after the previous run: replace it
+                pass
         if link is None or not link.alive:
             launched = self.backend.launch(self.uids[k], self.limits)
             link = self.links[k] = RunnerLink(launched.sock, launched.kill,
-                                              launched.start_timeout)
+                                              launched.start_timeout, budget=launched.budget)
+            link.budget_limits = self.limits
         return link
 
-    def run(self, request: dict) -> dict:
+    def size_budget(self, link: RunnerLink, limits: Limits) -> None:
+        """Resize the sandbox's cgroup for a run whose limits differ from the last one's."""
+        if link.budget is not None and link.budget_limits != limits:
+            link.budget.set_limits(limits, getattr(self.backend.config, "tmp_mb", 0))
+            link.budget_limits = limits
+
+    def run(self, request: dict, started) -> dict:
+        """Judge one run; ``started()`` is called once its sandbox is ready."""
         spec = spec_from_dict(request["tests"])
         limits = Limits.from_dict(request["limits"])
         k, self.turn = self.turn, (self.turn + 1) % len(self.links)
         t0 = time.monotonic()
         try:
             link = self.link(k)
-            results, out, err = CHECKERS[spec.kind](link, request["code"], spec, limits)
+            self.size_budget(link, limits)
+            started()
+            with Bounds(_cpu_budget(spec, limits)):
+                results, out, err = CHECKERS[spec.kind](link, request["code"], spec, limits)
         except (RunnerDown, OSError, RuntimeError) as e:
             if self.links[k] is not None:
                 self.links[k].close()
             return {"sandbox_error": f"{type(e).__name__}: {e}"}
+        except (JudgeLimit, MemoryError) as e:
+            # the exchange with sandbox k may have stopped anywhere: replace that sandbox
+            self.links[k].close()
+            status = "timeout" if isinstance(e, JudgeLimit) else "memory_limit"
+            verdict = _bound_verdict(status, spec, limits, self.backend.name,
+                                     time.monotonic() - t0)
+            return {"verdict": verdict.to_dict(), "retire": self.too_big()}
         verdict = Verdict.from_results(results, out, err, self.backend.name,
                                        time.monotonic() - t0)
-        return {"verdict": verdict.to_dict()}
+        reply = {"verdict": verdict.to_dict()}
+        if self.too_big():
+            reply["retire"] = True
+        return reply
+
+    def too_big(self) -> bool:
+        """Whether this judge grew past its start size plus one run's memory bound."""
+        return _vm_bytes() > self.start_vm + JUDGE_MEMORY_BYTES
 
     def close(self) -> None:
         for link in self.links:
@@ -104,8 +193,14 @@ def main() -> None:
         send({"failed": f"{type(e).__name__}: {e}"})
         return
     send({"ready": True, "uids": uids, "hello": hello[0]})
+    judge.start_vm = _vm_bytes()
     for line in sys.stdin:
-        send(judge.run(json.loads(line)))
+        request = json.loads(line)
+        run_id = request.get("id")
+        reply = judge.run(request, lambda: send({"id": run_id, "started": True}))
+        send({"id": run_id, **reply})
+        if reply.get("retire"):
+            break
     judge.close()
     for lease in leases:
         lease.release()

@@ -26,9 +26,11 @@ class RunnerLink:
     """Request/response over the control socket, with file descriptors passed on spawn."""
 
     def __init__(self, sock: socket.socket, kill: Callable[[], None], start_timeout: float,
-                 timeout: float = 10.0):
+                 timeout: float = 10.0, budget=None):
         self.sock = sock
         self.kill = kill
+        self.budget = budget  # the sandbox's cgroup (backends.cgroup.Cgroup) or None
+        self.budget_limits = None  # the Limits it was last sized for
         self.timeout = timeout
         self.alive = True
         self.spare: tuple | None = None      # (key, fds) of a candidate forked in advance

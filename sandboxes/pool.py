@@ -29,18 +29,22 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from .backends import Backend
+from .backends import Backend, remove_leftovers
 from .backends.base import usable_cpus
 from .session import READ_CHUNK
 from .specs import AssertTests, Limits, StdioTests, check_spec
-from .verdict import Verdict
+from .verdict import CaseResult, Verdict
 
 log = logging.getLogger("sandboxes")
 PACKAGE_PARENT = str(Path(__file__).resolve().parent.parent)
 JUDGE_BOOT = (f"import sys; sys.path.insert(0, {PACKAGE_PARENT!r}); "
               "from sandboxes.judge import main; main()")
 START_TIMEOUT_S = 120.0   # a judge plus its runner (a docker container) must be up by then
-SLACK_S = 30.0            # on top of the limits: replacing a sandbox, a loaded machine
+SETUP_TIMEOUT_S = 90.0    # until the judge says the run started: replacing a sandbox, a loaded
+                          # machine (a docker start may take the runner's own 60 s)
+JUDGE_GRACE_S = 3.0       # a started run's verdict is due by its wall limit plus this, else the
+                          # judge is stopped (a loop in C or in trusted test code; an answer too
+                          # costly to check) and the run reads "timeout"
 _next_cpu = itertools.count()  # where the next pinned worker goes, across this process's pools
 
 
@@ -59,6 +63,18 @@ class WorkerDied(RuntimeError):
     """The judge process exited or stopped answering."""
 
 
+class JudgeOverran(RuntimeError):
+    """A started run's verdict did not come within its bound (``judge_bound``)."""
+
+
+def judge_bound(tests, limits: Limits) -> float:
+    """Seconds a started run may take in the judge: its candidate processes' wall limits plus
+    ``JUDGE_GRACE_S``. The judge bounds its own CPU time per run below this (``judge``); this
+    outer bound also stops what no signal can interrupt (a loop inside one C call)."""
+    processes = len(tests.cases) if isinstance(tests, StdioTests) else 1
+    return processes * limits.wall_time_s + JUDGE_GRACE_S
+
+
 class Worker:
     """One judge process and the pipe to it."""
 
@@ -70,13 +86,18 @@ class Worker:
         self.proc: subprocess.Popen | None = None
         self.buf = b""
         self.info: dict = {}
+        self.runs = itertools.count(1)  # run ids: each reply must name the run it answers
 
     def start(self) -> None:
         self.proc = subprocess.Popen([sys.executable, "-I", "-c", JUDGE_BOOT, self.config],
                                      stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                      start_new_session=True)
         self.buf = b""
-        reply = self._read(START_TIMEOUT_S)
+        try:
+            reply = self._read(START_TIMEOUT_S)
+        except BaseException:  # noqa: BLE001 - a half-started judge is never used
+            self.discard()
+            raise
         if not reply.get("ready"):
             self.stop()
             raise RuntimeError(f"sandbox worker failed to start: {reply.get('failed', reply)}")
@@ -96,13 +117,48 @@ class Worker:
         line, self.buf = self.buf.split(b"\n", 1)
         return json.loads(line)
 
-    def request(self, request: dict, timeout: float) -> dict:
+    def request(self, request: dict, bound: float) -> dict:
+        """Send one run and return the judge's reply to it: ``{"verdict"}`` or
+        ``{"sandbox_error"}``. The judge first says ``{"started"}`` (its sandbox is ready), then
+        the verdict must come within ``bound`` seconds, else ``JudgeOverran``. Each reply carries
+        the run's id; one for another run means the exchange is out of step (``WorkerDied``).
+        An exchange left unfinished for any reason (an exception in the caller's thread, e.g.
+        KeyboardInterrupt, included) stops the judge, so no later run can read this run's
+        verdict; the next run starts a fresh one."""
+        run_id = next(self.runs)
+        done = False
         try:
-            self.proc.stdin.write(json.dumps(request).encode() + b"\n")
-            self.proc.stdin.flush()
-        except OSError as e:
-            raise WorkerDied(f"sandbox worker gone: {e}") from None
-        return self._read(timeout)
+            try:
+                self.proc.stdin.write(json.dumps({**request, "id": run_id}).encode() + b"\n")
+                self.proc.stdin.flush()
+            except OSError as e:
+                raise WorkerDied(f"sandbox worker gone: {e}") from None
+            reply = self._read(SETUP_TIMEOUT_S)
+            if reply.get("id") == run_id and reply.get("started"):
+                try:
+                    reply = self._read(bound)
+                except WorkerDied:
+                    if self.proc.poll() is None:  # alive, but no verdict in time
+                        raise JudgeOverran(f"no verdict within {bound:.1f}s of the run's start")
+                    raise
+            if reply.get("id") != run_id:
+                raise WorkerDied(f"reply for run {reply.get('id')} while waiting for run "
+                                 f"{run_id}")
+            done = True
+            return reply
+        finally:
+            if not done:
+                self.discard()
+
+    def discard(self) -> None:
+        """Kill the judge (its sandboxes go with it); the next run starts a fresh one."""
+        if self.proc is not None:
+            self.proc.kill()
+            self.proc.wait()
+            self.proc.stdout.close()
+            self.proc.stdin.close()
+            remove_leftovers(self.proc.pid)
+            self.proc = None
 
     def stop(self) -> None:
         if self.proc is None:
@@ -117,11 +173,7 @@ class Worker:
         self.proc = None
 
     def restart(self) -> None:
-        if self.proc is not None:
-            self.proc.kill()
-            self.proc.wait()
-            self.proc.stdout.close()
-            self.proc = None
+        self.discard()
         self.start()
 
 
@@ -135,9 +187,11 @@ def _home(tests, index: int, workers: int) -> int:
     return index % workers
 
 
-def _outer_timeout(tests, limits: Limits) -> float:
-    processes = len(tests.cases) if isinstance(tests, StdioTests) else 1
-    return processes * (limits.wall_time_s + 5.0) + SLACK_S
+def _overran(message: str, backend: str, attempts: int) -> Verdict:
+    result = CaseResult("timeout", f"judging ran past the wall-clock limit ({message}): a "
+                                   "loop in the tests, or an answer too costly to check", "judge")
+    return Verdict(status="timeout", passed=False, fraction=0.0, results=(result,),
+                   backend=backend, attempts=attempts)
 
 
 class Sandbox:
@@ -188,7 +242,7 @@ class Sandbox:
         limits = limits or self.limits
         self._check_limits(limits)
         request = {"code": code, "tests": tests.to_dict(), "limits": limits.to_dict()}
-        return request, _outer_timeout(tests, limits)
+        return request, judge_bound(tests, limits)
 
     def run(self, code: str, tests, limits: Limits | None = None) -> Verdict:
         """Judge ``code`` against ``tests`` in one sandbox worker."""
@@ -199,17 +253,22 @@ class Sandbox:
         finally:
             self.idle.put(worker)
 
-    def _attempts(self, worker: Worker, request: dict, timeout: float) -> Verdict:
+    def _attempts(self, worker: Worker, request: dict, bound: float) -> Verdict:
         reason = ""
         for attempt in (1, 2):
             try:
                 if worker.proc is None:
                     worker.start()
-                reply = worker.request(request, timeout)
+                reply = worker.request(request, bound)
+                if reply.get("retire"):  # the judge grew past its memory bound: the next run
+                    worker.discard()        # starts a fresh one
                 if "verdict" in reply:
                     verdict = Verdict.from_dict(reply["verdict"])
                     return dataclasses.replace(verdict, attempts=attempt)
                 reason = reply.get("sandbox_error", str(reply))
+            except JudgeOverran as e:  # not retried: the same run would stall the next judge
+                log.warning("sandboxes: %s judge stopped: %s", self.name, e)
+                return _overran(str(e), self.name, attempt)
             except (WorkerDied, RuntimeError, OSError) as e:
                 reason = str(e)
                 try:

@@ -19,6 +19,7 @@ import socket
 import time
 
 from .link import RunnerLink
+from .runner import codec
 from .runner.wire import FrameBuffer, WireError
 from .specs import MiB, Limits
 
@@ -57,13 +58,17 @@ def describe_exception(info: dict) -> str:
     return f"{info.get('type')}: {info.get('msg')}{where}"[:300]
 
 
-def process_status(report: dict, limits: Limits) -> tuple[str, str]:
-    """Status of a candidate process that ended before answering, from the runner's report."""
+def process_status(report: dict, limits: Limits, oom_killed: bool = False) -> tuple[str, str]:
+    """Status of a candidate process that ended before answering, from the runner's report
+    (``oom_killed``: the sandbox's cgroup ran out of memory during the run)."""
     sig, cpu, rss = report.get("signal"), report.get("cpu_s") or 0.0, report.get("maxrss_kb")
     if sig == signal.SIGXCPU or (sig == signal.SIGKILL and cpu >= limits.cpu_s - 0.05):
         return "cpu_limit", f"CPU-time limit of {limits.cpu_s}s"
     if sig == signal.SIGKILL and rss and rss * 1024 >= 0.9 * limits.memory_mb * MiB:
         return "memory_limit", f"killed at {rss // 1024} MiB (limit {limits.memory_mb} MiB)"
+    if oom_killed:
+        return "memory_limit", (f"the run's processes together went past its memory budget "
+                                f"({limits.memory_mb} MiB plus the sandbox's own)")
     if sig:
         return "runtime_error", f"killed by {signal.Signals(sig).name} before answering"
     code = report.get("exit")
@@ -76,6 +81,7 @@ class Session:
     def __init__(self, link: RunnerLink, mode: str, limits: Limits, stdin: bytes = b""):
         self.link, self.limits, self.mode = link, limits, mode
         self.done = False
+        self.oom_kills = link.budget.oom_kills() if link.budget is not None else 0
         fds = link.spawn(mode, limits.for_runner())
         self.t0 = time.monotonic()
         self.deadline = self.t0 + limits.wall_time_s
@@ -113,8 +119,11 @@ class Session:
                 continue
             if frame is not None:
                 try:
-                    msg = json.loads(frame)
-                except (ValueError, RecursionError):
+                    msg = codec.loads(frame)
+                except codec.TooComplex as e:
+                    self._halt("output_limit", f"return value refused: {e}")
+                    continue
+                except codec.CodecError:
                     msg = None
                 if not isinstance(msg, dict):
                     self._halt("runtime_error", "the candidate process sent a malformed reply")
@@ -248,7 +257,8 @@ class Session:
         report = self.finish(need_report=True)
         if report is None:
             return "runtime_error", stop.message
-        return process_status(report, self.limits)
+        oom = self.link.budget is not None and self.link.budget.oom_kills() > self.oom_kills
+        return process_status(report, self.limits, oom)
 
     @property
     def stdout(self) -> bytes:

@@ -35,6 +35,9 @@ class Launched:
     sock: socket.socket
     kill: Callable[[], None]
     start_timeout: float
+    budget: object | None = None
+    """The sandbox's cgroup (``cgroup.Cgroup``: memory, pids, CPU for all its processes), or
+    None where the backend has none of its own (docker's container is one)."""
 
 
 class Backend(ABC):
@@ -60,6 +63,12 @@ class Backend(ABC):
     @abstractmethod
     def launch(self, uid: int, limits: Limits) -> Launched:
         """Start one runner server whose candidates run as ``uid`` (when root allows it)."""
+
+
+# The whole environment a runner starts with: nothing of the host process's (a forked candidate
+# could read the initial environment back from its own stack memory, whatever ``os.environ``
+# says later).
+RUNNER_ENV = {"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8"}
 
 
 def boot_args(python: str, runner_parent: str, entry: str, config: dict) -> list[str]:

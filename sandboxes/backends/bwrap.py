@@ -14,12 +14,16 @@ import functools
 import os
 import shutil
 import socket
+import stat
 import subprocess
+import tempfile
 from dataclasses import dataclass
 
 from ..layout import RUNNER_DIR, RUNNER_MOUNT, host_layout
 from ..specs import MiB, Limits
-from .base import Backend, Isolation, Launched, boot_args, is_root
+from .base import RUNNER_ENV, Backend, Isolation, Launched, boot_args, is_root
+from .cgroup import available as cgroups_unavailable
+from .cgroup import sandbox_cgroup
 
 NAMESPACES = ["--unshare-pid", "--unshare-net", "--unshare-ipc", "--unshare-uts",
               "--unshare-cgroup-try"]
@@ -52,6 +56,32 @@ def _probe(bwrap: str, root: bool) -> str | None:
     return None
 
 
+DEVICES = {"null": (1, 3), "zero": (1, 5), "full": (1, 7), "random": (1, 8), "urandom": (1, 9)}
+DEV_PREFIX = "codereset-bwrap-dev-"
+
+
+def make_devices() -> str:
+    """A private host directory holding this sandbox's own device nodes (root only): bwrap's
+    ``--dev`` binds the host's nodes, whose times a candidate could set (bits seen by every
+    other sandbox and the next run). The runner replaces its sandbox when these change."""
+    path = tempfile.mkdtemp(prefix=f"{DEV_PREFIX}{os.getpid()}-")  # the judge's pid
+    os.chmod(path, 0o755)
+    for name, (major, minor) in DEVICES.items():
+        os.mknod(os.path.join(path, name), 0o666 | stat.S_IFCHR, os.makedev(major, minor))
+        os.chmod(os.path.join(path, name), 0o666)
+    return path
+
+
+def _private_dev(devdir: str) -> list[str]:
+    args = ["--perms", "0755", "--tmpfs", "/dev"]
+    for name in DEVICES:
+        args += ["--dev-bind", os.path.join(devdir, name), f"/dev/{name}"]
+    for name, target in (("fd", "/proc/self/fd"), ("stdin", "/proc/self/fd/0"),
+                         ("stdout", "/proc/self/fd/1"), ("stderr", "/proc/self/fd/2")):
+        args += ["--symlink", target, f"/dev/{name}"]
+    return args + ["--remount-ro", "/dev"]
+
+
 def _dirs(path: str, made: set[str]) -> list[str]:
     """bwrap arguments creating every missing ancestor of ``path`` world-traversable."""
     out, parts = [], path.strip("/").split("/")[:-1]
@@ -74,15 +104,21 @@ class BwrapBackend(Backend):
         has = ["PID, network, IPC, UTS, cgroup namespaces (bubblewrap)", "minimal read-only root",
                "private tmpfs /tmp", "rlimits", "no_new_privs", "no capabilities",
                "seccomp denylist (runner.seccomp)"]
-        lacks = ["cgroup memory/pids accounting", "a full seccomp allowlist (only a denylist)"]
+        lacks = ["a full seccomp allowlist (only a denylist)"]
+        budget = "cgroup memory/pids/CPU budget per run (backends.cgroup)"
+        why = cgroups_unavailable()
+        if why is None:
+            has.append(budget)
+        else:
+            lacks.append(f"{budget} ({why}: memory and CPU are bounded per process only)")
         if is_root():
-            has.append("exclusive unprivileged uid")
+            has += ["exclusive unprivileged uid", "private device nodes"]
         else:
             has.append("user namespace")
             lacks.append("separate uid (the candidate runs as the caller's uid)")
         return Isolation(tuple(has), tuple(lacks))
 
-    def _args(self, uid: int) -> tuple[list[str], dict]:
+    def _args(self, uid: int, devdir: str | None = None) -> tuple[list[str], dict]:
         layout = host_layout(self.config.allow_site_packages)
         args = [shutil.which(self.config.bwrap) or self.config.bwrap, *NAMESPACES,
                 "--die-with-parent", "--new-session", "--as-pid-1", "--clearenv",
@@ -99,8 +135,8 @@ class BwrapBackend(Backend):
             args += ["--perms", "0755", "--tmpfs", path, "--remount-ro", path]
         for target, path in layout["symlinks"]:
             args += ["--symlink", target, path]
-        args += ["--proc", "/proc", "--dev", "/dev",
-                 "--perms", "1777", "--size", str(self.config.tmp_mb * MiB), "--tmpfs", "/tmp",
+        args += ["--proc", "/proc"] + (_private_dev(devdir) if devdir else ["--dev", "/dev"])
+        args += ["--perms", "1777", "--size", str(self.config.tmp_mb * MiB), "--tmpfs", "/tmp",
                  "--remount-ro", "/", "--chdir", "/tmp"]
         config = {"uid": uid if is_root() else None, "uid_exclusive": is_root(),
                   "scratch": ["/tmp"]}
@@ -108,19 +144,33 @@ class BwrapBackend(Backend):
 
     def launch(self, uid: int, limits: Limits) -> Launched:
         mine, theirs = socket.socketpair()
-        args, config = self._args(uid)
+        devdir = make_devices() if is_root() else None
+        args, config = self._args(uid, devdir)
         python = config.pop("python")
         config["fd"] = theirs.fileno()
-        proc = subprocess.Popen(
-            args + boot_args(python, os.path.dirname(RUNNER_MOUNT), "server.main", config),
-            pass_fds=[theirs.fileno()], stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-            start_new_session=True)
+        budget = sandbox_cgroup(limits, self.config.tmp_mb)
+        try:
+            proc = subprocess.Popen(
+                args + boot_args(python, os.path.dirname(RUNNER_MOUNT), "server.main", config),
+                pass_fds=[theirs.fileno()], stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                env=RUNNER_ENV, start_new_session=True,
+                preexec_fn=budget.enter if budget else None)
+        except BaseException:
+            if budget:
+                budget.remove()
+            if devdir:
+                shutil.rmtree(devdir, ignore_errors=True)
+            raise
         theirs.close()
 
         def kill() -> None:
             proc.kill()
             proc.wait()
+            if devdir:
+                shutil.rmtree(devdir, ignore_errors=True)
+            if budget:
+                budget.remove()
 
-        return Launched(mine, kill, start_timeout=30.0)
+        return Launched(mine, kill, start_timeout=30.0, budget=budget)
 
 

@@ -1,15 +1,20 @@
 """``docker``: long-lived containers, each holding one warm runner as its PID 1.
 
-Each worker runs one container with ``--network none --read-only --cap-drop ALL
---security-opt no-new-privileges --pids-limit --memory`` (swap off), an exclusive non-root uid,
-and a tmpfs /tmp. The runner connects back to its judge through a unix socket in a directory
-mounted read-only (the judge removes the listening socket once connected), and candidate
-channels travel over it as passed file descriptors, so a run costs a fork inside the container,
-not a ``docker run``. Without ``image``, the offline image (``dockerimage``) is built on first use
-and the host's Python is mounted read-only; with ``image`` (built from ``sandboxes/Dockerfile``)
-nothing of the host is mounted but the socket directory. A container started by a judge pinned to
-a CPU (``pool``) gets that CPU as its ``--cpuset-cpus``, or starts unpinned if the daemon refuses
-it.
+Driven through the Docker SDK for Python (the ``docker`` package: container lifecycle, limits,
+health and errors through the engine's API, no CLI output parsed). Each worker runs one container
+per sandbox with no network, a read-only root, no capabilities, ``no-new-privileges``, a pids
+limit, a memory limit (swap off) and one CPU's worth of time (``nano_cpus``), an exclusive
+non-root uid, and a tmpfs /tmp. The runner connects back to its judge through a unix socket in a
+directory mounted read-only (the judge removes the socket and the directory once connected, so
+a judge that dies leaves nothing in the host's /tmp), and candidate channels travel over it as
+passed file descriptors, so a run costs a fork inside the container, not a container start.
+Without ``image``, the offline image (``dockerimage``) is imported on first use and the host's
+Python is mounted read-only; with ``image`` (built from ``sandboxes/Dockerfile``) nothing of the
+host is mounted but the socket directory. A container started by a judge pinned to a CPU
+(``pool``) gets that CPU as its cpuset, or starts unpinned if the engine refuses it.
+
+An engine that cannot be reached makes ``unavailable()`` say where it looked and how to fix it;
+``make_sandbox("auto")`` then falls back to the next backend and logs why.
 """
 
 from __future__ import annotations
@@ -18,7 +23,6 @@ import functools
 import os
 import shutil
 import socket
-import subprocess
 import tempfile
 import uuid
 from dataclasses import dataclass
@@ -29,6 +33,8 @@ from ..specs import Limits
 from .base import Backend, Isolation, Launched, boot_args, usable_cpus
 
 SOCKET_DIR = "/run/codereset"
+SOCKDIR_PREFIX = "codereset-docker-"
+API_TIMEOUT_S = 60
 
 
 @dataclass(frozen=True)
@@ -38,8 +44,9 @@ class DockerConfig:
     built from sandboxes/Dockerfile."""
     python: str = "/usr/local/bin/python3"
     """The interpreter inside ``image`` (unused for the offline image)."""
-    docker: str = "docker"
-    """The docker CLI."""
+    base_url: str = ""
+    """The engine's address (e.g. "unix:///var/run/docker.sock", "tcp://host:2375"); "": from the
+    environment (DOCKER_HOST), else the default socket."""
     memory_headroom_mb: int = 256
     """Container memory on top of Limits.memory_mb (the runner, tmpfs, page cache)."""
     tmp_mb: int = 64
@@ -50,17 +57,40 @@ class DockerConfig:
     """How long a container may take to start and connect."""
 
 
-@functools.lru_cache(maxsize=8)
-def _probe(docker: str) -> str | None:
-    if shutil.which(docker) is None:
-        return f"{docker!r} not found (install docker.io and start dockerd)"
+class EngineUnreachable(RuntimeError):
+    """The docker engine cannot be reached (or the SDK is missing)."""
+
+
+def _where(base_url: str) -> str:
+    return base_url or os.environ.get("DOCKER_HOST") or "the default socket"
+
+
+def connect(base_url: str = "", timeout: float = API_TIMEOUT_S):
+    """A ``docker.DockerClient`` that has answered a ping; raises ``EngineUnreachable`` saying
+    where it looked and how to fix it."""
     try:
-        done = subprocess.run([docker, "info", "--format", "{{.ServerVersion}}"],
-                              capture_output=True, text=True, timeout=20)
-    except (OSError, subprocess.TimeoutExpired) as e:
-        return f"docker engine not reachable: {e}"
-    if done.returncode != 0:
-        return f"docker engine not reachable (is dockerd running?): {done.stderr.strip()[:200]}"
+        import docker
+    except ImportError:
+        raise EngineUnreachable("the Docker SDK for Python is not installed (pip install "
+                                "docker)") from None
+    try:
+        client = (docker.DockerClient(base_url=base_url, timeout=timeout) if base_url
+                  else docker.from_env(timeout=timeout))
+        client.ping()
+    except Exception as e:  # noqa: BLE001 - DockerException, requests' errors, bad URLs
+        raise EngineUnreachable(
+            f"docker engine not reachable at {_where(base_url)}: {str(e)[:200]} -- start it "
+            "(sudo systemctl start docker, or dockerd &) or point DOCKER_HOST (or "
+            "make_sandbox('docker', base_url=...)) at a running one") from None
+    return client
+
+
+@functools.lru_cache(maxsize=8)
+def _probe(base_url: str) -> str | None:
+    try:
+        connect(base_url, timeout=20).close()
+    except EngineUnreachable as e:
+        return str(e)
     return None
 
 
@@ -68,55 +98,110 @@ class DockerBackend(Backend):
     name = "docker"
     config_class = DockerConfig
 
+    def __init__(self, config=None):
+        super().__init__(config)
+        self._client = None
+
+    @property
+    def client(self):
+        """The engine client (connected on first use, then kept)."""
+        if self._client is None:
+            self._client = connect(self.config.base_url)
+        return self._client
+
     def unavailable(self) -> str | None:
-        return _probe(self.config.docker)
+        return _probe(self.config.base_url)
 
     def isolation(self) -> Isolation:
         return Isolation(
             ("container: PID, mount, network (none), IPC, UTS namespaces",
              "read-only root", "tmpfs /tmp", "no capabilities", "no_new_privs",
              "docker's seccomp profile plus runner.seccomp's denylist",
-             "cgroup memory and pids limits",
+             "cgroup memory and pids limits per run", "one CPU per run (cgroup CPU quota)",
              "exclusive non-root uid", "rlimits"),
             ("host kernel shared (no VM)",) + (
                 () if self.config.image else ("host Python installation mounted read-only",)))
 
     def prepare(self) -> None:
         if not self.config.image:
-            ensure_offline_image(self.config.docker, host_layout(self.config.allow_site_packages))
+            ensure_offline_image(self.client, host_layout(self.config.allow_site_packages))
 
-    def _run_args(self, name: str, uid: int, limits: Limits, sockdir: str,
-                  pin: bool = True) -> list[str]:
+    def _run_kwargs(self, name: str, uid: int, limits: Limits, sockdir: str,
+                    pin: bool = True) -> dict:
+        """Keyword arguments of ``client.containers.run`` for one sandbox's container."""
+        import docker
+
         c = self.config
         memory = f"{limits.memory_mb + c.memory_headroom_mb}m"
-        args = [c.docker, "run", "-d", "--rm", "--name", name, "--network", "none",
-                "--read-only", "--cap-drop", "ALL", "--security-opt", "no-new-privileges",
-                "--pids-limit", str(limits.max_processes + 8), "--memory", memory,
-                "--memory-swap", memory, "--user", f"{uid}:{uid}", "--hostname", "sandbox",
-                "--log-driver", "none", "--workdir", "/tmp",
-                "--tmpfs", f"/tmp:rw,nosuid,nodev,size={c.tmp_mb}m,mode=1777",
-                "-v", f"{sockdir}:{SOCKET_DIR}:ro"]
+        tmpfs = {"/tmp": f"rw,nosuid,nodev,size={c.tmp_mb}m,mode=1777"}
+        volumes = {sockdir: {"bind": SOCKET_DIR, "mode": "ro"}}
+        kwargs = dict(name=name, detach=True, auto_remove=True, network_mode="none",
+                      read_only=True, cap_drop=["ALL"], security_opt=["no-new-privileges"],
+                      pids_limit=limits.max_processes + 8, mem_limit=memory,
+                      memswap_limit=memory, nano_cpus=10**9, user=f"{uid}:{uid}",
+                      hostname="sandbox", working_dir="/tmp", tmpfs=tmpfs, volumes=volumes,
+                      log_config=docker.types.LogConfig(type="none"), stdin_open=False)
         cpus = usable_cpus()
-        if pin and cpus and len(cpus) < (os.cpu_count() or len(cpus)):  # a pinned judge's container
-            args += ["--cpuset-cpus", ",".join(map(str, cpus))]
+        if pin and cpus and len(cpus) < (os.cpu_count() or len(cpus)):  # a pinned judge's
+            kwargs["cpuset_cpus"] = ",".join(map(str, cpus))
         if c.image:
             image, python = c.image, c.python
         else:
             layout = host_layout(c.allow_site_packages)
-            image, python = ensure_offline_image(c.docker, layout), layout["python"]
+            image, python = ensure_offline_image(self.client, layout), layout["python"]
             for src, dst in layout["binds"]:
-                args += ["-v", f"{src}:{dst}:ro"]
+                volumes[src] = {"bind": dst, "mode": "ro"}
             for path in layout["hide"]:
-                args += ["--tmpfs", f"{path}:ro,size=4k"]
-            args += ["-v", f"{RUNNER_DIR}:{RUNNER_MOUNT}:ro"]
-        config = {"connect": f"{SOCKET_DIR}/ctl.sock", "scratch": ["/tmp", "/dev/shm"],
+                tmpfs[path] = "ro,size=4k"
+            volumes[RUNNER_DIR] = {"bind": RUNNER_MOUNT, "mode": "ro"}
+        config = {"connect": f"{SOCKET_DIR}/ctl.sock",
+                  "scratch": ["/tmp", "/dev/shm", "/dev/mqueue"],
                   "uid_exclusive": True, "seccomp": "try"}
         boot = boot_args(python, os.path.dirname(RUNNER_MOUNT), "server.main", config)
-        return args + ["--entrypoint", boot[0], image] + boot[1:]
+        return dict(kwargs, image=image, entrypoint=[boot[0]], command=boot[1:])
+
+    def _start(self, kwargs: dict) -> None:
+        import docker
+
+        kwargs = dict(kwargs)
+        image = kwargs.pop("image")
+        try:
+            self.client.containers.run(image, **kwargs)
+        except docker.errors.APIError as e:
+            if "cpuset_cpus" not in kwargs:
+                raise RuntimeError(f"docker could not start the sandbox container: "
+                                   f"{e.explanation or e}"[:400]) from None
+            # the engine's cgroup may not offer this CPU: pinning only saves time, so unpinned
+            self._remove(kwargs["name"])
+            del kwargs["cpuset_cpus"]
+            self._start(dict(kwargs, image=image))
+        except docker.errors.DockerException as e:
+            raise RuntimeError(f"docker could not start the sandbox container: {e}"[:400]) \
+                from None
+
+    def _remove(self, name: str) -> None:
+        import docker
+
+        try:
+            self.client.api.remove_container(name, force=True)
+        except docker.errors.NotFound:
+            pass
+        except docker.errors.APIError as e:
+            if e.status_code != 409:  # 409: its auto-removal is already under way
+                raise
+
+    def _state(self, name: str) -> str:
+        """How a container that did not connect ended, for the error message."""
+        try:
+            state = self.client.api.inspect_container(name)["State"]
+        except Exception as e:  # noqa: BLE001 - gone (auto-removed) or the engine went away
+            return f"it is gone ({str(e)[:100]})"
+        return (f"status {state.get('Status')}, exit code {state.get('ExitCode')}"
+                f"{', ' + state['Error'] if state.get('Error') else ''}")
 
     def launch(self, uid: int, limits: Limits) -> Launched:
         c = self.config
-        sockdir = tempfile.mkdtemp(prefix="codereset-docker-")
+        sockdir = tempfile.mkdtemp(prefix=f"{SOCKDIR_PREFIX}{os.getpid()}-")  # the judge's pid
         os.chmod(sockdir, 0o755)
         path = os.path.join(sockdir, "ctl.sock")
         listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
@@ -127,26 +212,25 @@ class DockerBackend(Backend):
         name = f"codereset-sandbox-{os.getppid()}-{uid}-{uuid.uuid4().hex[:8]}"
 
         def kill() -> None:
-            subprocess.run([c.docker, "rm", "-f", name], capture_output=True, timeout=60)
-            shutil.rmtree(sockdir, ignore_errors=True)
+            try:
+                self._remove(name)
+            finally:
+                shutil.rmtree(sockdir, ignore_errors=True)
 
         try:
-            args = self._run_args(name, uid, limits, sockdir)
-            done = subprocess.run(args, capture_output=True, text=True, timeout=c.start_timeout_s)
-            if done.returncode != 0 and "--cpuset-cpus" in args:
-                # the daemon's cgroup may not offer this CPU: pinning only saves time, so unpinned
-                subprocess.run([c.docker, "rm", "-f", name], capture_output=True, timeout=60)
-                done = subprocess.run(self._run_args(name, uid, limits, sockdir, pin=False),
-                                      capture_output=True, text=True, timeout=c.start_timeout_s)
-            if done.returncode != 0:
-                raise RuntimeError(f"docker run failed: {done.stderr.strip()[:300]}")
+            self._start(self._run_kwargs(name, uid, limits, sockdir))
             listener.settimeout(c.start_timeout_s)
-            conn, _ = listener.accept()
+            try:
+                conn, _ = listener.accept()
+            except socket.timeout:
+                raise RuntimeError(f"the sandbox container did not connect within "
+                                   f"{c.start_timeout_s:.0f}s: {self._state(name)}") from None
         except BaseException:
             listener.close()
             kill()
             raise
         listener.close()
-        os.unlink(path)  # nothing else can connect now
+        os.unlink(path)  # nothing else can connect now; the container keeps its mount
+        os.rmdir(sockdir)
         conn.settimeout(None)
         return Launched(conn, kill, start_timeout=c.start_timeout_s)

@@ -21,11 +21,14 @@ from dataclasses import dataclass
 
 from ..layout import RUNNER_DIR, host_layout
 from ..specs import MiB, Limits
-from .base import Backend, Isolation, Launched, boot_args, is_root
+from .base import RUNNER_ENV, Backend, Isolation, Launched, boot_args, is_root
+from .cgroup import available as cgroups_unavailable
+from .cgroup import sandbox_cgroup
 
 FULL = ("PID, mount, network, IPC and UTS namespaces", "minimal read-only root",
         "private tmpfs /tmp", "exclusive unprivileged uid", "rlimits", "no_new_privs",
         "seccomp denylist (runner.seccomp)")
+BUDGET = "cgroup memory/pids/CPU budget per run (backends.cgroup)"
 DEGRADED_LACKS = ("PID, mount and network namespaces", "network isolation",
                   "filesystem isolation (it sees and may write what its uid may)",
                   "a uid apart from the runner's (the candidate can signal the runner)")
@@ -53,8 +56,11 @@ class LocalBackend(Backend):
 
     def isolation(self) -> Isolation:
         if self.full():
-            return Isolation(FULL, ("cgroup memory/pids accounting",
-                                    "a full seccomp allowlist (only a denylist)"))
+            why = cgroups_unavailable()
+            if why is None:
+                return Isolation(FULL + (BUDGET,), ("a full seccomp allowlist (only a denylist)",))
+            return Isolation(FULL, (f"{BUDGET} ({why}: memory and CPU are bounded per process "
+                                    "only)", "a full seccomp allowlist (only a denylist)"))
         has = ("rlimits", "separate process", "subreaper kill of all descendants",
                "private scratch directory", "seccomp denylist (runner.seccomp)")
         if is_root():
@@ -79,9 +85,16 @@ class LocalBackend(Backend):
                 config["uid"] = uid
             args = boot_args(sys.executable, os.path.dirname(RUNNER_DIR),
                              "server.main", config)
-        proc = subprocess.Popen(args, pass_fds=[theirs.fileno()], stdin=subprocess.DEVNULL,
-                                stdout=subprocess.DEVNULL, cwd=scratch or "/",
-                                start_new_session=True)
+        budget = sandbox_cgroup(limits, self.config.tmp_mb)
+        try:
+            proc = subprocess.Popen(args, pass_fds=[theirs.fileno()], stdin=subprocess.DEVNULL,
+                                    stdout=subprocess.DEVNULL, cwd=scratch or "/",
+                                    env=RUNNER_ENV, start_new_session=True,
+                                    preexec_fn=budget.enter if budget else None)
+        except BaseException:
+            if budget:
+                budget.remove()
+            raise
         theirs.close()
 
         def kill() -> None:
@@ -89,5 +102,7 @@ class LocalBackend(Backend):
             proc.wait()
             if scratch:
                 shutil.rmtree(scratch, ignore_errors=True)
+            if budget:
+                budget.remove()
 
-        return Launched(mine, kill, start_timeout=30.0)
+        return Launched(mine, kill, start_timeout=30.0, budget=budget)

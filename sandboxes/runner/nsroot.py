@@ -9,7 +9,7 @@ the new PID namespace, and there builds the root the candidate sees, like bubble
                  (the Python installation and the shared-library directories)
     <hide>       empty read-only tmpfs over each path in ``layout["hide"]`` (site-packages)
     <symlinks>   as on the host (e.g. /lib -> usr/lib)
-    /dev         null, zero, full, random, urandom only
+    /dev         null, zero, full, random, urandom only (read-only binds: no utime on them)
     /proc        a new procfs: it shows this PID namespace only
     /tmp         a private tmpfs of ``tmp_bytes`` (mode 1777), the only writable place
 
@@ -98,7 +98,9 @@ def build_root(layout: dict, tmp_bytes: int) -> None:
     for name in DEVICES:
         _mkpoint(f"/new/dev/{name}", f"/old/dev/{name}")
         _mount(f"/old/dev/{name}", f"/new/dev/{name}", None, MS_BIND)
-        _mount(None, f"/new/dev/{name}", None, MS_BIND | MS_REMOUNT | MS_NOSUID | MS_NOEXEC)
+        # read-only: the node still reads and writes, but its times (the host's) cannot be set
+        _mount(None, f"/new/dev/{name}", None,
+               MS_BIND | MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NOEXEC)
     for name, target in (("fd", "/proc/self/fd"), ("stdin", "/proc/self/fd/0"),
                          ("stdout", "/proc/self/fd/1"), ("stderr", "/proc/self/fd/2")):
         os.symlink(target, f"/new/dev/{name}")

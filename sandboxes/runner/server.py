@@ -34,11 +34,11 @@ import ctypes
 import gc
 import importlib
 import io
+import itertools
 import math
 import os
 import resource
 import select
-import shutil
 import signal
 import socket
 import sys
@@ -51,8 +51,6 @@ PR_SET_PDEATHSIG, PR_SET_DUMPABLE, PR_SET_CHILD_SUBREAPER, PR_SET_NO_NEW_PRIVS =
 # Kept to the common ones: every preloaded module makes each fork and exit dearer.
 PRELOAD = ("typing", "math", "re", "string", "collections", "itertools", "functools", "heapq",
            "bisect", "operator")
-LIMITED = ("RLIMIT_CPU", "RLIMIT_AS", "RLIMIT_NPROC", "RLIMIT_FSIZE", "RLIMIT_NOFILE",
-           "RLIMIT_CORE", "RLIMIT_STACK", "RLIMIT_DATA", "RLIMIT_MEMLOCK")
 CHAN_FD = 3
 _libc = ctypes.CDLL(None, use_errno=True)
 
@@ -135,41 +133,84 @@ def _threads_of_uid(uid: int) -> int:
     return count
 
 
-def _wipe(path: str) -> bool:
-    """Remove everything under ``path``; False if something stays."""
-    def fix(func, target, _exc):
-        try:
-            os.chmod(os.path.dirname(target) or target, 0o700)
-            os.chmod(target, 0o700)
-            func(target)
-        except OSError:
-            pass
+def _clear_dir(root: int) -> None:
+    """Remove everything in the directory open as ``root`` without recursion and without deep
+    paths (a candidate may nest directories thousands deep, past Python's stack and PATH_MAX):
+    files are unlinked; a directory is entered by descriptor, its files unlinked and its own
+    subdirectories moved up into ``root`` (to be emptied in turn), then it is removed. Links are
+    never followed. At most two directories are open at a time."""
+    hoisted = itertools.count()
+    while True:
+        with os.scandir(root) as it:
+            entries = [(e.name, e.is_dir(follow_symlinks=False)) for e in it]
+        if not entries:
+            return
+        for name, is_dir in entries:
+            if not is_dir:
+                os.unlink(name, dir_fd=root)
+                continue
+            os.chmod(name, 0o700, dir_fd=root)  # the candidate may have made it read-only
+            fd = os.open(name, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW, dir_fd=root)
+            try:
+                with os.scandir(fd) as it:
+                    inner = [(e.name, e.is_dir(follow_symlinks=False)) for e in it]
+                for sub, sub_is_dir in inner:
+                    if sub_is_dir:
+                        os.rename(sub, f".wipe-{next(hoisted)}", src_dir_fd=fd, dst_dir_fd=root)
+                    else:
+                        os.unlink(sub, dir_fd=fd)
+            finally:
+                os.close(fd)
+            os.rmdir(name, dir_fd=root)
 
+
+def _wipe(path: str) -> bool:
+    """Remove everything under ``path``; False if something stays (then the sandbox is
+    replaced: a failed cleanup never ends the server)."""
     try:
-        entries = os.listdir(path)
+        fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW)
     except OSError:
         return True
-    for name in entries:
-        target = os.path.join(path, name)
-        if os.path.isdir(target) and not os.path.islink(target):
-            shutil.rmtree(target, onerror=fix)
-        else:
-            try:
-                os.unlink(target)
-            except OSError:
-                pass
     try:
-        return not os.listdir(path)
-    except OSError:
+        _clear_dir(fd)
+        return not os.listdir(fd)
+    except (OSError, RecursionError, MemoryError):
         return False
+    finally:
+        os.close(fd)
+
+
+RLIMITS = tuple(sorted(getattr(resource, n) for n in dir(resource) if n.startswith("RLIMIT_")))
+SYS_IOPRIO_GET = {"x86_64": 252, "aarch64": 31}.get(os.uname().machine)
+DEVICES = tuple(f"/dev/{name}" for name in ("null", "zero", "full", "random", "urandom"))
+
+
+def _ioprio() -> int | None:
+    if SYS_IOPRIO_GET is None:
+        return None
+    return _libc.syscall(SYS_IOPRIO_GET, 1, 0)  # IOPRIO_WHO_PROCESS, this process
+
+
+def _device_times() -> tuple:
+    times = []
+    for path in DEVICES:
+        try:
+            st = os.stat(path)
+        except OSError:
+            continue
+        times.append((path, st.st_atime_ns, st.st_mtime_ns, st.st_ctime_ns))
+    return tuple(times)
 
 
 def _state() -> tuple:
-    """What a candidate could change in this server from outside: nice, rlimits, CPU affinity."""
-    return (os.getpriority(os.PRIO_PROCESS, 0),
-            tuple(resource.getrlimit(getattr(resource, n)) for n in LIMITED
-                  if hasattr(resource, n)),
-            tuple(sorted(os.sched_getaffinity(0))))
+    """What a candidate might change that later candidates would see: this server's nice value,
+    scheduler, I/O priority, every rlimit and its CPU affinity (seccomp already refuses such
+    changes to another process; this is the check behind it), and the times of the device files
+    (a candidate may set them to now: bits for the next run)."""
+    return (os.getpriority(os.PRIO_PROCESS, 0), os.sched_getscheduler(0),
+            os.sched_getparam(0).sched_priority, _ioprio(),
+            tuple(resource.getrlimit(n) for n in RLIMITS),
+            tuple(sorted(os.sched_getaffinity(0))), _device_times())
 
 
 class Server:
@@ -202,7 +243,10 @@ class Server:
             op = msg.get("op")
             reply, fds = {}, []
             if op in ("finish", "recycle"):
-                reply["report"] = self.finish()
+                try:
+                    reply["report"] = self.finish()
+                except Exception as e:  # noqa: BLE001 - cannot vouch for a clean state
+                    reply["report"] = {"poisoned": True, "error": f"{type(e).__name__}: {e}"}
                 if reply["report"]["poisoned"]:
                     try:
                         wire.send(self.sock, reply)

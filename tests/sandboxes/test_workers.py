@@ -209,7 +209,7 @@ def test_docker_starts_unpinned_when_the_daemon_refuses_the_cpu(monkeypatch):
     backend.prepare()
     # as if this judge were pinned to a CPU the daemon cannot give: docker run refuses it
     monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {4095})
-    assert "--cpuset-cpus" in backend._run_args("probe", 0, Limits(), "/tmp")
+    assert "cpuset_cpus" in backend._run_kwargs("probe", 0, Limits(), "/tmp")
     lease = UidLease()
     launched = backend.launch(lease.uid, Limits())
     try:
