@@ -86,7 +86,8 @@ def connect(base_url: str = "", timeout: float = API_TIMEOUT_S):
 
 
 @functools.lru_cache(maxsize=8)
-def _probe(base_url: str) -> str | None:
+def _probe(base_url: str, docker_host: str | None) -> str | None:
+    """``connect``'s error or None (cached per address: ``docker_host`` is DOCKER_HOST)."""
     try:
         connect(base_url, timeout=20).close()
     except EngineUnreachable as e:
@@ -110,7 +111,7 @@ class DockerBackend(Backend):
         return self._client
 
     def unavailable(self) -> str | None:
-        return _probe(self.config.base_url)
+        return _probe(self.config.base_url, os.environ.get("DOCKER_HOST"))
 
     def isolation(self) -> Isolation:
         return Isolation(
