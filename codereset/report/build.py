@@ -201,7 +201,8 @@ def _learning_section(doc, groups, cfg, smooth, baseline, colors, fig_dir, summa
     plots.learning_curves(rows, colors, fig_dir / "learning_curves.png")
     starts = sorted({int(cs.x[0]) for c in comparisons.values() if c.metric == agg.VAL_KEY
                      for cs in c.sets.values()})
-    start_note = ("The validation curves start at the starting evaluation (step 0)." if starts == [0] else
+    start_note = ("The validation curves start at the starting evaluation (step 0); train pass rates at "
+                  "step 1, the first training batch." if starts == [0] else
                   f"The validation curves start at step(s) {', '.join(map(str, starts))}: these runs have no "
                   "step-0 evaluation (`validation.at_start`), so their start is the first validated step."
                   if starts else "")
