@@ -116,7 +116,11 @@ def learning_curves(rows: list[CurveRow], colors: dict[str, str], path: Path) ->
             else:
                 ax.xaxis.set_major_locator(MaxNLocator(integer=True))
             ax.grid(alpha=0.3)
-            ax.legend(fontsize=9, loc="best")
+            if ax.get_legend_handles_labels()[0]:
+                ax.legend(fontsize=9, loc="best")
+            else:  # e.g. only the step-0 evaluation so far: no tokens generated yet
+                ax.text(0.5, 0.5, "no points yet", ha="center", va="center", transform=ax.transAxes,
+                        color="#777")
             ax.set_title(f"{row.ylabel} vs {'generated tokens' if tokens else 'step'}",
                          fontsize=11)
     fig.suptitle("Learning curves: mean ± 1 standard error over seeds", fontsize=12)
