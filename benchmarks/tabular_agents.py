@@ -77,6 +77,7 @@ import matplotlib  # noqa: E402
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
+from matplotlib.ticker import NullFormatter, ScalarFormatter  # noqa: E402
 from scipy import stats  # noqa: E402
 
 from codereset.report.speedup import CurveSet, SpeedupRule, crossing, gain_check, speedup  # noqa: E402
@@ -367,6 +368,13 @@ def plot_sweep(ps: np.ndarray, rows: list[dict], fits: dict, levels: dict, path:
             ax.axhline(levels["steps"], color="grey", lw=0.8, ls="-.", label=f"predicted level (H+1)/2 = {levels['steps']:.1f}")
         ax.set(xscale="log", yscale="log", xlabel="p (on-policy probability of an improvable state)",
                ylabel="speed-up over GRPO", title=f"{title}: predicted slope 0")
+        for axis_ in (ax.xaxis, ax.yaxis):  # plain numbers on the log axes
+            axis_.set_major_formatter(ScalarFormatter())
+            axis_.set_minor_formatter(NullFormatter())
+        ax.set_xticks(ps, [f"{p:.2g}" for p in ps])
+        lo, hi = ax.get_ylim()
+        ticks = [t for t in (0.5, 0.75, 1.0, 1.25, 1.5, 2.0, 2.5, 3.0, 4.0) if lo <= t <= hi]
+        ax.set_yticks(ticks, [f"{t:g}" for t in ticks])
         ax.legend(fontsize=8)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
