@@ -32,6 +32,7 @@ from typing import Any, Sequence
 from codereset.agents.base import Agent, ResetChoice
 from codereset.rollout import Roller, Rollout
 from codereset.timing import PhaseTimes
+from codereset.values import record_mc_diagnostics
 from envs.oracle import first_error, has_oracle
 
 STD_EPS = 1e-8
@@ -250,6 +251,8 @@ class BufferBuilder:
             group.rollouts.extend(rollouts)
             if group.kind == "reset":
                 p.groups.append(group)
+        if self.agent.cfg.values.diagnose:  # h* against the Monte-Carlo first error (any suite)
+            record_mc_diagnostics(prompts, self.roller, self.verifier, self.agent.cfg.values, times)
 
     def _reusable(self, p: PromptBuffer) -> list[Rollout]:
         """Untrained, non-seed draws of `p` (fresh i.i.d. rollouts) in draw order."""

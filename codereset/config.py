@@ -144,10 +144,14 @@ class ValuesConfig:
     k: continuations sampled from each state to estimate its value.
     drop_threshold: the MC oracle's first error is the first thought after which the estimated
         value drops by more than this.
+    diagnose: also estimate the MC first error of every reset seed and log the agent's h*
+        against it (metrics mc_h_oracle, mc_localization_deviations; tokens_mc): localization
+        quality on suites without an exact oracle (code).
     """
 
     k: int = 8
     drop_threshold: float = 0.25
+    diagnose: bool = False
 
 
 @dataclass

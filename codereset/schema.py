@@ -151,8 +151,8 @@ METRICS = RowSchema(
         Key("time_step_s", "wall seconds of the whole step (checkpointing excluded)"),
         Key("val_pass_rate", "greedy pass@1 on the validation split", when="validation"),
         # agent-specific keys (when="agent", optional=True) go below, one line each.
-        Key("tokens_mc", "vineppo: tokens of the Monte-Carlo value continuations (untrained; in "
-            "tokens_generated)", when="agent", optional=True),
+        Key("tokens_mc", "vineppo, agent.values.diagnose: tokens of the Monte-Carlo value continuations "
+            "(untrained; in tokens_generated)", when="agent", optional=True),
         Key("tokens_trained_refinement", "critique_grpo: the refinements' part of tokens_trained",
             when="agent", optional=True),
         Key("tokens_trained_second_attempt", "score: the second attempts' part of tokens_trained",
@@ -166,6 +166,10 @@ METRICS = RowSchema(
             when="agent", optional=True),
         Key("tree_leaves", "spo_tree: leaves (whole episodes) of each prompt's tree (list)",
             when="agent", optional=True),
+        Key("mc_h_oracle", "agent.values.diagnose: the MC first error (1-based h; null: no drop) of "
+            "each reset seed (list)", when="agent", optional=True),
+        Key("mc_localization_deviations", "agent.values.diagnose: h* - MC first error for seeds where "
+            "the MC oracle found one (list)", when="agent", optional=True),
     ),
 )
 

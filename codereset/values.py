@@ -13,7 +13,9 @@ Uses:
   and `token_advantages(rollout, values)` spreads it over thought t's generated tokens;
 - `mc_first_error(values, threshold)`: the MC oracle, the first thought after which the
   estimated value drops by more than `threshold` (0-based, like `envs.oracle.first_error`), so
-  CARO and the localization diagnostics work on suites without step-level truth (code).
+  CARO and the localization diagnostics work on suites without step-level truth (code);
+- `record_mc_diagnostics`: SRPO's (any reset agent's) h* against the MC first error of each seed,
+  in the step's metrics row (`agent.values.diagnose=true`).
 """
 
 from __future__ import annotations
@@ -127,3 +129,24 @@ def mc_first_error(values: Sequence[float], threshold: float) -> int | None:
         if values[i] - values[i + 1] > threshold:
             return i
     return None
+
+
+def record_mc_diagnostics(prompts: Sequence[Any], roller: Any, verifier: Any, cfg: Any, times: Any = None) -> None:
+    """Localization diagnostics against the MC oracle (`agent.values.diagnose`), for any suite:
+    for every reset group's seed, its MC first error (`cfg.k` continuations per state, all seeds in
+    one batched call; `cfg.drop_threshold`), written to each prompt's diagnostics as
+    mc_h_oracle (1-based h of the MC first error, None when no drop) and
+    mc_localization_deviations (h* - that h, for seeds where it found one); the continuations
+    are counted as the prompt's "mc" tokens."""
+    resets = [(p, g) for p in prompts for g in p.groups if g.kind == "reset"]
+    if not resets:
+        return
+    mc = mc_values([g.seed for _, g in resets], roller, verifier, cfg.k, times)
+    for (p, g), v in zip(resets, mc.per_rollout):
+        i = mc_first_error(v.values, cfg.drop_threshold)
+        h = None if i is None else i + 1
+        p.diagnostics.setdefault("mc_h_oracle", []).append(h)
+        deviations = p.diagnostics.setdefault("mc_localization_deviations", [])
+        if h is not None:
+            deviations.append(g.choice.h - h)
+        p.extra_tokens["mc"] = p.extra_tokens.get("mc", 0) + v.tokens

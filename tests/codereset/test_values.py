@@ -122,3 +122,24 @@ def test_bad_input_is_refused(tok):
     seed.outcome = None
     with pytest.raises(ValueError, match="scored rollouts"):
         mc_values([seed], roller, verifier, 2)
+
+
+def test_reset_diagnostics_against_the_mc_first_error(tok):
+    from codereset.agents.base import ResetChoice
+    from codereset.buffer import Group, PromptBuffer
+    from codereset.config import ValuesConfig
+    from codereset.values import record_mc_diagnostics
+
+    backend, roller, verifier = setup(tok, [6, 4, 0])               # MC first error: thought 2
+    task = make_task(0)
+    seed = seed_rollout(roller, task, tok, SEED, verifier)
+    flat = seed_rollout(roller, task, tok, ["seedX" + STOP], verifier)
+    groups = [Group("reset", [], seed=seed, choice=ResetChoice(h=3)),
+              Group("reset", [], seed=seed, choice=ResetChoice(h=1)), Group("base", [])]
+    p = PromptBuffer(task, [], 0, groups=groups)
+    q = PromptBuffer(task, [], 0, groups=[Group("reset", [], seed=flat, choice=ResetChoice(h=1))])
+    record_mc_diagnostics([p, q], roller, verifier, ValuesConfig(k=K, drop_threshold=0.25))
+    assert p.diagnostics == {"mc_h_oracle": [2, 2], "mc_localization_deviations": [1, -1]}
+    # a one-thought seed: V_0 = 0.75 then its reward 0, a drop at thought 1
+    assert q.diagnostics == {"mc_h_oracle": [1], "mc_localization_deviations": [0]}
+    assert p.extra_tokens["mc"] > 0 and q.extra_tokens == {"mc": 0}  # q's empty prefix was p's
