@@ -25,6 +25,7 @@ from codereset.generation.hf import HFConfig
 from codereset.generation.vllm import VLLMConfig
 from codereset.losses import LossConfig
 from codereset.models.config import ModelConfig
+from envs.rules import DEFAULT_STOP
 
 
 @dataclass
@@ -54,7 +55,7 @@ class EnvConfig:
     suite_seed: int = 0
     suite_options: dict[str, Any] = field(default_factory=dict)
     fewshot: bool = True
-    stop: str = "</thought>"
+    stop: str = DEFAULT_STOP
     max_thoughts: int = 20
     max_thought_tokens: int = 256
     code_reward: str = "fraction"

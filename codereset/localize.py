@@ -31,7 +31,8 @@ import re
 from dataclasses import dataclass
 from typing import Any, Callable, Sequence
 
-from envs.rules import ThoughtRules
+from envs.prompts import render_messages
+from envs.rules import DEFAULT_STOP, ThoughtRules
 
 SYSTEM = ("You are a careful grader of step-by-step solutions. You locate the first step that "
           "goes wrong; you never solve the problem yourself.")
@@ -157,7 +158,7 @@ def reference_answer(task: Any) -> str:
     """What the L1 variant reveals: math, the answer; code, the reference solution's last thought."""
     if task.kind == "math" and task.answer is not None:
         return str(task.answer)
-    return strip_stop(task.reference[-1], ThoughtRules().stop)
+    return strip_stop(task.reference[-1], DEFAULT_STOP)  # task data is written with it (envs.rules)
 
 
 def user_message(problem: str, steps: Sequence[str], reference: str | None) -> str:
@@ -172,7 +173,7 @@ def user_message(problem: str, steps: Sequence[str], reference: str | None) -> s
 
 
 def build_messages(task: Any, thoughts: Sequence[str], variant: str = "L2",
-                   worked_example: bool = True, stop: str = "</thought>") -> list[dict]:
+                   worked_example: bool = True, stop: str = DEFAULT_STOP) -> list[dict]:
     """Chat messages asking to localize the first error of `thoughts` (a failed rollout)."""
     if variant not in VARIANTS:
         raise ValueError(f"unknown localization variant {variant!r}; known: {sorted(VARIANTS)}")
@@ -192,15 +193,6 @@ def build_messages(task: Any, thoughts: Sequence[str], variant: str = "L2",
     messages.append({"role": "user", "content": user_message(
         task.problem, steps, reference_answer(task) if show_reference else None)})
     return messages
-
-
-def render(messages: Sequence[dict], tokenizer: Any) -> str:
-    """Prompt text: the tokenizer's chat template with a generation prompt when it has one;
-    otherwise a plain "Role: content" transcript ending with "Assistant:"."""
-    if getattr(tokenizer, "chat_template", None):
-        return tokenizer.apply_chat_template(list(messages), add_generation_prompt=True, tokenize=False)
-    body = "\n\n".join(f"{m['role'].capitalize()}: {m['content']}" for m in messages)
-    return body + "\n\nAssistant:"
 
 
 @dataclass(frozen=True)
@@ -258,7 +250,7 @@ def localize_many(seeds: Sequence[Any], backend: Any, sampling: Any, cfg: Any, r
     prompts = []
     for seed in seeds:
         messages = build_messages(seed.task, seed.thoughts, cfg.variant, cfg.worked_example, rules.stop)
-        prompts.append(encode_chat(backend.tokenizer, render(messages, backend.tokenizer)))
+        prompts.append(encode_chat(backend.tokenizer, render_messages(messages, backend.tokenizer)))
     outs = backend.generate(prompts, 1, sampling, stop=())
     return [resolve(out[0].text, len(seed.thoughts), cfg.fallback, rng,
                     prompt_tokens=len(prompt), generated_tokens=len(out[0].token_ids))

@@ -113,6 +113,14 @@ class ThoughtRules:
             thoughts.append(pieces[-1])
         return tuple(thoughts)
 
+    def adopt(self, thoughts: Sequence[str]) -> tuple[str, ...]:
+        """Thoughts of task data (written with `DEFAULT_STOP`, e.g. `Task.reference`) under these
+        rules' stop pattern: a trailing default stop pattern becomes `stop`."""
+        if self.stop == DEFAULT_STOP:
+            return tuple(thoughts)
+        return tuple(t[: -len(DEFAULT_STOP)] + self.stop if t.endswith(DEFAULT_STOP) else t
+                     for t in thoughts)
+
     def join(self, thoughts: Sequence[str]) -> str:
         """The text of a sequence of thoughts (inverse of `split`)."""
         return "".join(thoughts)

@@ -7,8 +7,8 @@ followed by the reference thoughts and EOS; the loss covers the thoughts and the
 
 Localization example: a *failed rollout* made from a reference solution by corrupting one event
 and propagating the wrong count through the later thoughts (`corrupt`), shown in SRPO's
-localization prompt (`codereset.localize.build_messages` + `render`); the target is
-``\\boxed{N}`` + EOS, where N = `envs.oracle.first_error` + 1 (the oracle's first wrong thought,
+localization prompt (`codereset.localize.build_messages` + `envs.prompts.render_messages`); the
+target is ``\\boxed{N}`` + EOS, where N = `envs.oracle.first_error` + 1 (the oracle's first wrong thought,
 1-based as the prompt numbers its steps). Corruptions that the oracle does not flag, or that leave
 the final answer right, are dropped.
 
@@ -30,7 +30,7 @@ from dataclasses import dataclass
 from typing import Any, Callable, Sequence
 
 from envs.oracle import first_error
-from envs.rules import ThoughtRules
+from envs.rules import DEFAULT_STOP, ThoughtRules
 
 # "a op n = r." inside a reference thought of the arith suite.
 _EQUATION = re.compile(r"(\d+) ([-+*/]) (\d+) = (\d+)\.")
@@ -153,7 +153,7 @@ def corrupt(task: Any, rng: random.Random, rules: ThoughtRules = ThoughtRules(),
     unknown = [k for k in kinds if k not in CORRUPTIONS]
     if unknown:
         raise ValueError(f"unknown corruption kind(s) {unknown}; known: {sorted(CORRUPTIONS)}")
-    start, opening, events = decompose(task, rules.stop)
+    start, opening, events = decompose(task, DEFAULT_STOP)  # the stop the reference is written with
     k = rng.randrange(len(events))
     made = CORRUPTIONS[rng.choice(list(kinds))](events, k, rng, start)
     if made is None:
@@ -192,16 +192,17 @@ def solution_example(task: Any, tokenizer: Any, fewshot: bool, rules: ThoughtRul
     from codereset.rollout import encode_prompt
 
     prompt = encode_prompt(task, tokenizer, fewshot, rules)
-    target = tokenizer("".join(task.reference), add_special_tokens=False)["input_ids"]
+    target = tokenizer("".join(rules.adopt(task.reference)), add_special_tokens=False)["input_ids"]
     return Example(tuple(prompt) + tuple(target) + (tokenizer.eos_token_id,), len(prompt))
 
 
 def localization_text(task: Any, thoughts: Sequence[str], tokenizer: Any, variant: str,
                       worked_example: bool, rules: ThoughtRules) -> str:
     """SRPO's rendered localization prompt for a failed rollout (codereset.localize)."""
-    from codereset.localize import build_messages, render
+    from codereset.localize import build_messages
+    from envs.prompts import render_messages
 
-    return render(build_messages(task, thoughts, variant, worked_example, rules.stop), tokenizer)
+    return render_messages(build_messages(task, thoughts, variant, worked_example, rules.stop), tokenizer)
 
 
 def localization_example(task: Any, thoughts: Sequence[str], step: int, tokenizer: Any,

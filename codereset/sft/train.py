@@ -76,7 +76,8 @@ def build_tokenizer(cfg: SFTConfig, tasks: Sequence[Any], rules: ThoughtRules):
     sample = rng.sample(list(tasks), min(len(tasks), 3000))
     from envs.prompts import render_prompt
 
-    texts = [render_prompt(t, tokenizer=render_tok, fewshot=cfg.fewshot, rules=rules) + "".join(t.reference)
+    texts = [render_prompt(t, tokenizer=render_tok, fewshot=cfg.fewshot, rules=rules)
+             + "".join(rules.adopt(t.reference))
              for t in sample]
     for task, thoughts, step in corrupted(sample, 1000, rng, rules):
         texts.append(sd.localization_text(task, thoughts, render_tok, cfg.localize_variant,

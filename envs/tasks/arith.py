@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import random
 
+from envs.rules import DEFAULT_STOP
 from envs.tasks.task import Task, split_of, stable_hash
 
 # Default number of tasks per split and the difficulty (number of steps) range.
@@ -71,7 +72,7 @@ def _op_div(rng: random.Random, v: int, who: tuple[str, str, str], item: str):
 _OPS = (_op_add, _op_sub, _op_mul, _op_div)
 
 
-def make_problem(rng: random.Random, steps: int, stop: str = "</thought>") -> tuple[str, tuple[str, ...], tuple[str, ...]]:
+def make_problem(rng: random.Random, steps: int, stop: str = DEFAULT_STOP) -> tuple[str, tuple[str, ...], tuple[str, ...]]:
     """(problem text, reference thoughts, step values) of one `steps`-step word problem."""
     who = rng.choice(_PEOPLE)
     item = rng.choice(_ITEMS)

@@ -16,7 +16,7 @@ import ast
 
 from envs.tasks.task import Task
 
-STOP = "</thought>"
+from envs.rules import DEFAULT_STOP as STOP  # reference thoughts end with the default stop pattern
 
 
 def problem_text(prompt: str, entry_point: str) -> str:

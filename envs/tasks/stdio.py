@@ -19,7 +19,7 @@ from envs.tasks.basic.family import WORDS, ints, sentence
 from envs.tasks.task import Task, split_of, stable_hash
 
 DEFAULT_N = {"train": 400, "val": 50, "test": 150}
-STOP = "</thought>"
+from envs.rules import DEFAULT_STOP as STOP  # reference thoughts end with the default stop pattern
 
 
 @dataclass(frozen=True)

@@ -40,7 +40,7 @@ class Task:
         suite: name of the suite that produced it (as registered in `envs.tasks.SUITES`).
         kind: "code" or "math"; selects answer extraction and verification.
         problem: the problem text shown to the model.
-        reference: reference thoughts (each ends with the stop pattern ``</thought>``; the last
+        reference: reference thoughts (each ends with `envs.rules.DEFAULT_STOP`, ``</thought>``; the last
             holds the final answer) that score 1.0 through the real verifier. Empty only for
             loaded data that ships no solution (LiveCodeBench).
         tests: code only: a `sandboxes` test spec (`CallTests`, `AssertTests`, `StdioTests`).

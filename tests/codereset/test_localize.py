@@ -11,9 +11,9 @@ from codereset.localize import (
     build_messages,
     get_fallback,
     parse_step,
-    render,
     resolve,
 )
+from envs.prompts import render_messages
 
 THOUGHTS = ("I add the numbers." + STOP, "\nThe sum is 7." + STOP, "\n```python\nx = 7\n```" + STOP)
 
@@ -55,18 +55,19 @@ def test_unknown_variant_lists_known():
 
 def test_render_uses_the_chat_template_with_generation_prompt():
     tok = byte_tokenizer()
-    text = render(build_messages(make_task(0), THOUGHTS), tok)
+    text = render_messages(build_messages(make_task(0), THOUGHTS), tok)
     assert text.startswith("<|im_start|>system\n")
     assert text.endswith("<|im_start|>assistant\n")
     assert text.count("<|im_start|>user\n") == 2
 
 
-def test_render_without_chat_template_is_plain_text():
+def test_render_without_chat_template_is_the_env_prompts_plain_text():
+    """One chat renderer for task prompts and localization prompts (envs.prompts)."""
     class Plain:
         chat_template = None
 
-    text = render([{"role": "system", "content": "S"}, {"role": "user", "content": "U"}], Plain())
-    assert text == "System: S\n\nUser: U\n\nAssistant:"
+    text = render_messages([{"role": "system", "content": "S"}, {"role": "user", "content": "U"}], Plain())
+    assert text == "### System\nS\n\n### User\nU\n\n### Assistant\n"
 
 
 @pytest.mark.parametrize("answer, expected", [

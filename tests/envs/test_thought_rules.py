@@ -1,10 +1,12 @@
 """ThoughtRules: exact splitting, answer extraction, termination."""
 
+import ast
 import random
+from pathlib import Path
 
 import pytest
 
-from envs.rules import ThoughtRules
+from envs.rules import DEFAULT_STOP, ThoughtRules
 
 RULES = ThoughtRules()
 S = RULES.stop
@@ -74,3 +76,32 @@ def test_invalid_rules():
         ThoughtRules(stop="")
     with pytest.raises(ValueError):
         ThoughtRules(max_thoughts=0)
+
+
+def test_adopt_moves_task_data_to_the_rules_stop_pattern():
+    ref = (f"a{DEFAULT_STOP}", f"\nb{DEFAULT_STOP}", "open")
+    assert ThoughtRules().adopt(ref) == ref
+    assert ThoughtRules(stop="<END>").adopt(ref) == ("a<END>", "\nb<END>", "open")
+
+
+def _string_literals(tree):
+    """Every str constant of a module except docstrings."""
+    docs = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Module | ast.ClassDef | ast.FunctionDef | ast.AsyncFunctionDef):
+            if node.body and isinstance(node.body[0], ast.Expr) and isinstance(node.body[0].value, ast.Constant):
+                docs.add(id(node.body[0].value))
+    return [n for n in ast.walk(tree)
+            if isinstance(n, ast.Constant) and isinstance(n.value, str) and id(n) not in docs]
+
+
+def test_the_stop_pattern_is_written_once():
+    """Only envs/rules.py spells the default stop pattern; everything else reads it from there."""
+    root = Path(__file__).resolve().parents[2]
+    spelled = []
+    for package in ("envs", "codereset", "sandboxes"):
+        for path in sorted((root / package).rglob("*.py")):
+            tree = ast.parse(path.read_text(encoding="utf-8"))
+            if any(DEFAULT_STOP in n.value for n in _string_literals(tree)):
+                spelled.append(str(path.relative_to(root)))
+    assert spelled == ["envs/rules.py"]

@@ -20,7 +20,7 @@ from envs.tasks.basic.family import FAMILIES, Spec
 from envs.tasks.task import Task, split_of, stable_hash
 
 DEFAULT_N = {"train": 1000, "val": 100, "test": 300}
-STOP = "</thought>"
+from envs.rules import DEFAULT_STOP as STOP  # reference thoughts end with the default stop pattern
 
 
 def _run_reference(spec: Spec) -> list[tuple[tuple, object]]:

@@ -41,7 +41,7 @@ from typing import Any
 from envs.tasks.loaders.records import DataFormatError, Record, take_records
 from envs.tasks.task import Task
 
-STOP = "</thought>"
+from envs.rules import DEFAULT_STOP as STOP  # reference thoughts end with the default stop pattern
 STDIN_NOTE = "Read the input from standard input and write the answer to standard output."
 # Run before the model's program on LiveCodeBench functional problems: LeetCode-style starter code
 # uses typing names (List, Optional) and common modules without importing them.

@@ -30,7 +30,7 @@ from envs.tasks.loaders.code_formats import code_reference
 from envs.tasks.loaders.records import Record, take_records
 from envs.tasks.task import Task
 
-STOP = "</thought>"
+from envs.rules import DEFAULT_STOP as STOP  # reference thoughts end with the default stop pattern
 
 
 def _call(r: Record, spec: dict) -> Any:

@@ -15,7 +15,7 @@ from envs.rules import ThoughtRules
 from envs.tasks.loaders.records import take_records
 from envs.tasks.task import Task
 
-STOP = "</thought>"
+from envs.rules import DEFAULT_STOP as STOP  # reference thoughts end with the default stop pattern
 _CALC = re.compile(r"<<[^>]*>>")
 
 
