@@ -86,13 +86,14 @@ def node_value(node: Node) -> float:
 def segment_rollout(node: Node) -> Rollout:
     """The trained unit of a node: its path up to the segment's end, prefix = thoughts before it.
     A leaf keeps its episode's end and verdict; an inner node's outcome carries its value."""
-    p = node.path
-    if node.end == p.n_thoughts:
-        return replace(p, segments=[list(s) for s in p.segments], texts=list(p.texts), prefix_len=node.start,
-                       kind="tree")
+    p, end = node.path, node.end
+    cut = dict(segments=[list(s) for s in p.segments[:end]], texts=list(p.texts[:end]),
+               seg_logprobs=[None if lp is None else list(lp) for lp in p.seg_logprobs[:end]],
+               prefix_len=node.start, kind="tree")
+    if end == p.n_thoughts:
+        return replace(p, **cut)
     outcome = Outcome(node.value, False, "tree_node", {"value": node.value})
-    return replace(p, segments=[list(s) for s in p.segments[:node.end]], texts=list(p.texts[:node.end]),
-                   prefix_len=node.start, kind="tree", finish="stop", status="continue", outcome=outcome)
+    return replace(p, **cut, finish="stop", status="continue", outcome=outcome, eos_logprob=None)
 
 
 class SPOTreeAgent(OwnGroupsAgent):

@@ -75,6 +75,7 @@ def test_known_tree_values_and_segment_advantages(tok):
     # a node trains only its own segment: the first level thought 1, the leaves thoughts 2-3
     assert all(r.prefix_len == 0 and r.n_thoughts == 1 and not r.done for r in top.rollouts)
     assert all(r.prefix_len == 1 and r.n_thoughts == 3 and r.done for g in (under_a0, under_a1) for r in g.rollouts)
+    assert all(len(r.seg_logprobs) == r.n_thoughts for g in p.groups for r in g.rollouts)  # cut alike
     # the leaves under a node share its stored thought-1 ids (token-exact continuation)
     assert all(r.segments[0] == top.rollouts[0].segments[0] for r in under_a0.rollouts)
     # generation: 2 fresh draws at once, then 1 new continuation per branch point (2 prefixes)
