@@ -29,13 +29,12 @@ import re
 from dataclasses import dataclass, field
 from typing import Any, Sequence
 
+from codereset.advantages import STD_EPS
 from codereset.agents.base import Agent, ResetChoice
 from codereset.rollout import Roller, Rollout
 from codereset.timing import PhaseTimes
 from codereset.values import record_mc_diagnostics
 from envs.oracle import first_error, has_oracle
-
-STD_EPS = 1e-8
 
 
 @dataclass(frozen=True)
@@ -82,7 +81,7 @@ class Group:
 
     @property
     def has_signal(self) -> bool:
-        """Non-zero reward variance (population std >= 1e-8)."""
+        """Non-zero reward variance (population std >= advantages.STD_EPS)."""
         rewards = self.rewards
         mean = sum(rewards) / len(rewards)
         return (sum((x - mean) ** 2 for x in rewards) / len(rewards)) ** 0.5 >= STD_EPS

@@ -12,6 +12,23 @@ Buffer for one prompt (G = `group_size`, 2G trained slots):
     `localizer`, see `codereset.tabular.localizers`), and G continuations are drawn from the reset
     state (the seed's state before thought h*): a shared-prefix group trained on its suffix
     thoughts only. No seed: G more fresh rollouts, a second group trained on every thought.
+How this buffer differs from the trainer's (`codereset.buffer.BufferBuilder`, same rules
+otherwise: base group of G, seed = first failure in draw order, at most `max_seed_attempts` draws
+with the base group, reset group of G from x* trained on its suffix, G fresh rollouts when no
+seed is found, GRPO = 2G fresh), and why:
+  - split: only the default "1x4" shape (one seed, G suffixes, a trained base group of G); the
+    trainer's "2x4"/"1x8" splits and their untrained probe group are not built, because the CPI
+    benchmarks compare the agents at the paper's default split only;
+  - seed-search cost: the extra attempts are drawn in one vectorized call but counted only up to
+    the first failure, as if drawn one at a time (the trainer, with sampling.batching=step, counts
+    every speculative draw it generated as seed-search tokens): here draws cost nothing but the
+    count, so the record measures the method's cost, not this implementation's;
+  - fallback: always G new fresh rollouts; the trainer first reuses the untrained search draws
+    that failed to be seeds (same distribution, i.i.d. fresh rollouts of the same policy), which
+    only saves generation, so the tabular result is the same in distribution;
+  - a rollout "fails" when its reward is 0 (tabular rewards are 0/1; the trainer: not correct);
+    the loss averages over trained thoughts, where the trainer averages over trained tokens
+    (a tabular action is one thought).
 Each group's advantages come from the project's estimator (`codereset.advantages`, default
 "group_norm"). Loss (method.md): L = - mean over the batch's rollouts i of
 A_i * mean over i's trained thoughts t of log pi(a_t | s_t); its gradient with respect to the
