@@ -10,6 +10,7 @@ from typing import Any, Sequence
 
 from codereset.passk import pass_at_k
 from codereset.rollout import Roller
+from codereset.schema import EVAL, EVAL_SAMPLE
 
 
 def evaluate_tasks(roller: Roller, verifier: Any, tasks: Sequence[Any], n: int,
@@ -46,14 +47,16 @@ def evaluate_tasks(roller: Roller, verifier: Any, tasks: Sequence[Any], n: int,
 
 def eval_rows(step: int, suite: str, split: str, result: dict) -> list[dict]:
     """eval.jsonl rows (one per k) from an `evaluate_tasks` result."""
-    return [{"step": step, "suite": suite, "split": split, "k": k,
-             "pass_at_k": result["pass_at_k"][str(k)], "n_tasks": result["n_tasks"],
-             "n_samples": result["n_samples"],
-             "per_task": [{"task_id": t["task_id"], "correct": t["correct"], "n": t["n"],
-                           "pass_at_k": t["pass_at_k"][str(k)]} for t in result["per_task"]]}
-            for k in result["k"]]
+    return [EVAL.check({
+        "step": step, "suite": suite, "split": split, "k": k,
+        "pass_at_k": result["pass_at_k"][str(k)], "n_tasks": result["n_tasks"],
+        "n_samples": result["n_samples"],
+        "per_task": [{"task_id": t["task_id"], "correct": t["correct"], "n": t["n"],
+                      "pass_at_k": t["pass_at_k"][str(k)]} for t in result["per_task"]]})
+        for k in result["k"]]
 
 
 def eval_sample_rows(step: int, split: str, result: dict) -> list[dict]:
     """eval_samples.jsonl rows (one per scored rollout) from an `evaluate_tasks` result."""
-    return [{"step": step, "split": split, **sample} for sample in result["samples"]]
+    return [EVAL_SAMPLE.check({"step": step, "split": split, **sample}, {"scored"})
+            for sample in result["samples"]]

@@ -2,7 +2,9 @@
 
 Importing `envs` registers ``ThoughtMDP-Code-v0`` and ``ThoughtMDP-Math-v0`` (entry points only:
 nothing is loaded until `gymnasium.make`). Modules:
-  rules      - the Thought-MDP rules (thought splitting, termination, answer extraction);
+  rules      - the Thought-MDP text rules (stop pattern, thought splitting, answer extraction);
+  transition - the one transition (`step`, `status`, `reset_to_prefix`): episode ends, used by
+               the env and the trainer alike;
   prompts    - prompt rendering (instruction + one worked example, chat-template aware);
   verify     - rewards (`Verifier`, `Outcome`);
   oracle     - step-level oracle (`first_error`, `has_oracle`);

@@ -18,7 +18,9 @@ from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from typing import Any, Sequence
 
-FINISH_REASONS = ("stop", "eos", "length")
+from envs.transition import FINISHES
+
+FINISH_REASONS = tuple(FINISHES)  # how a continuation ends = how a thought ends (envs.transition)
 
 
 @dataclass(frozen=True)
