@@ -1,7 +1,8 @@
 """SRPO self-localization: ask the policy which thought of a failed rollout first went wrong.
 
-Owns the localization prompt (rendering, with one worked example per task kind), the lenient
-parser of the model's answer, and the fallback rule used when the answer cannot be used.
+Owns the localization prompt (its messages, with one worked example per task kind; rendered by
+the one chat renderer, `envs.prompts.render_messages`), the lenient parser of the model's answer,
+and the fallback rule used when the answer cannot be used.
 
 Prompt (method.md, "Self-localization prompt"): chat-formatted; shows the problem and the seed's
 thoughts as "Step 1: ...", "Step 2: ..." (the stop pattern removed), says the final answer is

@@ -110,7 +110,9 @@ class ThoughtMDPEnv(gymnasium.Env[str, str]):
 
     def state_of(self, observation: str, task: Task | None = None) -> ThoughtState:
         """Inverse of `observation_of`: the state whose observation is `observation` (for `task`,
-        default the current one). Exact, because the thoughts follow a fixed prompt."""
+        default the current one). Exact, because the thoughts follow a fixed prompt; text alone
+        carries no finish, so an open last thought reads as "eos" and an empty final EOS thought
+        (`Action("", "eos")`) is not seen (its text is empty)."""
         task = self.task if task is None else task
         prompt = self.prompt(task)
         if not observation.startswith(prompt):
