@@ -169,7 +169,8 @@ class Rollout:
         keep = len(prefix.thoughts)
         return Rollout(task=self.task, prompt_ids=list(self.prompt_ids),
                        segments=[list(s) for s in prefix.token_ids], texts=list(self.texts[:keep]),
-                       prefix_len=keep, kind=kind, stop=self.stop, eos_id=self.eos_id)
+                       prefix_len=keep, kind=kind, stop=self.stop, finish=prefix.finish,
+                       eos_id=self.eos_id)
 
     def to_json(self) -> dict:
         """JSON-safe summary (for samples.jsonl)."""

@@ -177,3 +177,25 @@ def test_continuous_mode_gives_the_same_rollouts_as_per_thought(tok, prefix_h):
 def test_unknown_rollout_mode_lists_known(tok):
     with pytest.raises(ValueError, match=r"known: \['continuous', 'per_thought'\]"):
         Roller(ScriptedBackend(tok, branching_policy), ThoughtRules(), mode="beam")
+
+
+def test_a_rollout_is_a_token_carrying_env_state_and_its_reset_is_the_transitions(tok):
+    """Rollout.state() is a ThoughtState the env can enter (token ids included), and
+    reset_state(h) keeps exactly envs.transition.reset_to_prefix's thoughts and ids."""
+    from envs import transition
+    from envs.thought_env import ThoughtMDPEnv
+
+    roller, _ = make_roller(tok, PlannedPolicy({"Problem number 0: solve it.": "W"}))
+    task = make_task(0)
+    (seed,) = roller.run([roller.fresh(task)], 1)[0]
+    state = seed.state()
+    assert state.thoughts == seed.thoughts and state.finish == seed.finish == "stop"
+    assert state.token_ids == tuple(tuple(s) for s in seed.segments)
+    assert transition.state_status(roller.rules, task.kind, state) == seed.status == "terminated"
+    prefix = transition.reset_to_prefix(state, 3)
+    start = seed.reset_state(3)
+    assert start.state() == prefix and start.prefix_ids() == seed.prompt_ids + seed.segments[0] + seed.segments[1]
+    env = ThoughtMDPEnv(kind="code", tasks=[task], rules=roller.rules, sandbox=None)
+    env.reset_to(prefix)
+    assert env.get_state() == prefix
+    env.close()
