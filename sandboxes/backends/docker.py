@@ -129,14 +129,14 @@ class DockerBackend(Backend):
 
     def _run_kwargs(self, name: str, uid: int, limits: Limits, sockdir: str,
                     pin: bool = True) -> dict:
-        """Keyword arguments of ``client.containers.run`` for one sandbox's container."""
+        """Keyword arguments of ``client.containers.create`` for one sandbox's container."""
         import docker
 
         c = self.config
         memory = f"{limits.memory_mb + c.memory_headroom_mb}m"
         tmpfs = {"/tmp": f"rw,nosuid,nodev,size={c.tmp_mb}m,mode=1777"}
         volumes = {sockdir: {"bind": SOCKET_DIR, "mode": "ro"}}
-        kwargs = dict(name=name, detach=True, auto_remove=True, network_mode="none",
+        kwargs = dict(name=name, auto_remove=True, network_mode="none",
                       read_only=True, cap_drop=["ALL"], security_opt=["no-new-privileges"],
                       pids_limit=limits.max_processes + 8, mem_limit=memory,
                       memswap_limit=memory, nano_cpus=10**9, user=f"{uid}:{uid}",
@@ -166,8 +166,8 @@ class DockerBackend(Backend):
 
         kwargs = dict(kwargs)
         image = kwargs.pop("image")
-        try:
-            self.client.containers.run(image, **kwargs)
+        try:  # create + start, not run: run would try to pull a missing image
+            self.client.containers.create(image, **kwargs).start()
         except docker.errors.APIError as e:
             if "cpuset_cpus" not in kwargs:
                 raise RuntimeError(f"docker could not start the sandbox container: "
