@@ -110,11 +110,15 @@ class SamplingConfig:
         per thought, ended by the stop pattern) or "continuous" (one call per rollout, cut at the
         stop pattern afterwards: the same distribution, no re-encoding of the prefix per thought,
         much faster with the HF backend on a CPU).
+    batching: how a step's generation is cut into backend calls (`codereset.rollout.BATCHING`):
+        "step" (few large calls, seed search in one speculative round, scoring overlapped with
+        generation) or "per_round" (the old cut, kept as the benchmark's baseline).
     """
 
     temperature: float = 0.7
     top_p: float = 0.95
     mode: str = "per_thought"
+    batching: str = "step"
 
 
 @dataclass
@@ -126,6 +130,11 @@ class LocalizeConfig:
     temperature: sampling temperature of the answer.
     top_p: nucleus mass of the answer.
     max_new_tokens: token budget of the answer.
+    answer_prefix: text the model's answer turn starts with (appended after the chat template's
+        generation prompt; parsed as part of the answer). "" (default) leaves the whole answer to
+        the model, as method.md writes it; the main job sets `localize.ANSWER_PREFIX` ("The first
+        erroneous step is Step "), because SmolLM2-135M otherwise mostly echoes the attempt and
+        runs out of tokens (benchmarks/localization_probe.py).
     fallback: rule for unparseable / out-of-range answers: "uniform" (h* uniform in 1..n, the
         RRPO reset), "last" (h* = n) or "first" (h* = 1).
     """
@@ -135,6 +144,7 @@ class LocalizeConfig:
     temperature: float = 0.3
     top_p: float = 1.0
     max_new_tokens: int = 256
+    answer_prefix: str = ""
     fallback: str = "uniform"
 
 
@@ -257,6 +267,11 @@ class TrainerConfig:
     steps: optimizer steps (one on-policy step per batch of prompts).
     prompts_per_step: prompts per batch (the paper uses 32).
     micro_batch_size: rollouts per forward/backward pass (gradient accumulation inside a step).
+    mini_batches: optimizer steps per rollout batch (1 = method.md's one on-policy step; the
+        release does 4: each mini-batch is whole prompts, with the sampler's log-probs as old
+        log-probs, so loss.name=clipped clips on the later ones; `codereset.update`).
+    forward: how the update runs rollouts through the model (`codereset.forwards.FORWARDS`):
+        "shared_prefix" (each shared prompt / reset prefix once, the same gradient) or "plain".
     advantage: advantage estimator (`codereset.advantages.ADVANTAGES`), applied per group.
     output_dir: run directory; None = Hydra's run directory.
     resume: continue the run in output_dir from its latest checkpoint.
@@ -269,6 +284,8 @@ class TrainerConfig:
     steps: int = 10
     prompts_per_step: int = 4
     micro_batch_size: int = 8
+    mini_batches: int = 1
+    forward: str = "shared_prefix"
     advantage: str = "group_norm"
     output_dir: Optional[str] = None
     resume: bool = False
@@ -284,11 +301,14 @@ class ValidationConfig:
 
     every: validate every this many steps (0 = never during training).
     at_end: validate after the last step too.
+    at_start: validate the starting policy before step 1 (eval.jsonl rows with step 0), so a
+        curve's start is measured, not assumed; skipped on resume when step 0 was already done.
     max_tasks: validate on the first this many tasks of the split (None = all).
     """
 
     every: int = 5
     at_end: bool = True
+    at_start: bool = True
     max_tasks: Optional[int] = 16
 
 

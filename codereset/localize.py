@@ -8,10 +8,16 @@ Prompt (method.md, "Self-localization prompt"): chat-formatted; shows the proble
 thoughts as "Step 1: ...", "Step 2: ..." (the stop pattern removed), says the final answer is
 wrong, asks for the *originating* error (the first step whose claims cannot be justified from the
 problem and earlier steps; later steps that carry it forward are symptoms), forbids re-solving,
-and asks to end with ``\\boxed{N}``. Variant "L2" (default) hides the correct answer; "L1" shows
-the task's reference answer (math: the answer; code: the reference solution's last thought).
-One worked example (a prior user/assistant turn) comes first, because small models answer in
-prose without one (shared/docs/default-model.md).
+and asks to end with ``\\boxed{N}`` (the question comes after the attempt, where a small model
+reads it last). Variant "L2" (default) hides the correct answer; "L1" shows the task's reference
+answer (math: the answer; code: the reference solution's last thought). One worked example (a
+prior user/assistant turn) comes first, because small models answer in prose without one
+(shared/docs/default-model.md); its reply starts with `ANSWER_PREFIX` ("The first erroneous step
+is Step "). `LocalizeConfig.answer_prefix` can start the model's own turn with that text, so the
+next token is the number and the answer is one line (generation stops at a newline): the main job
+does this for SmolLM2-135M, which otherwise echoed the attempt and ran out of tokens in a third of
+its answers (`benchmarks/localization_probe.py`). Departure from method.md: the model no longer
+chooses how to begin its answer.
 
 Parsing (`parse_step`), first rule that yields a number wins:
   1. "boxed": the first integer inside the last ``\\boxed{...}``;
@@ -43,10 +49,16 @@ INSTRUCTION = (
     "WRONG.\n"
     "Find the step where the first error ORIGINATES: the first step whose claims cannot be "
     "justified from the problem and the earlier steps. A later step that only carries an earlier "
-    "mistake forward is a symptom, not the origin. Do not solve the problem again.\n"
-    "Give a short justification, then end with \\boxed{N}, where N is the number of the first "
-    "erroneous step."
+    "mistake forward is a symptom, not the origin. Do not solve the problem again."
 )
+# Asked after the attempt, where a small model reads it last; the worked example's reply has this
+# shape. SmolLM2-135M given the question only before a long attempt mostly echoed the attempt's
+# "Step 1: ..." listing and ran out of tokens (benchmarks/localization_probe.py).
+QUESTION = ("Which step is the first erroneous one? Do not repeat the steps. Answer in one short "
+            "sentence, then end with \\boxed{N}, where N is the number of that step.")
+# What the worked example's reply starts with; `LocalizeConfig.answer_prefix` may put it at the
+# start of the model's turn too, so the next token is the step number.
+ANSWER_PREFIX = "The first erroneous step is Step "
 
 
 @dataclass(frozen=True)
@@ -68,9 +80,8 @@ EXAMPLES: dict[str, WorkedExample] = {
                "He eats 2 apples, so he has 12 + 2 = 14 apples left.",
                "The answer is \\boxed{14}."),
         reference="10",
-        reply="Step 1 follows from the problem: 3 * 4 = 12. Step 2 adds the 2 eaten apples "
-              "instead of subtracting them, which the problem does not justify, so the error "
-              "originates in step 2. Step 3 only repeats the wrong value of step 2.\n\\boxed{2}",
+        reply="The first erroneous step is Step 2: it adds the 2 eaten apples instead of "
+              "subtracting them; step 3 only repeats its wrong value. \\boxed{2}",
     ),
     "code": WorkedExample(
         problem="Write a Python function `count_even(nums)` that returns how many numbers in the "
@@ -79,9 +90,8 @@ EXAMPLES: dict[str, WorkedExample] = {
                "So I loop over the list and count the numbers with n % 2 == 1.",
                "```python\ndef count_even(nums):\n    return sum(1 for n in nums if n % 2 == 1)\n```"),
         reference="```python\ndef count_even(nums):\n    return sum(1 for n in nums if n % 2 == 0)\n```",
-        reply="Step 1 is correct. Step 2 counts numbers with n % 2 == 1, which are the odd numbers, "
-              "contradicting step 1, so the error originates in step 2. Step 3 only implements "
-              "the wrong test of step 2.\n\\boxed{2}",
+        reply="The first erroneous step is Step 2: it counts the odd numbers (n % 2 == 1) "
+              "instead of the even ones; step 3 only implements that wrong test. \\boxed{2}",
     ),
 }
 
@@ -163,13 +173,14 @@ def reference_answer(task: Any) -> str:
 
 
 def user_message(problem: str, steps: Sequence[str], reference: str | None) -> str:
-    """The user turn: instruction, problem, (L1: correct answer), numbered steps."""
+    """The user turn: instruction, problem, (L1: correct answer), numbered steps, question."""
     lines = [INSTRUCTION, "", "Problem:", problem.strip(), ""]
     if reference is not None:
         lines += ["Correct final answer (for reference; do not explain how to get it):",
                   reference.strip(), ""]
     lines.append("Attempt:")
     lines += [f"Step {i}: {step}" for i, step in enumerate(steps, start=1)]
+    lines += ["", QUESTION]
     return "\n".join(lines)
 
 
@@ -206,6 +217,7 @@ class Localization:
     failed: True when the answer was unparseable or out of range (the fallback chose h).
     text: the model's raw answer.
     prompt_tokens: tokens of the rendered prompt; generated_tokens: tokens of the answer.
+    budget_out: the answer ran out of its token budget before it ended.
     """
 
     h: int
@@ -215,10 +227,11 @@ class Localization:
     text: str
     prompt_tokens: int
     generated_tokens: int
+    budget_out: bool = False
 
 
 def resolve(text: str, n: int, fallback: str, rng: random.Random,
-            prompt_tokens: int = 0, generated_tokens: int = 0) -> Localization:
+            prompt_tokens: int = 0, generated_tokens: int = 0, budget_out: bool = False) -> Localization:
     """Turn the model's answer into h* for a seed with `n` thoughts (fallback when unusable)."""
     if n < 1:
         raise ValueError(f"a seed needs at least one thought to localize, got n={n}")
@@ -226,7 +239,8 @@ def resolve(text: str, n: int, fallback: str, rng: random.Random,
     ok = parsed is not None and 1 <= parsed <= n
     h = parsed if ok else get_fallback(fallback)(n, rng)
     return Localization(h=h, parsed=parsed, rule=rule, failed=not ok, text=text,
-                        prompt_tokens=prompt_tokens, generated_tokens=generated_tokens)
+                        prompt_tokens=prompt_tokens, generated_tokens=generated_tokens,
+                        budget_out=budget_out)
 
 
 def encode_chat(tokenizer: Any, text: str) -> list[int]:
@@ -252,7 +266,14 @@ def localize_many(seeds: Sequence[Any], backend: Any, sampling: Any, cfg: Any, r
     for seed in seeds:
         messages = build_messages(seed.task, seed.thoughts, cfg.variant, cfg.worked_example, rules.stop)
         prompts.append(encode_chat(backend.tokenizer, render_messages(messages, backend.tokenizer)))
-    outs = backend.generate(prompts, 1, sampling, stop=())
-    return [resolve(out[0].text, len(seed.thoughts), cfg.fallback, rng,
-                    prompt_tokens=len(prompt), generated_tokens=len(out[0].token_ids))
+    prefix = getattr(cfg, "answer_prefix", "")
+    stop: tuple[str, ...] = ()
+    if prefix:  # the model's turn starts with it: the answer's text is prefix + continuation,
+        # one line as in the worked example (the step number comes first, so nothing is lost)
+        prompts = [p + backend.tokenizer(prefix, add_special_tokens=False)["input_ids"] for p in prompts]
+        stop = ("\n",)
+    outs = backend.generate(prompts, 1, sampling, stop=stop)
+    return [resolve(prefix + out[0].text, len(seed.thoughts), cfg.fallback, rng,
+                    prompt_tokens=len(prompt), generated_tokens=len(out[0].token_ids),
+                    budget_out=out[0].finish_reason == "length")
             for seed, prompt, out in zip(seeds, prompts, outs, strict=True)]

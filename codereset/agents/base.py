@@ -27,12 +27,14 @@ class ResetChoice:
     h: reset index in 1..n (n = the seed's thoughts); h=1 means the empty prefix.
     localization_failed: the agent's localizer gave no usable answer and a fallback chose h.
     localization_tokens: tokens the agent generated to choose h (SRPO's localization answers).
+    localization_budget_out: the localizer's answer ran out of its token budget.
     info: JSON-safe details for samples.jsonl (e.g. the localizer's raw answer).
     """
 
     h: int
     localization_failed: bool = False
     localization_tokens: int = 0
+    localization_budget_out: bool = False
     info: dict = field(default_factory=dict)
 
 

@@ -28,6 +28,8 @@ class SRPOAgent(Agent):
                             max_new_tokens=loc.max_new_tokens)
         results = localize_many(seeds, self.ctx.backend, sampling, loc, self.ctx.rng, self.ctx.rules)
         return [ResetChoice(h=r.h, localization_failed=r.failed, localization_tokens=r.generated_tokens,
+                            localization_budget_out=r.budget_out,
                             info={"localizer_answer": r.text, "localizer_parsed": r.parsed,
-                                  "localizer_rule": r.rule, "localizer_failed": r.failed})
+                                  "localizer_rule": r.rule, "localizer_failed": r.failed,
+                                  "localizer_budget_out": r.budget_out})
                 for r in results]

@@ -71,6 +71,33 @@ def test_srpo_asks_the_policy_and_uses_its_boxed_answer(tok):
     assert prompt.endswith("<|im_start|>assistant\n")
 
 
+def test_srpo_answer_prefix_starts_the_turn_and_is_parsed_with_the_answer(tok):
+    prefix = "The first erroneous step is Step "
+    answers = iter(["2: y is wrong.\nmore prose", ("1", "eos")])
+    backend = ScriptedBackend(tok, lambda text, j: next(answers))
+    seeds = [seed_of(make_task(0), ["x = 1" + STOP, "y = 3" + STOP, "z" + STOP], tok),
+             seed_of(make_task(1), ["p" + STOP, "q" + STOP], tok)]
+    a = agent("srpo", backend, rng=random.Random(0), answer_prefix=prefix)
+    first, second = a.choose_resets(seeds)
+    assert (first.h, first.localization_failed, first.info["localizer_rule"]) == (2, False, "phrase")
+    assert first.info["localizer_answer"] == prefix + "2: y is wrong.\n"  # one line: stops at \n
+    assert (second.h, second.localization_failed) == (1, False)
+    call = backend.calls[0]
+    assert call["stop"] == ("\n",)
+    assert tok.decode(call["prefixes"][0]).endswith("<|im_start|>assistant\n" + prefix)
+    # the question comes after the attempt's steps
+    prompt = tok.decode(call["prefixes"][0])
+    assert prompt.rindex("Which step is the first erroneous one?") > prompt.rindex("Step 3: z")
+
+
+def test_srpo_counts_answers_that_hit_the_token_budget(tok):
+    backend = ScriptedBackend(tok, lambda text, j: "I will now repeat every step at length " * 10)
+    seeds = [seed_of(make_task(0), ["a" + STOP, "b" + STOP], tok)]
+    (choice,) = agent("srpo", backend, rng=random.Random(0), max_new_tokens=8).choose_resets(seeds)
+    assert choice.localization_budget_out and choice.localization_failed
+    assert choice.localization_tokens == 8
+
+
 def test_srpo_rejects_unknown_settings():
     with pytest.raises(ValueError, match="known"):
         agent("srpo", fallback="median")
