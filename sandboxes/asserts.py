@@ -38,7 +38,10 @@ def call_key(args, kwargs) -> str:
 @dataclass(frozen=True)
 class PreparedAsserts:
     helpers: CodeType | None
-    setup: CodeType | None
+    setup: tuple[CodeType, ...]
+    """The setup's top-level statements, compiled one by one (the judge runs each it can)."""
+    setup_names: tuple[str, ...]
+    """Names the setup binds: the judge's own value where it is trusted, else the candidate's."""
     module: CodeType
     case_names: tuple[str, ...]
     """One label per case; empty when the whole check() is a single case."""
@@ -165,11 +168,10 @@ def _split(check: ast.FunctionDef, watched: set[str]) -> list[str]:
 def prepare(test_code: str, check_name: str, helpers: str, split: bool,
             setup: str = "") -> PreparedAsserts:
     bound, used = _bound_and_used(test_code)
-    trusted = set()
-    for source in (helpers, setup):
-        if source:
-            trusted |= _bound_and_used(source)[0]
-    imports = sorted(used - bound - trusted - set(dir(builtins)) - {CASE_HOOK})
+    helper_bound = _bound_and_used(helpers)[0] if helpers else set()
+    setup_names = sorted(_bound_and_used(setup)[0]) if setup else []
+    imports = sorted(used - bound - helper_bound - set(setup_names) - set(dir(builtins))
+                     - {CASE_HOOK})
     tree = ast.parse(test_code)
     check = next(n for n in tree.body
                  if isinstance(n, ast.FunctionDef) and n.name == check_name)
@@ -182,7 +184,9 @@ def prepare(test_code: str, check_name: str, helpers: str, split: bool,
         names = _split(check, {param, *imports})
     return PreparedAsserts(
         helpers=compile(helpers, "<helpers>", "exec") if helpers else None,
-        setup=compile(setup, "<setup>", "exec") if setup else None,
+        setup=tuple(compile(ast.Module(body=[stmt], type_ignores=[]), "<setup>", "exec")
+                    for stmt in ast.parse(setup).body),
+        setup_names=tuple(setup_names),
         module=compile(tree, "<tests>", "exec"),
         case_names=tuple(names), imports=tuple(imports),
         prefetch=tuple(keys[:MAX_PREFETCH]))

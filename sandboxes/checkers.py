@@ -13,6 +13,7 @@ import builtins
 import contextlib
 import json
 import signal
+import types
 from typing import Callable
 
 from . import replies
@@ -114,9 +115,8 @@ class CallStream:
     sent right after the program; a call the tests then make is answered from that stream when
     it matches the next prefetched call (replies arrive in order), else sent on its own."""
 
-    def __init__(self, session: Session, entry: str, prefetch: tuple[str, ...],
-                 classes: dict | None = None):
-        self.session, self.entry, self.classes = session, entry, classes
+    def __init__(self, session: Session, entry: str, prefetch: tuple[str, ...]):
+        self.session, self.entry = session, entry
         self.pending, self.cursor = list(prefetch), 0
         if self.pending:
             session.send({"op": "calls", "name": entry,
@@ -124,8 +124,7 @@ class CallStream:
 
     def call(self, name: str, args: tuple, kwargs: dict):
         try:
-            encoded = [codec.encode(tuple(args), True, self.classes),
-                       codec.encode(dict(kwargs), True, self.classes)]
+            encoded = [codec.encode_argument(tuple(args)), codec.encode_argument(dict(kwargs))]
         except codec.CodecError as e:
             raise TypeError(f"argument for the candidate is not plain data: {e}") from None
         key = call_key(*encoded)
@@ -264,23 +263,54 @@ def _test_failure(exc: BaseException, name: str) -> CaseResult:
 
 
 def _test_env(prep, load: Load, stream: CallStream) -> dict:
-    """The namespace the test code runs in: trusted helpers and setup first, then the names the
-    tests import from the program (proxies for its functions, plain values otherwise)."""
+    """The namespace the test code runs in: trusted helpers first, then the setup's names, then
+    the names the tests import from the program: proxies for its functions, plain values, opaque
+    values with a handle for other objects."""
     env = {"__name__": "__tests__", "__builtins__": builtins}
     if prep.helpers is not None:
         exec(prep.helpers, env)
-    if prep.setup is not None:
-        exec(prep.setup, env)
-        stream.classes = {v: k for k, v in env.items()
-                          if isinstance(v, type) and v.__module__ == "__tests__"}
     for name in prep.imports:
-        if name in env:
-            continue
-        if load.loaded.get(name) == "callable":
-            env[name] = CandidateFunction(stream, name)
-        elif name in load.values:
-            env[name] = codec.decode(load.values[name])
+        if name not in env:
+            _import(env, name, load, stream, plain=True)
+    if prep.setup:
+        trusted = _run_setup(prep.setup)
+        for name in prep.setup_names:
+            if name in trusted:
+                env[name] = trusted[name]
+            else:  # never a plain value from the candidate: it could be an expected answer
+                _import(env, name, load, stream, plain=False)
     return env
+
+
+def _import(env: dict, name: str, load: Load, stream: CallStream, plain: bool) -> None:
+    kind = load.loaded.get(name)
+    if kind == "callable":
+        env[name] = CandidateFunction(stream, name)
+    elif name in load.values and (plain or kind == "other"):
+        env[name] = codec.decode(load.values[name])
+
+
+def _run_setup(statements) -> dict:
+    """The setup's names whose value the judge computes itself and trusts: plain data, modules
+    and functions, from each statement that runs here (one that needs the program, such as
+    ``root = Node(1)``, fails here and its names come from the candidate's run of the setup)."""
+    scope = {"__name__": "__setup__", "__builtins__": builtins}
+    for code in statements:
+        try:
+            exec(code, scope)
+        except Exception:  # noqa: BLE001 - its names stay the candidate's (opaque or callable)
+            pass
+    trusted = {}
+    for name, value in scope.items():
+        if isinstance(value, (types.ModuleType, types.FunctionType)):
+            trusted[name] = value
+        else:
+            try:
+                codec.encode(value)
+                trusted[name] = value
+            except (codec.CodecError, RecursionError):
+                continue
+    return trusted
 
 
 def check_assert(link: RunnerLink, code: str, spec: AssertTests, limits: Limits):
@@ -289,9 +319,10 @@ def check_assert(link: RunnerLink, code: str, spec: AssertTests, limits: Limits)
     cases = _Cases(names)
     with Session(link, "call", limits) as s:
         try:
-            send_load(s, code, [spec.entry_point, *prep.imports], spec.setup)
+            wanted = [spec.entry_point, *prep.imports, *prep.setup_names]
+            send_load(s, code, wanted, spec.setup)
             stream = CallStream(s, spec.entry_point, prep.prefetch)
-            load = Load(s, [spec.entry_point, *prep.imports])
+            load = Load(s, wanted)
             if load.failure:
                 f = load.failure
                 cases.results = {i: CaseResult(f.status, f.message, n) for i, n in enumerate(names)}
@@ -313,7 +344,7 @@ def check_assert(link: RunnerLink, code: str, spec: AssertTests, limits: Limits)
             status, message = s.resolve(stop)
             for i, n in enumerate(names):
                 cases.results.setdefault(i, CaseResult(status, message, n))
-        except Exception as exc:  # noqa: BLE001 - the helpers, setup or module level failed
+        except Exception as exc:  # noqa: BLE001 - the helpers or the module level failed
             failure = _test_failure(exc, "")
             for i, n in enumerate(names):
                 cases.results.setdefault(i, CaseResult(failure.status, failure.message, n))

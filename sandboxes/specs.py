@@ -190,10 +190,10 @@ class AssertTests(_Spec):
     candidate (see ``sandboxes.asserts``; fraction = share passed). False: the whole check() is
     one case."""
     setup: str = ""
-    """Trusted code run both in the judge (before test_code) and in the candidate's process
-    (after the program), e.g. MBPP's ``test_setup_code``: the tests may pass the candidate
-    instances of the classes it defines and built-in types (they cross as the class name and
-    the instance's attributes, rebuilt from the candidate's copy of the setup)."""
+    """Code of the tests run in the candidate's process after the program (MBPP's
+    ``test_setup_code``, which builds ``root = Node(1)`` from the program's own class). The names
+    it binds are imported into the tests like the program's; objects that are not plain data
+    reach the tests as opaque values that can only be passed back to the candidate."""
     kind: ClassVar[str] = "assert"
 
     def __post_init__(self):

@@ -4,8 +4,9 @@ Runs in a child that the runner server forked and limited (see ``server.py``). R
 the channel socket; only plain data (``codec``) goes back. Nothing here decides pass or fail: the
 trusted side compares, so whatever this process is made to send can at most be a wrong answer.
 A load's ``setup`` (trusted code of the tests, e.g. MBPP's ``test_setup_code``) runs in the
-program's namespace after the program; arguments built from its classes arrive as "n" values
-(see ``codec``) and are rebuilt here from those classes.
+program's namespace after the program. Values that are not plain data (the setup's ``root =
+Node(1)``, a ``Pair`` the tests built by calling the program) go back as opaque values with a
+handle; the tests pass them back by handle ("n" values, see ``codec``), resolved here.
 
     {"op": "load", "code", "names"(, "setup")}
                                      -> {"loaded": {name: kind}, "values": {name: encoded}}
@@ -117,19 +118,19 @@ class Candidate:
                 loaded[name] = "value"
             except (codec.CodecError, RecursionError):
                 loaded[name] = "other"
+                try:  # opaque, with its handle
+                    values[name] = codec.encode(value, strict=False)
+                except BaseException:  # noqa: BLE001 - a hostile __iter__ or __repr__
+                    pass
         return {"loaded": loaded, "values": values}
 
-    def resolve(self, ref: list):
-        """An "n" value: a built-in type, or an instance of a class the setup defined."""
-        if ref[0] == "type":
-            return codec.BUILTIN_TYPES[ref[1]]
-        _, class_name, attrs = ref
-        cls = self.module.__dict__.get(class_name) if self.module is not None else None
-        if not isinstance(cls, type):
-            raise codec.CodecError(f"the tests' setup class {class_name!r} is not defined")
-        obj = cls.__new__(cls)
-        obj.__dict__.update(attrs)
-        return obj
+    @staticmethod
+    def resolve(ref: list):
+        """An "n" value: a built-in type, or the object behind an opaque value sent earlier."""
+        kind, key = ref
+        if kind == "type":
+            return codec.BUILTIN_TYPES[key]
+        return codec.OPAQUE_HANDLES[key]
 
     def call(self, name: str, args, kwargs) -> dict:
         fn = self.module.__dict__.get(name) if self.module is not None else None
@@ -177,6 +178,7 @@ def serve(chan_fd: int, max_result_bytes: int) -> None:
     """Answer requests until the trusted side closes the channel; never returns."""
     sock = socket.socket(fileno=chan_fd)
     cand = Candidate(sock, max_result_bytes)
+    codec.OPAQUE_HANDLES = []
     while True:
         try:
             msg = wire.recv(sock)

@@ -9,22 +9,26 @@ is a one-key tag:
     {"b": "<base64>"} bytes   {"x": "nan"|"inf"|"-inf"} float   {"i": "<hex>"} big int
     {"c": [re, im]} complex   {"r": [start, stop, step]} range
     {"g": [...]} an iterator the candidate returned (materialized)
-    {"o": ["<type name>", "<repr excerpt>"]} anything else (an opaque value)
-    {"n": ["type", "<name>"]} a built-in type, {"n": ["obj", "<class>", {attr: value}]} an
-        instance of a class the tests' shared setup defines (trusted side to candidate only)
+    {"o": ["<type name>", "<repr excerpt>"(, handle)]} anything else (an opaque value)
+    {"n": ["type", "<name>"]} a built-in type, {"n": ["handle", k]} the candidate's object
+        behind an opaque value (trusted side to candidate only: arguments)
 
 ``encode(value, strict=True)`` (the trusted side encoding call arguments) refuses anything that is
 not plain data. ``strict=False`` (the candidate side encoding results) converts subclasses and
 numeric look-alikes to their plain base values and turns everything else into an opaque value.
-``decode`` rebuilds values; ``Opaque`` values equal nothing but themselves.
+``decode`` rebuilds values; ``Opaque`` values equal nothing but themselves. In the candidate
+process ``OPAQUE_HANDLES`` is a list that keeps the object behind each opaque value, whose index
+(the handle) travels with it: the tests can pass such a value back as an argument (MBPP builds
+``Pair(5, 24)`` objects of the program's own class and passes them to the function), and the
+object itself never leaves the candidate process.
 
 The trusted side decodes what the candidate sends under bounds, so a forged reply costs the judge
 no more than an honest one: ``loads`` refuses a frame with more than ``MAX_CONTAINERS`` JSON
 arrays and objects (memory), ``decode`` refuses nesting deeper than the recursion limit and a set,
 frozenset or dict whose elements share a hash more than ``MAX_SAME_HASH`` times (a hash-collision
 set costs the candidate milliseconds to send and a hash table quadratic time to build). The "n"
-tag is decoded only with a ``resolve`` function (the candidate side, for arguments built by the
-tests' setup); the trusted side never accepts it.
+tag is decoded only with a ``resolve`` function (the candidate side); the trusted side never
+accepts it.
 """
 
 from __future__ import annotations
@@ -45,6 +49,8 @@ MAX_SAME_HASH = 64
 at most a handful: -1 and -2, or ints 2**61 - 1 apart)."""
 BUILTIN_TYPES = {t.__name__: t for t in (int, float, complex, str, bytes, bool, list, tuple, dict,
                                          set, frozenset, range, type(None))}
+OPAQUE_HANDLES: list | None = None
+"""Candidate process only: the objects behind the opaque values it sent (see the docstring)."""
 
 
 class CodecError(ValueError):
@@ -59,11 +65,12 @@ class TooComplex(CodecError):
 class Opaque:
     """A value the candidate returned that is not plain data; equal to nothing but itself."""
 
-    __slots__ = ("type_name", "text")
+    __slots__ = ("type_name", "text", "handle")
 
-    def __init__(self, type_name: str, text: str):
+    def __init__(self, type_name: str, text: str, handle: int | None = None):
         self.type_name = type_name
         self.text = text
+        self.handle = handle
 
     def __eq__(self, other):
         return self is other
@@ -87,11 +94,8 @@ def _int(x: int):
     return x if -BIG_INT < x < BIG_INT else {"i": hex(x)}
 
 
-def encode(value, strict: bool = True, classes: dict | None = None):
-    """JSON-safe tagged form of ``value`` (see the module docstring). ``classes`` (strict only):
-    {class: name} of the tests' setup, whose instances and the built-in types cross as "n"."""
-    if classes is not None:
-        return _encode_refs(value, classes)
+def encode(value, strict: bool = True):
+    """JSON-safe tagged form of ``value`` (see the module docstring)."""
     t = type(value)
     if value is None or t is bool or t is str:
         return value
@@ -121,23 +125,26 @@ def encode(value, strict: bool = True, classes: dict | None = None):
     return _encode_loose(value)
 
 
-def _encode_refs(value, classes: dict):
-    """Strict encoding that also passes built-in types and instances of the setup's classes."""
+def encode_argument(value):
+    """Strict encoding of a call argument that may also hold built-in types and opaque values
+    the candidate sent (crossing back by handle); the plain ``encode`` is tried first."""
+    try:
+        return encode(value, True)
+    except CodecError:
+        return _encode_refs(value)
+
+
+def _encode_refs(value):
     t = type(value)
     if t in (list, tuple, set, frozenset):
-        items = [_encode_refs(v, classes) for v in value]
+        items = [_encode_refs(v) for v in value]
         return items if t is list else {{tuple: "t", set: "s", frozenset: "f"}[t]: items}
     if t is dict:
-        return {"d": [[_encode_refs(k, classes), _encode_refs(v, classes)]
-                      for k, v in value.items()]}
+        return {"d": [[_encode_refs(k), _encode_refs(v)] for k, v in value.items()]}
     if t is type and BUILTIN_TYPES.get(value.__name__) is value:
         return {"n": ["type", value.__name__]}
-    if t in classes:
-        attrs = getattr(value, "__dict__", None)
-        if type(attrs) is not dict:
-            raise CodecError(f"{t.__name__} instance without a __dict__ cannot cross")
-        return {"n": ["obj", classes[t], {"d": [[k, _encode_refs(v, classes)]
-                                                for k, v in attrs.items()]}]}
+    if t is Opaque and value.handle is not None:
+        return {"n": ["handle", value.handle]}
     return encode(value, True)
 
 
@@ -175,7 +182,10 @@ def _encode_loose(value):
         text = repr(value)[:200]
     except BaseException:  # noqa: BLE001 - the candidate's __repr__ may do anything
         text = "?"
-    return {"o": [type(value).__name__[:100], text]}
+    if OPAQUE_HANDLES is None:
+        return {"o": [type(value).__name__[:100], text]}
+    OPAQUE_HANDLES.append(value)
+    return {"o": [type(value).__name__[:100], text, len(OPAQUE_HANDLES) - 1]}
 
 
 def _dec_float(x):
@@ -257,8 +267,11 @@ def _decode(data, resolve=None):
         if tag == "n" and resolve is not None:
             return resolve(_list(body, resolve))
         if tag == "o":
-            name, text = body
-            return Opaque(str(name)[:100], str(text)[:200])
+            name, text, *handle = body
+            if handle and (len(handle) > 1 or type(handle[0]) is not int or handle[0] < 0):
+                raise CodecError("an opaque value's handle must be one int >= 0")
+            return Opaque(name[:100] if type(name) is str else "?",
+                          text[:200] if type(text) is str else "?", *handle)
     except CodecError:
         raise
     except (TypeError, ValueError) as e:  # unhashable keys, bad base64, wrong arity, ...

@@ -69,6 +69,23 @@ def test_humaneval_wrong_solutions_score_below_one(humaneval_env, verifier):
     assert summary["first_failure"]["status"] == "wrong_answer"
 
 
+# Wrong answers that also redefine the prompt's helper the tests call (issue 17 item 2): the
+# tests must use the problem's helper, so each scores below 1.
+HELPER_REDEFINED = {
+    "HumanEval/32": "def poly(xs, x):\n    return 0.0\n\ndef find_zero(xs):\n    return 0.0\n",
+    "HumanEval/38": "def encode_cyclic(s):\n    return s\n\ndef decode_cyclic(s):\n    return s\n",
+    "HumanEval/50": "def encode_shift(s):\n    return s\n\ndef decode_shift(s):\n    return s\n",
+}
+
+
+@pytest.mark.parametrize("task_id", sorted(HELPER_REDEFINED))
+def test_redefined_prompt_helper_does_not_pass(humaneval_env, task_id):
+    env = humaneval_env
+    env.reset(options={"task_id": task_id})
+    _, reward, terminated, _, info = env.step(f"```python\n{HELPER_REDEFINED[task_id]}```{S}")
+    assert terminated and reward < 1.0 and not info["outcome"]["correct"], info
+
+
 def test_no_code_block_and_untagged_block(humaneval_env):
     env = humaneval_env
     env.reset(options={"task_id": "HumanEval/0"})

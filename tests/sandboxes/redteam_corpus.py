@@ -111,6 +111,26 @@ DEEP_FRAME = ("def f():\n" + "".join(
         """b'{"value":' + b'[' * 50000 + b']' * 50000 + b'}'""").split("\n") if line) + "    return 0\n")
 
 
+# Tests that pass objects (MBPP): the setup runs in the candidate's process; its plain values
+# are the judge's own, its objects cross as handles.
+NODE_CODE = ("class Node:\n    def __init__(self, v):\n        self.v, self.left = v, None\n"
+             "def depth(root):\n    return 0 if root is None else 1 + depth(root.left)\n")
+NODE_TESTS = AssertTests("def check(candidate):\n    assert candidate(root) == 2\n"
+                         "    assert candidate(leaf) == 1\n", "depth",
+                         setup="root = Node(1)\nroot.left = Node(2)\nleaf = Node(3)\n")
+PAIR_CODE = ("class Pair:\n    def __init__(self, a, b):\n        self.a, self.b = a, b\n"
+             "def span(pairs):\n    return max(p.b for p in pairs) - min(p.a for p in pairs)\n")
+PAIR_TESTS = AssertTests("def check(candidate):\n    assert candidate([Pair(1, 5), Pair(3, 9)]) == 8\n"
+                         "    assert candidate([Pair(0, 1)]) == 1\n", "span")
+TYPE_TESTS = AssertTests("def check(candidate):\n    assert candidate((1, 2.5, 'a'), int) == [2.5, 'a']\n"
+                         "    assert candidate((1, 2.5, 'a'), str) == [1, 2.5]\n", "drop")
+TYPE_CODE = "def drop(t, kind):\n    return [x for x in t if not isinstance(x, kind)]\n"
+PLAIN_SETUP = AssertTests("def check(candidate):\n    assert candidate() == want\n", "f",
+                          setup="want = sorted([3, 1, 2])\n")
+TAMPER_SETUP = ("import builtins\nbuiltins.sorted = lambda xs: 'rigged'\n"
+                "def f():\n    return 'rigged'\n")
+
+
 def _forged(frame_source: str, then: str = "return 0") -> str:
     """A function ``f``/``add`` that writes ``frame_source`` (a statement list) then answers."""
     body = "".join(f"    {line}\n" for line in frame_source.split("\n") if line)
@@ -150,6 +170,18 @@ JUDGE_ATTACKS: list[tuple[str, str, object, bool]] = [
     ("tests-fail/helpers-raise/good", ADD_GOOD, HELPERS_RAISE, False),
     ("tests-fail/loop-after-last/good", ADD_GOOD, AFTER_LAST_LOOP, False),
     ("tests-fail/module-loop/good", ADD_GOOD, MODULE_LOOP, False),
+    # tests that pass objects (MBPP setup code, objects built by the program's class, types)
+    ("objects/setup-node-tree/good", NODE_CODE, NODE_TESTS, True),
+    ("objects/setup-node-tree/wrong", NODE_CODE.replace("1 + depth", "2 + depth"), NODE_TESTS,
+     False),
+    ("objects/pair-from-the-program/good", PAIR_CODE, PAIR_TESTS, True),
+    ("objects/pair-from-the-program/wrong", PAIR_CODE.replace("- min", "+ min"), PAIR_TESTS,
+     False),
+    ("objects/type-argument/good", TYPE_CODE, TYPE_TESTS, True),
+    ("objects/setup-plain-value-is-the-judges/good", "def f():\n    return [1, 2, 3]\n",
+     PLAIN_SETUP, True),
+    ("objects/setup-plain-value-rigged/wrong", TAMPER_SETUP, PLAIN_SETUP, False),
+    ("objects/opaque-compared/wrong", "def f():\n    return object()\n", PLAIN_SETUP, False),
     # 7. answers that crashed the judge
     ("crash/int-5000-digits", "def f():\n    return 10**5000\n", BIG, False),
     ("crash/int-5000-digits-in-list", "def f():\n    return [10**5000] * 3\n", BIG, False),
@@ -188,4 +220,134 @@ JUDGE_ATTACKS: list[tuple[str, str, object, bool]] = [
     ("decode/deep-nesting", DEEP_FRAME, SET12, False),
 ]
 
-PROCESS_ATTACKS: list[tuple[str, str, object, bool]] = []
+# Process side (issue 17 items 10-13): the programs of tests/sandboxes/test_redteam_process.py.
+# State a candidate may try to leave on the runner (PID 1) for the next run; each line runs in
+# ``add`` before it answers correctly, so a sound sandbox passes the run and the next runs see
+# nothing of it.
+RUNNER_STATE = {
+    "lowered-rlimit-rss": "resource.prlimit(os.getppid(), resource.RLIMIT_RSS, (4096, 4096))",
+    "lowered-rlimit-stack": "resource.prlimit(os.getppid(), resource.RLIMIT_STACK, "
+                            "(1 << 20, 1 << 20))",
+    "sched-idle": "os.sched_setscheduler(os.getppid(), os.SCHED_IDLE, os.sched_param(0))",
+    "ioprio-idle": "ctypes.CDLL(None).syscall(251, 1, os.getppid(), 3 << 13)",
+    "nice-of-the-uid": "os.setpriority(os.PRIO_USER, 0, 19)",
+    "nice-of-the-group": "os.setpriority(os.PRIO_PGRP, os.getpgid(os.getppid()), 19)",
+    "affinity": "os.sched_setaffinity(os.getppid(), {min(os.sched_getaffinity(0))})",
+    "mqueue-name": "open('/dev/mqueue/carried-' + str(a), 'w').close()",
+    "shm-file": "open('/dev/shm/carried-' + str(a), 'w').close()",
+    "utime-dev-null": "os.utime('/dev/null')",
+    "utime-dev-urandom": "os.utime('/dev/urandom')",
+}
+
+
+def state_attack(line: str) -> str:
+    """``add`` that runs ``line`` (errors ignored), then answers correctly."""
+    return ("import os, resource, ctypes\n"
+            "def add(a, b):\n"
+            "    try:\n"
+            f"        {line}\n"
+            "    except OSError:\n"
+            "        pass\n"
+            "    return a + b\n")
+
+
+NESTED_DIRS = '''
+import os
+def add(a, b):
+    os.chdir("/tmp")
+    for i in range(%d):
+        os.mkdir("d" * 60)
+        os.chdir("d" * 60)
+        %s
+    return a + b
+'''
+# Eight processes of 180 MiB each: ``add`` answers right only if all of them were held at once.
+MANY_HOLDERS = '''
+import os, time
+def add(a, b):
+    pipes = []
+    for i in range(8):
+        r, w = os.pipe()
+        if os.fork() == 0:
+            os.close(r)
+            block = bytearray(180 << 20)
+            for j in range(0, len(block), 4096):
+                block[j] = 1
+            os.write(w, b"x")
+            time.sleep(30)
+            os._exit(0)
+        os.close(w)
+        pipes.append(r)
+    held = sum(len(os.read(r, 1)) for r in pipes)
+    return a + b if held == 8 else -held
+'''
+SPINNERS = '''
+import os, time
+def add(a, b):
+    try:
+        os.sched_setaffinity(0, set(range(os.cpu_count() or 2)))
+    except OSError:
+        pass
+    for i in range(6):
+        if os.fork() == 0:
+            os.setsid()
+            while True:
+                pass
+    time.sleep(%s)
+    return a + b
+'''
+HONEST_CPU = '''
+import time
+def add(a, b):
+    t = time.process_time()
+    while time.process_time() - t < 0.3:
+        pass
+    return a + b
+'''
+# Reads its own environment and stack for a planted variable of the host process; answers right
+# only when it finds none (and could read its stack).
+ENV_HUNT = '''
+import ctypes, os, re
+def add(a, b):
+    found = []
+    for path in ("/proc/self/environ", "/proc/1/environ", f"/proc/{os.getppid()}/environ"):
+        try:
+            with open(path, "rb") as f:
+                found.append(f.read())
+        except OSError:
+            pass
+    try:
+        with open("/proc/self/maps") as maps:
+            regions = [line.split() for line in maps if "[stack]" in line]
+    except OSError:
+        regions = []
+    for fields in regions:                   # the process's own stack, read in place
+        lo, hi = (int(x, 16) for x in fields[0].split("-"))
+        found.append(ctypes.string_at(lo, hi - lo))
+    m = re.search(rb"PLANTED-[0-9a-f]{32}", b"".join(found))
+    return m.group().decode() if m else (a + b if regions else -1)
+'''
+EXIT_FIRST = "import os\nos._exit(0)\n" + ADD_GOOD
+SETSID_HOLDER = ("import os, time\ndef add(a, b):\n    if os.fork() == 0:\n"
+                 "        os.setsid()\n        time.sleep(60)\n    os._exit(0)\n")
+FORK_BOMB = ("import os\ndef add(a, b):\n    while True:\n        try:\n"
+             "            os.fork()\n        except OSError:\n            pass\n")
+C_LOOP_IN_CHECK = _asserts("sum(range(10 ** 12))\nassert candidate(1, 2) == 3")
+
+PROCESS_ATTACKS: list[tuple[str, str, object, bool]] = [
+    *[(f"runner-state/{name}/good", state_attack(line), ADD, True)
+      for name, line in sorted(RUNNER_STATE.items())],
+    ("cleanup/3000-nested-dirs/good", NESTED_DIRS % (3000, "pass"), ADD, True),
+    ("cleanup/nested-dirs-links-files/good",
+     NESTED_DIRS % (1500, "open('f', 'w').close(); os.symlink('/', 'up')"), ADD, True),
+    ("cleanup/read-only-nested-dirs/good",
+     NESTED_DIRS % (500, "os.chmod('.', 0o500) if i % 7 == 0 else None"), ADD, True),
+    ("budget/8x180MiB-held-at-once", MANY_HOLDERS, CallTests("add", [((1, 2), 3)]), False),
+    ("budget/spinners-widened-affinity/good", SPINNERS % "0.5", ADD, True),
+    ("budget/honest-cpu/good", HONEST_CPU, ADD, True),
+    ("env/host-environment-in-stack/good", ENV_HUNT, ADD, True),
+    ("exit/os-exit-before-tests", EXIT_FIRST, ADD, False),
+    ("exit/setsid-grandchild-holds-pipes", SETSID_HOLDER, ADD, False),
+    ("limits/fork-bomb", FORK_BOMB, ADD, False),
+    ("judge-bound/c-loop-in-check/good", ADD_GOOD, C_LOOP_IN_CHECK, False),
+]

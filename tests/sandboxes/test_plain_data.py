@@ -99,18 +99,29 @@ def test_decoding_bounds():
         decode({"n": ["type", "int"]})
 
 
-def test_setup_references():
-    class Node:
-        def __init__(self, value, left=None):
-            self.value, self.left = value, left
+def test_opaque_handles_cross_back_as_arguments():
+    from sandboxes.runner import codec
 
-    encoded = encode([Node(1, Node(2)), int], True, {Node: "Node"})
-    assert encoded == [{"n": ["obj", "Node", {"d": [["value", 1], ["left", {"n": [
-        "obj", "Node", {"d": [["value", 2], ["left", None]]}]}]]}]}, {"n": ["type", "int"]}]
+    class Pair:
+        pass
+
+    codec.OPAQUE_HANDLES = []  # as in the candidate process
+    try:
+        sent = codec.encode([Pair(), Pair()], strict=False)
+        kept = codec.OPAQUE_HANDLES
+    finally:
+        codec.OPAQUE_HANDLES = None
+    assert [item["o"][2] for item in sent] == [0, 1] and all(type(p) is Pair for p in kept)
+    received = decode(sent)  # the judge: opaque values that remember their handle
+    assert [r.handle for r in received] == [0, 1] and received[0] != received[1]
+    arg = codec.encode_argument((received[1], int, [1]))
+    assert arg == {"t": [{"n": ["handle", 1]}, {"n": ["type", "int"]}, [1]]}
+    resolved = decode(arg, lambda ref: kept[ref[1]] if ref[0] == "handle" else ref)
+    assert resolved[0] is kept[1] and resolved[1] == ["type", "int"]
     with pytest.raises(CodecError, match="not plain data"):
-        encode(Node(1))
-    rebuilt = decode(encoded, lambda ref: ("ref", ref[0], ref[1]))
-    assert rebuilt[1] == ("ref", "type", "int")
+        codec.encode_argument(Pair())
+    with pytest.raises(CodecError, match="handle must be one int"):
+        decode({"o": ["Pair", "x", "0"]})
 
 
 def test_short_is_bounded_and_total():

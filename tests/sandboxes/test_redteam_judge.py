@@ -34,7 +34,8 @@ def test_corpus_has_several_attacks_per_class():
     for name, _code, _tests, must_pass in corpus.JUDGE_ATTACKS:
         if not must_pass:
             classes.setdefault(name.split("/")[0], []).append(name)
-    assert set(classes) == {"split", "stopiteration", "types", "tests-fail", "crash", "decode"}
+    assert set(classes) == {"split", "stopiteration", "types", "tests-fail", "crash", "decode",
+                            "objects"}
     assert all(len(v) >= 3 for v in classes.values()), classes
 
 

@@ -8,7 +8,11 @@ dataset name, needs `datasets` and network), plus ``n=`` (first n problems), and
 Formats (fields read):
   * MBPP: ``task_id``, ``text`` (or ``prompt``), ``code``, ``test_list`` (assert lines),
     optional ``test_setup_code`` / ``test_imports``. Tests: the asserts inside
-    ``check(candidate)`` with the function's name bound to the candidate.
+    ``check(candidate)`` with the function's name bound to the candidate, run in the trusted
+    judge like any assert test; ``test_imports`` run there too. ``test_setup_code`` is the
+    tests' ``setup``: it runs after the program in the candidate's process (it may build
+    ``Node`` objects of the program's own class) and in the judge, which keeps its own value of
+    each name that is plain data; objects cross only as handles (see ``AssertTests.setup``).
   * LiveCodeBench: ``question_id``, ``question_content``, ``starter_code``,
     ``public_test_cases`` / ``private_test_cases`` (JSON text of ``{input, output, testtype}``;
     private ones may be base64+zlib compressed), ``metadata`` (JSON with ``func_name``),
@@ -81,10 +85,10 @@ def _mbpp_entry_point(record: Record, code: str, asserts: list[str]) -> str:
     raise record.error("test_list", "no assert calls a function that the reference code defines")
 
 
-def assert_check_code(setup: str, asserts: list[str], entry_point: str) -> str:
+def assert_check_code(imports: str, asserts: list[str], entry_point: str) -> str:
     """HumanEval-style test code: ``check(candidate)`` running `asserts` with `entry_point` bound."""
     body = "\n".join(indent(a, "    ") for a in asserts)
-    return f"{setup}\n\ndef check(candidate):\n    {entry_point} = candidate\n{body}\n"
+    return f"{imports}\n\ndef check(candidate):\n    {entry_point} = candidate\n{body}\n"
 
 
 def load_mbpp(split: str = "test", seed: int = 0, **kw: Any) -> list[Task]:
@@ -98,13 +102,14 @@ def load_mbpp(split: str = "test", seed: int = 0, **kw: Any) -> list[Task]:
         asserts = r.get("test_list", list)
         if not asserts or not all(isinstance(a, str) for a in asserts):
             raise r.error("test_list", "expected a non-empty list of assert strings")
-        imports = r.get("test_imports", list, [])
-        setup = "\n".join([*imports, r.get("test_setup_code", str, "")]).strip()
+        imports = "\n".join(r.get("test_imports", list, [])).strip()
+        setup = r.get("test_setup_code", str, "").strip()
         entry = _mbpp_entry_point(r, code, asserts)
         problem = f"{text.strip()}\nYour code should pass this test:\n{asserts[0]}"
         tasks.append(Task(task_id=f"mbpp/{r.get('task_id', (int, str))}", suite="mbpp", kind="code",
                           problem=problem, reference=code_reference(code),
-                          tests=AssertTests(test_code=assert_check_code(setup, asserts, entry), entry_point=entry),
+                          tests=AssertTests(test_code=assert_check_code(imports, asserts, entry), entry_point=entry,
+                                            setup=setup),
                           split=split))
     return tasks
 
