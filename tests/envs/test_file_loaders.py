@@ -52,7 +52,7 @@ def test_wrong_solutions_score_below_one(verifier):
 def test_mbpp_fields():
     t = _load("mbpp", "mbpp.jsonl")[1]
     assert t.tests.entry_point == "hypotenuse"
-    assert "import math" in t.tests.test_code and "hypotenuse = candidate" in t.tests.test_code
+    assert t.tests.setup == "import math" and "hypotenuse = candidate" in t.tests.test_code
     assert t.problem.endswith("assert math.isclose(hypotenuse(3, 4), 5.0)")
 
 
