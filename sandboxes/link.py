@@ -75,7 +75,7 @@ class RunnerLink:
 
     def collect(self) -> None:
         """Read the reply of a recycle sent without waiting: the spare candidate's descriptors."""
-        if self.inflight is None:
+        if self.inflight is None or not self.alive:
             return
         key, self.inflight = self.inflight, None
         reply, fds = self._recv(self.timeout, with_fds=True)
@@ -142,6 +142,7 @@ class RunnerLink:
 
     def close(self) -> None:
         self._drop_spare()
+        self.inflight = None
         if self.alive:
             self.alive = False
             try:

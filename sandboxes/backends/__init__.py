@@ -49,5 +49,6 @@ def remove_leftovers(judge_pid: int) -> None:
             shutil.rmtree(path, ignore_errors=True)
 
 
-__all__ = ["leftovers", "remove_leftovers", "BACKENDS", "STRENGTH", "Backend", "Isolation", "Launched", "make_backend",
+__all__ = ["leftovers", "remove_leftovers", "BACKENDS", "STRENGTH", "Backend", "Isolation",
+           "Launched", "make_backend",
            "LocalConfig", "BwrapConfig", "DockerConfig"]

@@ -5,7 +5,10 @@ hidden site-packages, private tmpfs /tmp, new /proc and /dev) with new PID, netw
 cgroup namespaces; the runner is PID 1 (``--as-pid-1``), dies with its judge
 (``--die-with-parent``) and starts in a new session. As root, bwrap keeps only CAP_SETUID and
 CAP_SETGID for the runner, which drops to an exclusive unprivileged uid at once; otherwise bwrap
-uses an unprivileged user namespace and the candidate keeps the caller's uid.
+uses an unprivileged user namespace and the candidate keeps the caller's uid. As root, /dev holds
+device nodes made for this sandbox alone (bwrap's own ``--dev`` binds the host's, whose times a
+candidate could set), and the runner starts in a cgroup of its own (``cgroup``: one memory, pids
+and CPU budget for all of a run's processes).
 """
 
 from __future__ import annotations

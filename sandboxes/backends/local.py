@@ -1,8 +1,10 @@
 """``local``: the warm runner in namespaces built by hand, no external tool needed.
 
 As root: new PID, mount, network, IPC and UTS namespaces; a minimal read-only root (see
-``runner.nsroot``); an exclusive unprivileged uid; rlimits per candidate; no_new_privs. Killing the
-runner (PID 1) tears down the whole PID namespace.
+``runner.nsroot``); an exclusive unprivileged uid; rlimits per candidate; no_new_privs; a cgroup
+per sandbox (``cgroup``: one memory, pids and CPU budget for all of a run's processes) where the
+kernel offers one. The runner starts with an environment of its own (``RUNNER_ENV``), nothing of
+the host process's. Killing the runner (PID 1) tears down the whole PID namespace.
 
 Not as root (or with ``namespaces=False``) it degrades to a child subreaper with rlimits in a
 private scratch directory, and says so: the candidate then shares the host's filesystem view,

@@ -255,6 +255,8 @@ NESTED_DIRS = '''
 import os
 def add(a, b):
     os.chdir("/tmp")
+    os.mkdir(f"tree-{a}")                 # one tree per call
+    os.chdir(f"tree-{a}")
     for i in range(%d):
         os.mkdir("d" * 60)
         os.chdir("d" * 60)
@@ -341,7 +343,7 @@ PROCESS_ATTACKS: list[tuple[str, str, object, bool]] = [
     ("cleanup/nested-dirs-links-files/good",
      NESTED_DIRS % (1500, "open('f', 'w').close(); os.symlink('/', 'up')"), ADD, True),
     ("cleanup/read-only-nested-dirs/good",
-     NESTED_DIRS % (500, "os.chmod('.', 0o500) if i % 7 == 0 else None"), ADD, True),
+     NESTED_DIRS % (500, "os.chmod('..', 0o500) if i % 7 == 0 else None"), ADD, True),
     ("budget/8x180MiB-held-at-once", MANY_HOLDERS, CallTests("add", [((1, 2), 3)]), False),
     ("budget/spinners-widened-affinity/good", SPINNERS % "0.5", ADD, True),
     ("budget/honest-cpu/good", HONEST_CPU, ADD, True),

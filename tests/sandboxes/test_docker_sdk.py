@@ -79,7 +79,8 @@ def test_container_limits_as_the_engine_reports_them(docker_backend):
         assert config["User"] == f"{lease.uid}:{lease.uid}"
         assert "/tmp" in host["Tmpfs"]
         # the socket directory is gone from the host once the runner connected
-        assert not [d for d in os.listdir("/tmp") if d.startswith(f"{SOCKDIR_PREFIX}{os.getpid()}-")]
+        mine = f"{SOCKDIR_PREFIX}{os.getpid()}-"
+        assert not [d for d in os.listdir("/tmp") if d.startswith(mine)]
     finally:
         launched.kill()
         lease.release()
