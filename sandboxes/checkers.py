@@ -83,7 +83,7 @@ class Load:
         self.loaded: dict = {}
         self.values: dict = {}
         try:
-            if "syntax_error" in reply:
+            if not isinstance(reply, _Stopped) and "syntax_error" in reply:
                 self.failure = _syntax_failure(reply["syntax_error"])
             elif "exc" in reply:
                 info = replies.exc_info(reply["exc"])
@@ -354,22 +354,30 @@ def check_assert(link: RunnerLink, code: str, spec: AssertTests, limits: Limits)
     return results, s.stdout, s.stderr
 
 
-def _stdio_case(link: RunnerLink, code: str, stdin: str, limits: Limits) -> tuple[dict, Session]:
-    """Run the program once on ``stdin``; returns its final reply (or ``{"stop": (status,
-    message)}``) and the finished session (for its output)."""
+class _Stopped:
+    """The judge's own note that a stdio run ended without a final reply (never a reply of the
+    candidate's: a frame it forged cannot say how the run ended)."""
+
+    def __init__(self, status: str, message: str):
+        self.status, self.message = status, message
+
+
+def _stdio_case(link: RunnerLink, code: str, stdin: str, limits: Limits):
+    """Run the program once on ``stdin``; returns its final reply (or a ``_Stopped``) and the
+    finished session (for its output)."""
     with Session(link, "stdio", limits, stdin.encode("utf-8")) as s:
         try:
             s.send({"op": "main", "code": code})
             reply = s.reply()
         except Stop as stop:
-            reply = {"stop": s.resolve(stop)}
+            reply = _Stopped(*s.resolve(stop))
         s.finish()
     return reply, s
 
 
-def _stdio_result(reply: dict, expected: str, out: str, same, tol, name: str) -> CaseResult:
-    if "stop" in reply:
-        return CaseResult(*reply["stop"], name)
+def _stdio_result(reply, expected: str, out: str, same, tol, name: str) -> CaseResult:
+    if isinstance(reply, _Stopped):
+        return CaseResult(reply.status, reply.message, name)
     if "exc" in reply:
         info = replies.exc_info(reply["exc"])
         return CaseResult(exception_status(info), describe_exception(info), name)
@@ -390,7 +398,7 @@ def check_stdio(link: RunnerLink, code: str, spec: StdioTests, limits: Limits):
         reply, s = _stdio_case(link, code, stdin, limits)
         out = s.stdout.decode("utf-8", "replace")
         try:
-            if "syntax_error" in reply:
+            if not isinstance(reply, _Stopped) and "syntax_error" in reply:
                 failure = _syntax_failure(reply["syntax_error"])
                 results += [CaseResult("syntax_error", failure.message, f"case {j}")
                             for j in range(i, len(spec.cases))]

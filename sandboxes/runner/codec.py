@@ -42,8 +42,9 @@ from collections.abc import Callable, Iterator, KeysView
 
 BIG_INT = 2**62
 MAX_ITEMS = 10_000_000  # iterator materialization cap (the wall-time limit bounds it anyway)
-MAX_CONTAINERS = 1_000_000
-"""JSON arrays and objects in one frame from the candidate (each costs the judge ~100 bytes)."""
+MAX_CONTAINERS = 500_000
+"""JSON arrays and objects in one frame from the candidate: each costs the judge up to ~130 bytes
+to parse and rebuild, so a frame costs at most ~64 MiB however it is nested (measured)."""
 MAX_SAME_HASH = 64
 """Elements of one set/frozenset/dict that may share a hash (plain data from a real program has
 at most a handful: -1 and -2, or ints 2**61 - 1 apart)."""

@@ -212,6 +212,11 @@ JUDGE_ATTACKS: list[tuple[str, str, object, bool]] = [
     ("crash/forged-syntax-list", _frame("{'syntax_error': [1]}") + ADD_GOOD, ADD_ASSERTS, False),
     ("crash/forged-stdio-exit", _frame("{'exit': [0]}") + SUM_STDIO, ECHO_STDIO, False),
     ("crash/forged-stdio-exc", _frame("{'exc': 7}") + SUM_STDIO, ECHO_STDIO, False),
+    ("forged/stdio-stop-ok", _frame("{'stop': ['ok', '']}") + "import os\nos._exit(1)\n",
+     ECHO_STDIO, False),
+    ("forged/stdio-stop-ok-then-print", _frame("{'stop': ['ok', '']}") + "print(5)\n",
+     StdioTests([("", "6\n")]), False),
+    ("forged/stdio-stop-malformed", _frame("{'stop': 'ok'}"), ECHO_STDIO, False),
     # 8. decoding bounds
     ("decode/hash-collision-set", COLLIDE_SET, SET12, False),
     ("decode/hash-collision-frame", COLLIDE_FRAME, SET12, False),

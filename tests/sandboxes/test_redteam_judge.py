@@ -35,7 +35,7 @@ def test_corpus_has_several_attacks_per_class():
         if not must_pass:
             classes.setdefault(name.split("/")[0], []).append(name)
     assert set(classes) == {"split", "stopiteration", "types", "tests-fail", "crash", "decode",
-                            "objects"}
+                            "objects", "forged"}
     assert all(len(v) >= 3 for v in classes.values()), classes
 
 
