@@ -4,10 +4,12 @@ For each prompt, with split "<seeds>x<suffixes>" and `slots` trained rollouts (d
   1. Base group: `slots - seeds*suffixes` fresh rollouts, trained (1x4: 4). When the split leaves
      no base group (2x4, 1x8) a probe of `probe_size` fresh rollouts is drawn instead and not
      trained. Either way these first draws give the step's `pass_rate`.
-  2. Seed search: fresh rollouts are drawn (`search_batch` per prompt per round, all prompts
-     batched) until `seeds` failures are found or `max_attempts` draws (first draws included)
-     are used. Seeds are the first failures in draw order. Draws beyond the base group are not
-     trained (their tokens count as seed-search tokens).
+  2. Seed search: fresh rollouts are drawn until `seeds` failures are found or `max_attempts`
+     draws (first draws included) are used. With sampling.batching=step (default) every prompt
+     still short of seeds draws all its remaining attempts at once, speculatively, in one call
+     for all such prompts; with "per_round", rounds of `search_batch` per prompt. Seeds are the
+     first failures in draw order either way. Draws beyond the base group are not trained
+     (their tokens, the speculative ones past the seed included, count as seed-search tokens).
   3. The agent chooses a reset index h* per seed (`Agent.choose_resets`).
   4. Shared-prefix group per seed: `suffixes` continuations of the reset state x* = (prompt,
      seed thoughts 1..h*-1), token-exact; only the suffix tokens are trained.
@@ -32,6 +34,7 @@ from typing import Any, Sequence
 from codereset.advantages import STD_EPS
 from codereset.agents.base import Agent, ResetChoice
 from codereset.rollout import Roller, Rollout
+from codereset.scoring import OverlappedScorer
 from codereset.timing import PhaseTimes
 from codereset.values import record_mc_diagnostics
 from envs.oracle import first_error, has_oracle
@@ -144,10 +147,20 @@ class PromptBuffer:
 
 @dataclass
 class StepBuffer:
-    """The buffers of all prompts of a step, and the wall time each phase took."""
+    """The buffers of all prompts of a step, the wall time each phase took, and how generation
+    was cut: gen_calls = backend `generate` calls of the build (localization included), gen_rows
+    = continuations they asked for (None when the backend does not count rows)."""
 
     prompts: list[PromptBuffer]
     times: PhaseTimes
+    gen_calls: int | None = None
+    gen_rows: int | None = None
+
+    @property
+    def gen_rows_per_call(self) -> float | None:
+        if not self.gen_calls or self.gen_rows is None:
+            return None
+        return self.gen_rows / self.gen_calls
 
     @property
     def groups(self) -> list[Group]:
@@ -175,18 +188,24 @@ class BufferBuilder:
         if agent.uses_resets and cfg.max_attempts < first:
             raise ValueError(f"buffer.max_attempts={cfg.max_attempts} is below the {first} first draws")
 
-    def build(self, tasks: Sequence[Any]) -> StepBuffer:
+    def build(self, tasks: Sequence[Any], seed: int | None = None) -> StepBuffer:
+        """The step's buffers for `tasks`. With `seed`, the first `paired` draws of every prompt
+        (the base group: slots - seeds*suffixes, or the probe when the split leaves none; GRPO
+        uses the same count out of its slots) come from one generate call seeded with it, so two
+        agents given the same seed start from identical base groups (same backend, batch layout
+        and weights); every later draw comes from the running random stream."""
         times = PhaseTimes()
+        before = self._backend_counts()
         own = self.agent.build_groups(self, tasks, times)
         if own is not None:
-            return StepBuffer(own, times)
+            return self._counted(StepBuffer(own, times), before)
         if not self.agent.uses_resets:
-            draws = self._draw([self.roller.fresh(t, "base") for t in tasks], self.cfg.slots, times)
+            draws = self._first_draws(tasks, "base", self.cfg.slots, seed, times)
             prompts = [PromptBuffer(t, d, len(d), groups=[Group("base", d)]) for t, d in zip(tasks, draws)]
-            return StepBuffer(prompts, times)
+            return self._counted(StepBuffer(prompts, times), before)
         first = self.base_size if self.base_size > 0 else self.cfg.probe_size
         kind = "base" if self.base_size > 0 else "seed_search"
-        draws = self._draw([self.roller.fresh(t, kind) for t in tasks], first, times)
+        draws = self._first_draws(tasks, kind, first, seed, times)
         prompts = [PromptBuffer(t, d, first) for t, d in zip(tasks, draws)]
         self._search(prompts, times)
         for p in prompts:
@@ -194,23 +213,70 @@ class BufferBuilder:
             if self.base_size > 0:
                 p.groups.append(Group("base", p.draws[: self.base_size]))
         self._reset_groups(prompts, times)
-        return StepBuffer(prompts, times)
+        return self._counted(StepBuffer(prompts, times), before)
 
-    def _draw(self, starts: list[Rollout], n: int | list[int], times: PhaseTimes) -> list[list[Rollout]]:
-        with times.phase("generate"):
-            groups = self.roller.run(starts, n)
-        with times.phase("verify"):
-            self.roller.score(self.verifier, [r for g in groups for r in g])
+    @property
+    def paired(self) -> int:
+        """How many first draws per prompt `build(seed=...)` draws from the seeded call."""
+        return self.base_size if self.base_size > 0 else self.cfg.probe_size
+
+    def _first_draws(self, tasks: Sequence[Any], kind: str, total: int, seed: int | None,
+                     times: PhaseTimes) -> list[list[Rollout]]:
+        if seed is None or total <= 0:
+            return self._draw([self.roller.fresh(t, kind) for t in tasks], total, times)
+        paired = min(self.paired, total)
+        draws = self._draw([self.roller.fresh(t, kind) for t in tasks], paired, times,
+                           roller=self.roller.seeded(seed))
+        if total > paired:
+            rest = self._draw([self.roller.fresh(t, kind) for t in tasks], total - paired, times)
+            draws = [a + b for a, b in zip(draws, rest)]
+        return draws
+
+    def _backend_counts(self) -> tuple[int | None, int | None]:
+        stats = getattr(self.roller.backend, "stats", None) or {}
+        rows = stats.get("rows", stats.get("requests"))
+        return stats.get("calls"), rows
+
+    def _counted(self, buf: StepBuffer, before: tuple[int | None, int | None]) -> StepBuffer:
+        after = self._backend_counts()
+        if before[0] is not None and after[0] is not None:
+            buf.gen_calls = after[0] - before[0]
+        if before[1] is not None and after[1] is not None:
+            buf.gen_rows = after[1] - before[1]
+        return buf
+
+    def _draw(self, starts: list[Rollout], n: int | list[int], times: PhaseTimes,
+              roller: Roller | None = None) -> list[list[Rollout]]:
+        """Generate and score. sampling.batching=step scores each rollout in the sandbox pool as
+        soon as it ends, while the rest still generate (`codereset.scoring`); time_verify_s is
+        then only the wait after generation, and verify_busy the scoring time in all."""
+        roller = roller or self.roller
+        if roller.batching == "per_round":
+            with times.phase("generate"):
+                groups = roller.run(starts, n)
+            with times.phase("verify"):
+                roller.score(self.verifier, [r for g in groups for r in g])
+            return groups
+        with OverlappedScorer(roller, self.verifier) as scorer:
+            with times.phase("generate"):
+                groups = roller.run(starts, n, on_done=scorer.submit)
+            with times.phase("verify"):
+                scorer.wait()
+        times.seconds["verify_busy"] += scorer.busy_s
         return groups
 
     def _search(self, prompts: list[PromptBuffer], times: PhaseTimes) -> None:
-        """Draw fresh rollouts until each prompt has its seeds or used its attempts."""
+        """Draw fresh rollouts until each prompt has its seeds or used its attempts. Batching
+        "step": every prompt still short of seeds draws all its remaining attempts in one
+        speculative round (one call for all such prompts); "per_round": rounds of search_batch.
+        Either way the seeds are the first failures in draw order, so they are distributed alike."""
         while True:
             need = [p for p in prompts if sum(not r.correct for r in p.draws) < self.split.seeds
                     and len(p.draws) < self.cfg.max_attempts]
             if not need:
                 return
-            counts = [min(self.cfg.search_batch, self.cfg.max_attempts - len(p.draws)) for p in need]
+            width = self.cfg.max_attempts if self.roller.batching == "step" else self.cfg.search_batch
+            counts = [min(width, self.cfg.max_attempts - len(p.draws)) for p in need]
             new = self._draw([self.roller.fresh(p.task, "seed_search") for p in need], counts, times)
             for p, rollouts in zip(need, new):
                 p.draws.extend(rollouts)

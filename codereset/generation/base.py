@@ -15,8 +15,8 @@ stop string (that token may carry a few characters past the stop string: `text` 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from dataclasses import dataclass
-from typing import Any, Sequence
+from dataclasses import dataclass, replace
+from typing import Any, Callable, Sequence
 
 from envs.transition import FINISHES
 
@@ -59,14 +59,20 @@ class Completion:
     token_ids: the generated ids (prefix not included; EOS not included).
     text: exactly `tokenizer.decode(token_ids)` (special tokens kept).
     finish_reason: "stop" (a stop string was completed by the last token), "eos", or "length".
-    logprobs: per-token log-probabilities of `token_ids` under the sampling model at temperature 1,
-        when the backend reports them (vLLM does); None otherwise.
+    logprobs: per-token log-probabilities of `token_ids` under the distribution that was sampled,
+        *before* top-p truncation: log_softmax(logits / temperature) over the full vocabulary at
+        the sampled token (temperature 1 for greedy decoding, T = 0). Every backend in
+        `codereset.generation` reports them (HF: from its own fp32 logits; vLLM: its
+        "processed_logprobs" mode, see vllm.py); None from a backend that cannot.
+    eos_logprob: the same log-probability of the EOS token that ended the continuation
+        (finish_reason "eos"; EOS is not in token_ids but the policy sampled it), else None.
     """
 
     token_ids: list[int]
     text: str
     finish_reason: str
     logprobs: list[float] | None = None
+    eos_logprob: float | None = None
 
     def __post_init__(self) -> None:
         if self.finish_reason not in FINISH_REASONS:
@@ -92,6 +98,40 @@ class GenerationBackend(ABC):
         stop: Sequence[str] = (),
     ) -> list[list[Completion]]:
         """Return [len(prefixes)][n] continuations (see the module docstring for where they end)."""
+
+    def generate_streaming(
+        self,
+        prefixes: Sequence[Sequence[int]] | Sequence[str],
+        n: int | Sequence[int],
+        sampling: Sampling,
+        stop: Sequence[str] = (),
+        on_done: Callable[[int, int, Completion], None] | None = None,
+        max_new: Sequence[int] | None = None,
+    ) -> list[list[Completion]]:
+        """`generate` for a whole step's worth of rows in one call: `n` continuations per prefix
+        (or `n[i]` for prefix i), each at most `max_new[i]` tokens when given (else
+        `sampling.max_new_tokens`), and on_done(prefix index, sample index, completion) for every
+        continuation once it is final. A backend that decodes rows independently (HF) calls it as
+        each row ends, while the others still decode, so the caller can overlap work (scoring)
+        with generation; this default makes one `generate` call per distinct (n, budget) and calls
+        on_done when each returns."""
+        counts = [n] * len(prefixes) if isinstance(n, int) else [int(k) for k in n]
+        budgets = [sampling.max_new_tokens] * len(prefixes) if max_new is None else [int(b) for b in max_new]
+        if len(counts) != len(prefixes) or len(budgets) != len(prefixes):
+            raise ValueError(f"need one count and one budget per prefix: {len(prefixes)} prefixes, "
+                             f"{len(counts)} counts, {len(budgets)} budgets")
+        out: list[list[Completion]] = [[] for _ in prefixes]
+        for key in sorted(set(zip(counts, budgets))):
+            idx = [i for i, k in enumerate(zip(counts, budgets)) if k == key]
+            if key[0] == 0:
+                continue
+            got = self.generate([prefixes[i] for i in idx], key[0], replace(sampling, max_new_tokens=key[1]), stop)
+            for i, group in zip(idx, got, strict=True):
+                out[i] = group
+                if on_done is not None:
+                    for j, completion in enumerate(group):
+                        on_done(i, j, completion)
+        return out
 
     @abstractmethod
     def sync_weights(self, model: Any) -> None:

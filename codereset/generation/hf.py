@@ -1,41 +1,70 @@
-"""Hugging Face `generate` backend (CPU and CUDA), batched across prefixes and samples.
+"""Hugging Face backend (CPU and CUDA): our own batched decoding loop on the model's forward.
 
-Every (prefix, sample) pair is one row; rows are sorted by prefix length, cut into chunks of at
-most `max_batch_size`, left-padded, and each chunk is one `model.generate` call. Stop strings are
-watched by `StopStrings`, a stopping criterion that decodes only the last few *generated* tokens
-of each live row (the prefix is never searched), and records the exact step at which a row's stop
-string was completed, so the returned ids end with that token. Greedy decoding (temperature 0)
-runs one row per prefix and copies it n times. `Sampling.seed` makes sampling reproducible for
-the same inputs, device and `max_batch_size` (the global torch RNG is left untouched).
+Why not `model.generate`: in a training step the rows of one call finish at very different
+lengths, and `generate` keeps decoding every row until the longest is done (a profiled main-job
+step kept only 44% of its decoded row-steps). It also re-encodes a shared prompt once per sample.
+This loop (`_decode`):
+- groups rows (prefix x sample) into chunks of at most `max_batch_size`, rows of the same prefix
+  together (sorted by prefix length when `sort_by_length`);
+- prefills each *distinct* prefix of a chunk once (left-padded, explicit position ids) and copies
+  its KV cache to that prefix's rows (`batch_select_indices`), so n samples of a prompt cost one
+  prompt forward;
+- decodes one token per live row per step with the KV cache; a row ends at EOS (not returned),
+  at the token completing a stop string (returned: only the last few *generated* tokens are
+  decoded to look for it, the prefix is never searched) or after `max_new_tokens`; finished rows
+  are dropped from the batch (the cache is compacted once a quarter of the batch is dead), so
+  they do not hold the rest hostage;
+- reports each finished continuation at once through `generate_streaming`'s `on_done`, so a
+  caller can score it while the others still decode.
+Sampling: temperature, then top-p (the smallest set of most likely tokens whose mass reaches
+top_p, as transformers' TopPLogitsWarper), then one multinomial draw; greedy takes the argmax and
+runs one row per prefix, copied n times. `Completion.logprobs` are log-softmax(logits / T) of
+the sampled tokens over the full vocabulary (before top-p; T = 1 for greedy), in fp32.
+`HFConfig.engine="generate"` runs the old path instead (one `model.generate` per chunk, no
+log-probs), the measured baseline of benchmarks/step_throughput.py.
+`Sampling.seed` makes sampling reproducible for the same inputs, device and `max_batch_size`
+through a private generator (the global torch RNG is left untouched); without a seed the global
+torch RNG is drawn from. A model whose config says `use_cache: false` is run without a cache
+(the whole sequence every step).
 """
 
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
-from typing import Any, Sequence
+from dataclasses import dataclass, replace
+from typing import Any, Callable, Sequence
 
 import torch
 from transformers import StoppingCriteria
 
 from codereset.generation.base import Completion, GenerationBackend, Sampling, as_token_ids
 
+ENGINES = ("loop", "generate")
+DEAD_SHARE = 0.25  # compact the batch once this share of its rows has finished
+
 
 @dataclass
 class HFConfig:
     """Options of the Hugging Face backend.
 
-    max_batch_size: most rows (prefix x sample) in one `generate` call; lower it when memory is
-        short, raise it on a GPU.
+    max_batch_size: most rows (prefix x sample) decoded together; lower it when memory is short,
+        raise it on a GPU.
     sort_by_length: put rows of similar prefix length in the same chunk (less padding).
+    engine: "loop" (our decoding loop, see the module docstring) or "generate" (one
+        `model.generate` call per chunk: every row decodes until the chunk's longest is done and
+        every sample re-encodes its prefix; kept as the measured baseline of
+        benchmarks/step_throughput.py).
     """
 
     max_batch_size: int = 64
     sort_by_length: bool = True
+    engine: str = "loop"
 
     def __post_init__(self) -> None:
         if self.max_batch_size < 1:
             raise ValueError(f"max_batch_size must be >= 1, got {self.max_batch_size}")
+        if self.engine not in ENGINES:
+            raise ValueError(f"unknown HF engine {self.engine!r}; known: {list(ENGINES)}")
 
 
 class StopStrings(StoppingCriteria):
@@ -66,8 +95,28 @@ class StopStrings(StoppingCriteria):
         return torch.tensor(done, dtype=torch.bool, device=input_ids.device)
 
 
+def sample_next(logits: torch.Tensor, sampling: Sampling,
+                generator: torch.Generator | None) -> tuple[torch.Tensor, torch.Tensor]:
+    """(next token per row, its log-prob under logits / T over the full vocabulary) for [rows, vocab]
+    logits; greedy (T = 0) takes the argmax and reports log-probs at T = 1."""
+    logits = logits.float()
+    if sampling.greedy:
+        logp = torch.log_softmax(logits, dim=-1)
+        token = logp.argmax(dim=-1)
+        return token, logp.gather(1, token[:, None])[:, 0]
+    logp = torch.log_softmax(logits / sampling.temperature, dim=-1)
+    probs = logp.exp()
+    if sampling.top_p < 1.0:
+        sorted_p, order = probs.sort(dim=-1, descending=True)
+        before = sorted_p.cumsum(dim=-1) - sorted_p  # mass of the strictly more likely tokens
+        sorted_p = sorted_p.masked_fill(before >= sampling.top_p, 0.0)
+        probs = torch.zeros_like(probs).scatter_(1, order, sorted_p)
+    token = torch.multinomial(probs, 1, generator=generator)[:, 0]
+    return token, logp.gather(1, token[:, None])[:, 0]
+
+
 class HFBackend(GenerationBackend):
-    """Generation with `model.generate` on the model's own device; see the module docstring."""
+    """Generation with our own decoding loop on the model's own device; see the module docstring."""
 
     Config = HFConfig
 
@@ -78,8 +127,11 @@ class HFBackend(GenerationBackend):
         if tokenizer.pad_token_id is None:
             raise ValueError("tokenizer has no pad token; load it with codereset.models.load_tokenizer "
                              "(which sets pad = EOS) or set tokenizer.pad_token")
-        self.stats = {"calls": 0, "generate_calls": 0, "rows": 0, "prefix_tokens": 0,
-                      "generated_tokens": 0, "time_s": 0.0}
+        # rows: continuations asked for; prefill_tokens: prefix tokens actually run (distinct
+        # prefixes once per chunk); row_steps: rows x decode steps computed, finished rows included
+        self.stats = {"calls": 0, "generate_calls": 0, "rows": 0, "prefix_tokens": 0, "prefill_tokens": 0,
+                      "generated_tokens": 0, "row_steps": 0, "time_s": 0.0}
+        self._keep_arg = True  # the model's forward takes logits_to_keep
 
     def sync_weights(self, model: Any) -> None:
         """The backend samples from the live model object, so syncing is pointing at `model`."""
@@ -87,7 +139,8 @@ class HFBackend(GenerationBackend):
 
     def eos_ids(self) -> list[int]:
         """EOS ids: the model's generation config and the tokenizer's, together."""
-        ids = self.model.generation_config.eos_token_id
+        gen = getattr(self.model, "generation_config", None)
+        ids = getattr(gen, "eos_token_id", None) if gen is not None else None
         ids = [] if ids is None else ([ids] if isinstance(ids, int) else list(ids))
         if self.tokenizer.eos_token_id is not None and self.tokenizer.eos_token_id not in ids:
             ids.append(self.tokenizer.eos_token_id)
@@ -95,39 +148,196 @@ class HFBackend(GenerationBackend):
 
     def generate(self, prefixes: Sequence[Sequence[int]] | Sequence[str], n: int, sampling: Sampling,
                  stop: Sequence[str] = ()) -> list[list[Completion]]:
-        if n < 1:
-            raise ValueError(f"n must be >= 1, got {n}")
+        return self.generate_streaming(prefixes, n, sampling, stop, None)
+
+    def generate_streaming(self, prefixes: Sequence[Sequence[int]] | Sequence[str], n: int | Sequence[int],
+                           sampling: Sampling, stop: Sequence[str] = (),
+                           on_done: Callable[[int, int, Completion], None] | None = None,
+                           max_new: Sequence[int] | None = None) -> list[list[Completion]]:
         started = time.perf_counter()
         ids = as_token_ids(self.tokenizer, prefixes)
-        draws = 1 if sampling.greedy else n
-        rows = [(p, j) for p in range(len(ids)) for j in range(draws)]
+        counts = [n] * len(ids) if isinstance(n, int) else [int(k) for k in n]
+        budgets = [sampling.max_new_tokens] * len(ids) if max_new is None else [int(b) for b in max_new]
+        if isinstance(n, int) and n < 1:
+            raise ValueError(f"n must be >= 1, got {n}")
+        if len(counts) != len(ids) or len(budgets) != len(ids) or min(counts, default=0) < 0 \
+                or min(budgets, default=1) < 1:
+            raise ValueError(f"need one count >= 0 and one budget >= 1 per prefix; got {len(ids)} prefixes, "
+                             f"counts {counts}, budgets {budgets}")
+        greedy = sampling.greedy
+        rows = [(p, j) for p in range(len(ids)) for j in range(1 if greedy and counts[p] else counts[p])]
         if self.cfg.sort_by_length:
-            rows.sort(key=lambda row: -len(ids[row[0]]))
+            rows.sort(key=lambda row: (-len(ids[row[0]]), row[0], row[1]))
+        if self.cfg.engine == "generate":  # model.generate needs one budget per chunk
+            rows.sort(key=lambda row: budgets[row[0]])
         results: dict[tuple[int, int], Completion] = {}
+
+        def finished(row: tuple[int, int], completion: Completion) -> None:
+            results[row] = completion
+            if on_done is None:
+                return
+            if greedy:  # n independent copies of the one continuation
+                for j in range(counts[row[0]]):
+                    on_done(row[0], j, completion if j == 0 else _copy(completion))
+            else:
+                on_done(row[0], row[1], completion)
+
         was_training = self.model.training
         self.model.eval()
         device = next(self.model.parameters()).device
-        rng_devices = [device] if device.type == "cuda" else []
+        generator = None
+        if sampling.seed is not None and not sampling.greedy:
+            generator = torch.Generator(device=device)
+            generator.manual_seed(sampling.seed)
         try:
-            with torch.random.fork_rng(devices=rng_devices, enabled=sampling.seed is not None):
-                if sampling.seed is not None:
-                    torch.manual_seed(sampling.seed)
-                size = self.cfg.max_batch_size
-                for s in range(0, len(rows), size):
-                    chunk = rows[s : s + size]
-                    outs = self._generate_chunk([ids[p] for p, _ in chunk], sampling, stop, device)
-                    results.update(zip(chunk, outs))
+            for chunk in self._chunks(rows, budgets):
+                report = lambda r, c, chunk=chunk: finished(chunk[r], c)  # noqa: E731
+                if self.cfg.engine == "generate":
+                    sub = replace(sampling, max_new_tokens=budgets[chunk[0][0]])
+                    with torch.random.fork_rng(devices=[device] if device.type == "cuda" else [],
+                                               enabled=generator is not None):
+                        if generator is not None:
+                            torch.manual_seed(int(torch.randint(2**62, (1,), generator=generator)))
+                        outs = self._generate_chunk([ids[p] for p, _ in chunk], sub, stop, device)
+                    for r, c in enumerate(outs):
+                        report(r, c)
+                else:
+                    self._decode([ids[p] for p, _ in chunk], [budgets[p] for p, _ in chunk], sampling, stop,
+                                 device, generator, report)
         finally:
             self.model.train(was_training)
-        out = [[results[(p, j if draws > 1 else 0)] for j in range(n)] for p in range(len(ids))]
-        if draws == 1 and n > 1:  # greedy: independent copies of the one continuation
-            out = [[Completion(list(c.token_ids), c.text, c.finish_reason) for c in group] for group in out]
+        out = [[results[(p, j if not greedy else 0)] for j in range(counts[p])] for p in range(len(ids))]
+        if greedy and on_done is None:
+            out = [[c if j == 0 else _copy(c) for j, c in enumerate(group)] for group in out]
         self.stats["calls"] += 1
         self.stats["rows"] += len(rows)
         self.stats["prefix_tokens"] += sum(len(ids[p]) for p, _ in rows)
         self.stats["generated_tokens"] += sum(len(c.token_ids) for c in results.values())
         self.stats["time_s"] += time.perf_counter() - started
         return out
+
+    def _chunks(self, rows: list[tuple[int, int]], budgets: list[int]) -> list[list[tuple[int, int]]]:
+        """Rows cut into chunks of at most max_batch_size (the generate engine: of one budget)."""
+        size, out = self.cfg.max_batch_size, []
+        for s in range(0, len(rows), size):
+            chunk = rows[s : s + size]
+            if self.cfg.engine == "generate":
+                for b in sorted({budgets[p] for p, _ in chunk}):
+                    out.append([row for row in chunk if budgets[row[0]] == b])
+            else:
+                out.append(chunk)
+        return out
+
+    # -- the decoding loop -------------------------------------------------------------------
+    def _forward(self, input_ids: torch.Tensor, attention: torch.Tensor, positions: torch.Tensor,
+                 cache: Any, use_cache: bool) -> tuple[torch.Tensor, Any]:
+        """Last-position logits [rows, vocab] and the updated cache."""
+        kwargs: dict[str, Any] = dict(input_ids=input_ids, attention_mask=attention, position_ids=positions,
+                                      use_cache=use_cache)
+        if use_cache:
+            kwargs["past_key_values"] = cache
+        if self._keep_arg:
+            try:
+                out = self.model(**kwargs, logits_to_keep=1)
+            except TypeError:
+                self._keep_arg = False
+                out = self.model(**kwargs)
+        else:
+            out = self.model(**kwargs)
+        return out.logits[:, -1, :], (getattr(out, "past_key_values", None) if use_cache else None)
+
+    @torch.no_grad()
+    def _decode(self, prefixes: list[list[int]], budgets: list[int], sampling: Sampling, stop: Sequence[str],
+                device: torch.device, generator: torch.Generator | None,
+                done: Callable[[int, Completion], None]) -> None:
+        """Decode every row of one chunk to its end, calling done(row, completion) as each ends."""
+        use_cache = bool(getattr(getattr(self.model, "config", None), "use_cache", True))
+        pad = self.tokenizer.pad_token_id
+        eos = set(self.eos_ids())
+        window = max((len(s) for s in stop), default=0) + 2
+        distinct: dict[tuple[int, ...], int] = {}
+        source = [distinct.setdefault(tuple(p), len(distinct)) for p in prefixes]
+        firsts = [list(p) for p in distinct]
+        if not use_cache:  # every row runs its own sequence anyway
+            firsts, source = [list(p) for p in prefixes], list(range(len(prefixes)))
+        width = max(len(p) for p in firsts)
+        input_ids = torch.full((len(firsts), width), pad, dtype=torch.long)
+        attention = torch.zeros((len(firsts), width), dtype=torch.long)
+        for r, p in enumerate(firsts):  # left padding
+            input_ids[r, width - len(p):] = torch.as_tensor(p, dtype=torch.long)
+            attention[r, width - len(p):] = 1
+        input_ids, attention = input_ids.to(device), attention.to(device)
+        positions = (attention.cumsum(-1) - 1).clamp(min=0)
+        logits, cache = self._forward(input_ids, attention, positions, None, use_cache)
+        if use_cache and cache is None:  # the model keeps no cache: run whole sequences from here on
+            use_cache = False
+            if source != list(range(len(firsts))):
+                input_ids, attention = input_ids[torch.as_tensor(source)], attention[torch.as_tensor(source)]
+                positions = positions[torch.as_tensor(source)]
+                logits = logits[torch.as_tensor(source)]
+                firsts, source = [list(p) for p in prefixes], list(range(len(prefixes)))
+        self.stats["generate_calls"] += 1
+        self.stats["prefill_tokens"] += sum(len(p) for p in firsts)
+        index = torch.as_tensor(source, dtype=torch.long, device=device)
+        if source != list(range(len(firsts))):  # copy each distinct prefix's cache to its rows
+            if cache is not None:
+                cache.batch_select_indices(index)
+            logits = logits[index]
+        attention = attention[index]
+        sequence = input_ids[index]  # only used without a cache
+        positions = positions[index][:, -1]
+        rows = list(range(len(prefixes)))  # batch position -> chunk row
+        alive = [True] * len(rows)
+        tokens: list[list[int]] = [[] for _ in rows]
+        logprobs: list[list[float]] = [[] for _ in rows]
+        eos_lp: dict[int, float] = {}
+        while True:
+            nxt, lp = sample_next(logits, sampling, generator)
+            self.stats["row_steps"] += len(rows)
+            nxt_list, lp_list = nxt.tolist(), lp.tolist()
+            check = []
+            for b, r in enumerate(rows):
+                if not alive[b]:
+                    continue
+                t = nxt_list[b]
+                if t in eos:
+                    alive[b] = False
+                    eos_lp[r] = lp_list[b]
+                    self._finish(done, r, tokens[r], logprobs[r], "eos", lp_list[b])
+                    continue
+                tokens[r].append(t)
+                logprobs[r].append(lp_list[b])
+                check.append(b)
+            if stop and check:
+                tails = self.tokenizer.batch_decode([tokens[rows[b]][-window:] for b in check])
+                for b, text in zip(check, tails):
+                    if any(s in text for s in stop):
+                        alive[b] = False
+                        self._finish(done, rows[b], tokens[rows[b]], logprobs[rows[b]], "stop")
+            for b in check:
+                if alive[b] and len(tokens[rows[b]]) >= budgets[rows[b]]:
+                    alive[b] = False
+                    self._finish(done, rows[b], tokens[rows[b]], logprobs[rows[b]], "length")
+            live = [b for b, a in enumerate(alive) if a]
+            if not live:
+                return
+            step_ids = nxt.masked_fill(~torch.as_tensor(alive, device=device), pad)
+            if len(rows) - len(live) >= max(1, DEAD_SHARE * len(rows)):  # drop finished rows
+                keep = torch.as_tensor(live, dtype=torch.long, device=device)
+                if cache is not None:
+                    cache.batch_select_indices(keep)
+                attention, positions, sequence = attention[keep], positions[keep], sequence[keep]
+                step_ids = step_ids[keep]
+                rows = [rows[b] for b in live]
+                alive = [True] * len(rows)
+            attention = torch.cat([attention, attention.new_ones((len(rows), 1))], dim=1)
+            positions = positions + 1
+            if use_cache:
+                logits, cache = self._forward(step_ids[:, None], attention, positions[:, None], cache, True)
+            else:
+                sequence = torch.cat([sequence, step_ids[:, None]], dim=1)
+                full = (attention.cumsum(-1) - 1).clamp(min=0)
+                logits, _ = self._forward(sequence, attention, full, None, False)
 
     def _generate_chunk(self, prefixes: list[list[int]], sampling: Sampling, stop: Sequence[str],
                         device: torch.device) -> list[Completion]:
@@ -159,6 +369,8 @@ class HFBackend(GenerationBackend):
             generation_config=gen_cfg, stopping_criteria=criteria,
         )
         self.stats["generate_calls"] += 1
+        self.stats["prefill_tokens"] += sum(len(p) for p in prefixes)
+        self.stats["row_steps"] += out.shape[0] * (out.shape[1] - width)
         generated = out[:, width:].tolist()
         eos_set = set(eos)
         completions = []
@@ -173,3 +385,13 @@ class HFBackend(GenerationBackend):
                 token_ids, reason = row, "length"
             completions.append(Completion(token_ids, self.tokenizer.decode(token_ids), reason))
         return completions
+
+    def _finish(self, done: Callable[[int, Completion], None], row: int, token_ids: list[int],
+                logprobs: list[float], reason: str, eos_logprob: float | None = None) -> None:
+        done(row, Completion(list(token_ids), self.tokenizer.decode(token_ids), reason, list(logprobs),
+                             eos_logprob))
+
+
+def _copy(c: Completion) -> Completion:
+    return Completion(list(c.token_ids), c.text, c.finish_reason,
+                      None if c.logprobs is None else list(c.logprobs), c.eos_logprob)

@@ -12,8 +12,13 @@ How it works:
   many of its prefix tokens came from the cache. Greedy decoding sends one request per prefix
   and copies it n times (the HF backend does the same). Stop strings are given to vLLM; the
   returned ids are then cut by the shared `stop_cut` rule so both backends end a continuation at
-  the same token. Log-probabilities are vLLM's raw log-softmax of the sampled tokens
-  (temperature 1, before top-p), i.e. log pi(y_t | ...) of the model being trained.
+  the same token. Log-probabilities: the engine runs with `logprobs_mode="processed_logprobs"`,
+  i.e. vLLM 0.32 reports log_softmax of the logits after temperature *and* top-p (its
+  "raw_logprobs" default is before temperature). That is the contract of
+  `Completion.logprobs` (log_softmax(logits / T) over the full vocabulary) exactly when
+  top_p = 1 and for greedy decoding (T = 1); with top_p < 1 vLLM renormalizes over the nucleus,
+  so its value exceeds the contract's by -log(nucleus mass), which lies in [0, -log(top_p)]
+  (at most 0.0513 at top_p 0.95), plus fp32 numerics (about 1e-5) on top.
 - `sync_weights(model)` rewrites the sync directory's weights file and has every worker reload
   it in place (vLLM's `reload_weights`, which re-runs the post-load weight processing such as
   the CPU GEMM weight prepacking, plus a refresh of tied embedding/head layers: see
@@ -42,7 +47,7 @@ import tempfile
 import time
 import weakref
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -218,7 +223,7 @@ class VLLMBackend(GenerationBackend):
             enable_prefix_caching=True, block_size=self.cfg.block_size,
             enforce_eager=self.cfg.enforce_eager, max_num_seqs=self.cfg.max_num_seqs,
             gpu_memory_utilization=self.cfg.gpu_memory_utilization,
-            worker_extension_cls=WORKER_EXTENSION,
+            worker_extension_cls=WORKER_EXTENSION, logprobs_mode="processed_logprobs",
         )
         if self.cfg.kv_cache_gib is not None:
             kwargs["kv_cache_memory_bytes"] = int(self.cfg.kv_cache_gib * 2**30)
@@ -277,24 +282,43 @@ class VLLMBackend(GenerationBackend):
 
     def generate(self, prefixes: Sequence[Sequence[int]] | Sequence[str], n: int, sampling: Sampling,
                  stop: Sequence[str] = ()) -> list[list[Completion]]:
-        from vllm.inputs import TokensPrompt
-
         if n < 1:
             raise ValueError(f"n must be >= 1, got {n}")
+        return self.generate_streaming(prefixes, n, sampling, stop)
+
+    def generate_streaming(self, prefixes: Sequence[Sequence[int]] | Sequence[str], n: int | Sequence[int],
+                           sampling: Sampling, stop: Sequence[str] = (), on_done: Any = None,
+                           max_new: Sequence[int] | None = None) -> list[list[Completion]]:
+        """All rows in ONE `llm.generate` (per-request counts and token budgets); on_done is called
+        for every continuation when the engine returns (the offline engine does not stream)."""
+        from vllm.inputs import TokensPrompt
+
         started = time.perf_counter()
         ids = as_token_ids(self.tokenizer, prefixes)
-        draws = 1 if sampling.greedy else n
-        rows = [(p, j) for p in range(len(ids)) for j in range(draws)]
-        params = [self.sampling_params(sampling, stop, None if sampling.seed is None else sampling.seed + k)
-                  for k in range(len(rows))]
+        counts = [n] * len(ids) if isinstance(n, int) else [int(k) for k in n]
+        budgets = [sampling.max_new_tokens] * len(ids) if max_new is None else [int(b) for b in max_new]
+        if len(counts) != len(ids) or len(budgets) != len(ids) or min(counts, default=0) < 0:
+            raise ValueError(f"need one count >= 0 and one budget per prefix; got {len(ids)} prefixes, "
+                             f"counts {counts}, budgets {budgets}")
+        greedy = sampling.greedy
+        rows = [(p, j) for p in range(len(ids)) for j in range(1 if greedy and counts[p] else counts[p])]
+        params = [self.sampling_params(replace(sampling, max_new_tokens=budgets[p]), stop,
+                                       None if sampling.seed is None else sampling.seed + k)
+                  for k, (p, _) in enumerate(rows)]
         prompts = [TokensPrompt(prompt_token_ids=ids[p]) for p, _ in rows]
-        outs = self.llm.generate(prompts, params, use_tqdm=False, lora_request=self._lora_request)
+        outs = self.llm.generate(prompts, params, use_tqdm=False, lora_request=self._lora_request) if rows else []
         results = {row: self._completion(out, stop) for row, out in zip(rows, outs)}
-        groups = [[results[(p, j if draws > 1 else 0)] for j in range(n)] for p in range(len(ids))]
-        if draws == 1 and n > 1:  # greedy: independent copies of the one continuation
-            groups = [[Completion(list(c.token_ids), c.text, c.finish_reason, list(c.logprobs or []))
-                       for c in g] for g in groups]
+        groups = [[results[(p, 0 if greedy else j)] for j in range(counts[p])] for p in range(len(ids))]
+        if greedy:  # independent copies of the one continuation
+            groups = [[c if j == 0 else Completion(list(c.token_ids), c.text, c.finish_reason,
+                                                   None if c.logprobs is None else list(c.logprobs),
+                                                   c.eos_logprob)
+                       for j, c in enumerate(g)] for g in groups]
         self._count(outs, results.values(), time.perf_counter() - started)
+        if on_done is not None:
+            for p, group in enumerate(groups):
+                for j, completion in enumerate(group):
+                    on_done(p, j, completion)
         return groups
 
     def _completion(self, out: Any, stop: Sequence[str]) -> Completion:
@@ -305,7 +329,10 @@ class VLLMBackend(GenerationBackend):
         if reason == "length" and gen.finish_reason == "stop" and len(kept) == len(raw):
             reason = "eos"  # vLLM stopped at an EOS id it did not return
         logprobs = [lp[t].logprob for lp, t in zip(gen.logprobs or [], kept)] if gen.logprobs else None
-        return Completion(kept, self.tokenizer.decode(kept), reason, logprobs)
+        eos_logprob = None
+        if reason == "eos" and gen.logprobs and len(raw) > len(kept) and raw[len(kept)] in gen.logprobs[len(kept)]:
+            eos_logprob = float(gen.logprobs[len(kept)][raw[len(kept)]].logprob)
+        return Completion(kept, self.tokenizer.decode(kept), reason, logprobs, eos_logprob)
 
     def sync_weights(self, model: Any) -> None:
         """Push `model`'s current weights into the running engine and reset its prefix cache."""

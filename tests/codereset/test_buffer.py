@@ -21,15 +21,15 @@ def tok():
     return byte_tokenizer()
 
 
-def build(tok, plan, agent="rrpo", h=2, n_tasks=1, **buffer_kw):
+def build(tok, plan, agent="rrpo", h=2, n_tasks=1, batching="step", seed=None, **buffer_kw):
     policy = PlannedPolicy({P.format(i): v for i, v in plan.items()})
     backend = ScriptedBackend(tok, policy)
     rules = ThoughtRules()
     cfg = AgentConfig(name=agent)
     agent_obj = make_agent(agent, cfg, AgentContext(backend, rules, FixedAgentRng(h)))
-    roller = Roller(backend, rules)
+    roller = Roller(backend, rules, batching=batching)
     builder = BufferBuilder(BufferConfig(**buffer_kw), agent_obj, roller, MarkerVerifier())
-    buf = builder.build([make_task(i) for i in range(n_tasks)])
+    buf = builder.build([make_task(i) for i in range(n_tasks)], seed=seed)
     return buf, backend, policy
 
 
@@ -52,10 +52,11 @@ def test_1x4_seed_is_the_first_failure_and_the_reset_group_continues_its_prefix(
     assert policy.popped[P.format(0)] == list("RWRWRWWW")
 
 
-def test_seed_search_draws_in_batches_until_a_failure(tok):
-    buf, _, _ = build(tok, {0: "RRRR" + "RRRR" + "RWRR" + "WWWW"}, h=1)
+@pytest.mark.parametrize("batching", ["step", "per_round"])
+def test_seed_search_draws_in_batches_until_a_failure(tok, batching):
+    buf, _, _ = build(tok, {0: "RRRR" + "RRRR" + "RWRR" + "WWWW"}, h=1, batching=batching)
     p = buf.prompts[0]
-    assert len(p.draws) == 12                      # 4 base + 2 search rounds of 4
+    assert len(p.draws) == 12                      # 4 base + 8 at once, or 2 search rounds of 4
     assert p.seeds == [p.draws[9]]                 # the first failure in draw order
     assert len(p.untrained_draws()) == 8           # search draws are not trained
     assert p.groups[1].h == 1 and p.groups[1].rollouts[0].prefix_len == 0
@@ -72,15 +73,18 @@ def test_seed_search_is_bounded_by_max_attempts(tok):
     assert p.untrained_draws() == []
 
 
-def test_no_seed_in_12_attempts_fills_the_slots_with_search_draws(tok):
-    buf, backend, _ = build(tok, {0: "R" * 12})
+@pytest.mark.parametrize("batching", ["step", "per_round"])
+def test_no_seed_in_12_attempts_fills_the_slots_with_search_draws(tok, batching):
+    buf, backend, _ = build(tok, {0: "R" * 12}, batching=batching)
     p = buf.prompts[0]
     assert len(p.draws) == 12 and p.seeds == []
     assert [g.kind for g in p.groups] == ["base", "fallback"]
     assert p.groups[1].rollouts == p.draws[4:8]
     assert all(r.kind == "fallback" for r in p.groups[1].rollouts)
     assert len(p.untrained_draws()) == 4
-    assert [c["n"] for c in backend.calls].count(4) == 3     # base + 2 search rounds; nothing more
+    firsts = [c["n"] for c in backend.calls if c["n"] > 1]  # later thoughts are drawn one per call
+    assert firsts == ([4, 4, 4] if batching == "per_round"  # base + 2 search rounds; nothing more
+                      else [4, 8])                          # base + one speculative round
 
 
 def test_2x4_has_no_trained_base_group_two_seeds_two_reset_groups(tok):

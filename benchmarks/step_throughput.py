@@ -1,0 +1,182 @@
+"""One SRPO training step on the main job's defaults, through the old path and the new one, in ONE run.
+
+    python benchmarks/step_throughput.py [--seed 0] [override ...]   # e.g. trainer.prompts_per_step=4
+
+Both steps are `Trainer.train_step(1)` of a trainer built by the project's own `Trainer.setup()`
+from conf/train.yaml with `+agent=srpo backend=hf` (and any extra Hydra overrides given), the
+same seed, each from a freshly loaded model:
+- old: `sampling.batching=per_round` (one generate call per distinct count and token budget,
+  the seed search in rounds of `buffer.search_batch`, scoring after each call),
+  `backend.hf.engine=generate` (one `model.generate` per chunk: every row decodes until the
+  chunk's longest is done, every sample re-encodes its prompt) and `trainer.forward=plain`
+  (whole sequences through the model);
+- new: the defaults (`sampling.batching=step`, the HF backend's own decoding loop, scoring
+  overlapped with generation, `trainer.forward=shared_prefix`).
+Both use the HF backend so they differ only in the path (vLLM: benchmarks/generation.py).
+
+Baselines measured in the same run, on the same model:
+- generation: one plain `model.generate` call of 32 rows on prompts of the step's prompt length
+  (the training prompts, cycled) with exactly 64 new tokens; target: the new step's generated
+  tokens per second of generate+localize time >= 1.0x it;
+- update: a plain full-sequence forward+backward (fp32, micro-batches of
+  trainer.micro_batch_size, the loss a plain sum of log-probs of the trained tokens) over the new
+  step's trained rollouts; target: the new step's trained tokens per second of update time
+  >= 0.6x its trained tokens per second.
+Targets on the 2-core machine (issue 12): step_speedup >= 4. The machine is shared: figures vary
+with the other jobs' load. The LAST line is exactly
+`step_speedup=<x> gen_rows_per_call=<mean> forward_tokens_per_trained_token=<old>/<new>`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))  # the repo root, when not pip-installed
+
+OLD = ["sampling.batching=per_round", "backend.hf.engine=generate", "trainer.forward=plain"]
+PHASES = ("generate", "verify", "localize", "train", "step")
+
+
+def make_trainer(overrides: list[str], out: Path):
+    from hydra import compose, initialize_config_dir
+    from omegaconf import OmegaConf
+
+    from codereset.config import conf_dir
+    from codereset.train import register
+    from codereset.trainer import Trainer
+
+    register()
+    with initialize_config_dir(config_dir=conf_dir(), version_base="1.3"):
+        cfg = compose(config_name="train", overrides=["+agent=srpo", "backend=hf", "trainer.progress=false",
+                                                      "logging.tensorboard=false", f"trainer.output_dir={out}",
+                                                      *overrides])
+    trainer = Trainer(OmegaConf.to_object(cfg), out, OmegaConf.to_yaml(cfg))
+    trainer.setup()
+    return trainer
+
+
+def run_step(overrides: list[str], out: Path) -> dict:
+    """One step (step 1) of a fresh trainer; returns its metrics row, its buffer and the trainer."""
+    trainer = make_trainer(overrides, out)
+    kept = {}
+    build = trainer.builder.build
+
+    def keep(tasks, *args, **kwargs):
+        kept["buf"] = build(tasks, *args, **kwargs)
+        return kept["buf"]
+
+    trainer.builder.build = keep
+    stats0 = dict(trainer.backend.stats)
+    row = trainer.train_step(1)
+    stats = {k: trainer.backend.stats[k] - stats0.get(k, 0) for k in ("row_steps", "generated_tokens")
+             if k in trainer.backend.stats}
+    return {"row": row, "buf": kept["buf"], "trainer": trainer, "backend": stats}
+
+
+def close(trainer) -> None:
+    trainer.verifier.close()
+    trainer.backend.close()
+
+
+def plain_generate(trainer, prompt_len: int, rows: int = 32, new: int = 64) -> float:
+    """Tokens/s of one plain model.generate call: `rows` training prompts cut to `prompt_len`."""
+    import torch
+    from transformers import GenerationConfig
+
+    ids = [trainer.roller.prompt_ids(t) for t in trainer.train_tasks[:rows]]
+    ids = [(p * (prompt_len // len(p) + 1))[:prompt_len] for p in ids]
+    ids = (ids * (rows // len(ids) + 1))[:rows]
+    x = torch.tensor(ids)
+    model = trainer.model
+    model.eval()
+    cfg = GenerationConfig(max_new_tokens=new, min_new_tokens=new, do_sample=True, temperature=0.7,
+                           top_p=0.95, top_k=0, pad_token_id=trainer.tokenizer.pad_token_id)
+    start = time.perf_counter()
+    with torch.no_grad():
+        out = model.generate(input_ids=x, attention_mask=torch.ones_like(x), generation_config=cfg)
+    seconds = time.perf_counter() - start
+    model.train()
+    return rows * (out.shape[1] - x.shape[1]) / seconds
+
+
+def plain_update(trainer, rollouts, micro: int) -> float:
+    """Trained tokens/s of a plain full-sequence forward+backward over `rollouts` (no step taken)."""
+    import torch
+
+    model = trainer.model
+    pad = trainer.tokenizer.pad_token_id
+    trained = 0
+    start = time.perf_counter()
+    for s in range(0, len(rollouts), micro):
+        chunk = rollouts[s : s + micro]
+        seqs = [r.sequence() for r in chunk]
+        width = max(len(q) for q in seqs)
+        ids = torch.full((len(seqs), width), pad, dtype=torch.long)
+        mask = torch.zeros((len(seqs), width), dtype=torch.bool)
+        for i, q in enumerate(seqs):
+            ids[i, : len(q)] = torch.tensor(q)
+            mask[i, chunk[i].trained_from : len(q)] = True
+        logits = model(input_ids=ids, attention_mask=(ids != pad) | mask).logits[:, :-1].float()
+        logp = torch.log_softmax(logits, -1).gather(-1, ids[:, 1:, None])[..., 0]
+        (-(logp * mask[:, 1:]).sum()).backward()
+        trained += int(mask.sum())
+    seconds = time.perf_counter() - start
+    model.zero_grad(set_to_none=True)
+    return trained / seconds
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("overrides", nargs="*", help="extra Hydra overrides for both steps")
+    args = ap.parse_args()
+    extra = [f"seed={args.seed}", *args.overrides]
+    tmp = Path(tempfile.mkdtemp(prefix="codereset-step-bench-"))
+    results = {}
+    for name, overrides in (("old", OLD), ("new", [])):
+        print(f"[{name}] one step with {' '.join(overrides + extra) or 'the defaults'} ...", flush=True)
+        results[name] = run_step([*overrides, *extra], tmp / name)
+        if name == "old":
+            close(results[name]["trainer"])
+    new = results["new"]
+    trainer = new["trainer"]
+    rollouts = [r for g in new["buf"].groups for r in g.rollouts]
+    prompt_len = round(sum(len(r.prompt_ids) for r in rollouts) / len(rollouts))
+    gen_base = plain_generate(trainer, prompt_len)
+    upd_base = plain_update(trainer, rollouts, trainer.cfg.trainer.micro_batch_size)
+    close(trainer)
+
+    print(f"\n{'phase (s)':<14}{'old':>10}{'new':>10}{'old/new':>10}")
+    for phase in PHASES:
+        a, b = (results[k]["row"][f"time_{phase}_s"] for k in ("old", "new"))
+        print(f"{phase:<14}{a:>10.1f}{b:>10.1f}{(a / b if b else float('nan')):>10.2f}")
+    for key in ("verify_busy", ):
+        print(f"{key:<14}{results['old']['row']['time_verify_busy_s']:>10.1f}{new['row']['time_verify_busy_s']:>10.1f}")
+    for name in ("old", "new"):
+        row, be = results[name]["row"], results[name]["backend"]
+        kept = be.get("generated_tokens", 0) / be["row_steps"] if be.get("row_steps") else float("nan")
+        print(f"[{name}] tokens generated {row['tokens_generated']} (trained {row['tokens_trained']}, seed search "
+              f"{row['tokens_seed_search']}, localization {row['tokens_localization']}); backend calls "
+              f"{row['gen_calls']}, rows/call {row['gen_rows_per_call']:.1f}; decoded row-steps kept {kept:.2f}; "
+              f"forward tokens per trained token {row.get('forward_tokens_per_trained_token')}")
+    row = new["row"]
+    gen_rate = row["tokens_generated"] / max(row["time_generate_s"] + row["time_localize_s"], 1e-9)
+    upd_rate = row["tokens_trained"] / max(row["time_train_s"], 1e-9)
+    print(f"generation: new step {gen_rate:.1f} tokens/s of generate+localize vs plain batch-32 generate "
+          f"(prompt {prompt_len} tokens, 64 new) {gen_base:.1f} tokens/s: {gen_rate / gen_base:.2f}x (target >= 1.0)")
+    print(f"update: new step {upd_rate:.1f} trained tokens/s of train time vs plain full-sequence "
+          f"forward+backward {upd_base:.1f}: {upd_rate / upd_base:.2f}x (target >= 0.6)")
+    speedup = results["old"]["row"]["time_step_s"] / row["time_step_s"]
+    ftt = [results[k]["row"].get("forward_tokens_per_trained_token") for k in ("old", "new")]
+    fmt = lambda v: "nan" if v is None else f"{v:.2f}"  # noqa: E731
+    print(f"step_speedup={speedup:.2f} gen_rows_per_call={row['gen_rows_per_call']:.1f} "
+          f"forward_tokens_per_trained_token={fmt(ftt[0])}/{fmt(ftt[1])}")
+
+
+if __name__ == "__main__":
+    main()
