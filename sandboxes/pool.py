@@ -29,7 +29,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from .backends import Backend, remove_leftovers
+from .backends import Backend
 from .backends.base import usable_cpus
 from .session import READ_CHUNK
 from .specs import AssertTests, Limits, StdioTests, check_spec
@@ -80,6 +80,7 @@ class Worker:
 
     def __init__(self, backend: Backend, limits: Limits, cpu: int | None = None):
         self.cpu = cpu
+        self.backend = backend
         self.config = json.dumps({"backend": backend.name,
                                   "options": dataclasses.asdict(backend.config),
                                   "limits": limits.to_dict(), "cpu": cpu})
@@ -157,7 +158,7 @@ class Worker:
             self.proc.wait()
             self.proc.stdout.close()
             self.proc.stdin.close()
-            remove_leftovers(self.proc.pid)
+            self.backend.remove_leftovers(self.proc.pid)
             self.proc = None
 
     def stop(self) -> None:

@@ -6,14 +6,22 @@ everything after the launch (spawning candidates, limits, killing, judging) is s
 
 from __future__ import annotations
 
+import glob
 import json
 import os
+import shutil
 import socket
+import tempfile
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from typing import Callable, ClassVar
 
 from ..specs import Limits
+from . import cgroup
+
+# Host directories a judge's sandboxes keep while they run, named <prefix><judge pid>-...
+SOCKDIR_PREFIX = "codereset-docker-"   # docker: the runner's socket, until it connects
+DEV_PREFIX = "codereset-bwrap-dev-"    # bwrap as root: the sandbox's own device nodes
 
 
 @dataclass(frozen=True)
@@ -63,6 +71,21 @@ class Backend(ABC):
     @abstractmethod
     def launch(self, uid: int, limits: Limits) -> Launched:
         """Start one runner server whose candidates run as ``uid`` (when root allows it)."""
+
+    def leftovers(self, judge_pid: int) -> list[str]:
+        """What the sandboxes of judge ``judge_pid`` keep on the host while they run (socket
+        and device directories, cgroups; containers for docker). A judge removes them itself
+        when it closes; for one that was killed, ``pool`` calls ``remove_leftovers``."""
+        tmp = tempfile.gettempdir()
+        found = [p for prefix in (SOCKDIR_PREFIX, DEV_PREFIX)
+                 for p in glob.glob(f"{tmp}/{prefix}{judge_pid}-*")]
+        return found + cgroup.leftovers(judge_pid)
+
+    def remove_leftovers(self, judge_pid: int) -> None:
+        for path in self.leftovers(judge_pid):
+            if path.startswith(tempfile.gettempdir() + "/"):
+                shutil.rmtree(path, ignore_errors=True)
+        cgroup.remove_leftovers(judge_pid)
 
 
 # The whole environment a runner starts with: nothing of the host process's (a forked candidate

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 
 from ..layout import RUNNER_DIR, RUNNER_MOUNT, host_layout
 from ..specs import MiB, Limits
-from .base import RUNNER_ENV, Backend, Isolation, Launched, boot_args, is_root
+from .base import DEV_PREFIX, RUNNER_ENV, Backend, Isolation, Launched, boot_args, is_root
 from .cgroup import available as cgroups_unavailable
 from .cgroup import sandbox_cgroup
 
@@ -60,7 +60,6 @@ def _probe(bwrap: str, root: bool) -> str | None:
 
 
 DEVICES = {"null": (1, 3), "zero": (1, 5), "full": (1, 7), "random": (1, 8), "urandom": (1, 9)}
-DEV_PREFIX = "codereset-bwrap-dev-"
 
 
 def make_devices() -> str:

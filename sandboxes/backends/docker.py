@@ -30,11 +30,11 @@ from dataclasses import dataclass
 from ..dockerimage import ensure_offline_image
 from ..layout import RUNNER_DIR, RUNNER_MOUNT, host_layout
 from ..specs import Limits
-from .base import Backend, Isolation, Launched, boot_args, usable_cpus
+from .base import SOCKDIR_PREFIX, Backend, Isolation, Launched, boot_args, usable_cpus
 
 SOCKET_DIR = "/run/codereset"
-SOCKDIR_PREFIX = "codereset-docker-"
 API_TIMEOUT_S = 60
+JUDGE_LABEL = "codereset.judge"  # the pid of the judge that started the container
 
 
 @dataclass(frozen=True)
@@ -141,7 +141,8 @@ class DockerBackend(Backend):
                       pids_limit=limits.max_processes + 8, mem_limit=memory,
                       memswap_limit=memory, nano_cpus=10**9, user=f"{uid}:{uid}",
                       hostname="sandbox", working_dir="/tmp", tmpfs=tmpfs, volumes=volumes,
-                      log_config=docker.types.LogConfig(type="none"), stdin_open=False)
+                      log_config=docker.types.LogConfig(type="none"), stdin_open=False,
+                      labels={JUDGE_LABEL: str(os.getpid())})
         cpus = usable_cpus()
         if pin and cpus and len(cpus) < (os.cpu_count() or len(cpus)):  # a pinned judge's
             kwargs["cpuset_cpus"] = ",".join(map(str, cpus))
@@ -190,6 +191,24 @@ class DockerBackend(Backend):
         except docker.errors.APIError as e:
             if e.status_code != 409:  # 409: its auto-removal is already under way
                 raise
+
+    def _containers(self, judge_pid: int) -> list:
+        try:
+            return self.client.containers.list(
+                all=True, filters={"label": f"{JUDGE_LABEL}={judge_pid}"})
+        except Exception:  # noqa: BLE001 - no engine: no containers
+            return []
+
+    def leftovers(self, judge_pid: int) -> list[str]:
+        """Also the judge's containers: one created but never started (the judge was killed
+        between the two calls) would stay forever; a started one ends with its runner."""
+        return super().leftovers(judge_pid) + [f"container {c.name}"
+                                               for c in self._containers(judge_pid)]
+
+    def remove_leftovers(self, judge_pid: int) -> None:
+        super().remove_leftovers(judge_pid)
+        for c in self._containers(judge_pid):
+            self._remove(c.name)
 
     def _state(self, name: str) -> str:
         """How a container that did not connect ended, for the error message."""

@@ -16,7 +16,6 @@ import uuid
 import pytest
 
 from sandboxes import AssertTests, CallTests, Limits, make_sandbox
-from sandboxes.backends import leftovers
 from sandboxes.judge import JUDGE_MEMORY_BYTES
 from sandboxes.pool import JUDGE_GRACE_S
 
@@ -311,9 +310,9 @@ def test_a_killed_judge_leaves_nothing_on_the_host(backend_name):
             v = sb.run(GOOD, ADD)
             assert v.passed and v.attempts == 2, v
             deadline = time.monotonic() + 10
-            while leftovers(pid) and time.monotonic() < deadline:
+            while sb.backend.leftovers(pid) and time.monotonic() < deadline:
                 time.sleep(0.1)
-            assert leftovers(pid) == [], leftovers(pid)
+            assert sb.backend.leftovers(pid) == [], sb.backend.leftovers(pid)
         pids = [w.proc.pid for w in sb.workers]
     for pid in pids:
-        assert leftovers(pid) == []
+        assert sb.backend.leftovers(pid) == []
