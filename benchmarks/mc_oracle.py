@@ -13,7 +13,9 @@
    as CARO does), and the MC oracle's from V_0..V_n at `--k` continuations per state (one batched
    call), for each drop threshold in `--thresholds`.
 Printed: per threshold, the share of failed rollouts where both give the same h (and within one
-step), beside RRPO's chance level (a uniform h agrees with probability 1/n); the cost: MC tokens
+step), beside RRPO's chance level (a uniform h agrees with probability 1/n), and how often the MC
+oracle finds a drop at all (it cannot where every estimated value is below the threshold, as for
+a policy that rarely succeeds) and how often it then agrees; the cost: MC tokens
 per failed rollout and as a ratio to the tokens of the rollouts themselves (same run). Writes
 benchmarks/results/mc_oracle/{summary.json,output.txt} (or `--out`). The machine is shared: token counts are
 exact, wall times are not comparable across runs.
@@ -110,7 +112,11 @@ def main() -> None:
     for thr in args.thresholds:
         mc_j = [mc_first_error(v.values, thr) for v in mc.per_rollout]
         mc_h = [r.n_thoughts if j is None else j + 1 for r, j in zip(failed, mc_j)]
-        row = {"mc_found_error": round(sum(j is not None for j in mc_j) / len(failed), 4)}
+        found = [x for x, j in enumerate(mc_j) if j is not None]
+        row = {"mc_found_error": round(len(found) / len(failed), 4),
+               # precision when the MC oracle names an error itself (no fallback to h = n)
+               "agreement_when_mc_found": (round(sum(exact_h[x] == mc_h[x] for x in found) / len(found), 4)
+                                           if found else None), "mc_found_n": len(found)}
         for name, idx in subsets.items():
             row[f"agreement_{name}"] = (round(sum(exact_h[x] == mc_h[x] for x in idx) / len(idx), 4)
                                         if idx else None)
@@ -142,7 +148,8 @@ def main() -> None:
     for thr, m in per_threshold.items():
         lines.append(f"  MC K={args.k} drop > {thr:<6}:   {fmt(m['agreement_all'])} / {fmt(m['agreement_multi_thought'])}"
                      f" / {fmt(m['agreement_exact_found'])}   (within one step: {fmt(m['within_one_multi_thought'])} "
-                     f"on >= 2 thoughts; MC finds a drop in {m['mc_found_error']:.3f})")
+                     f"on >= 2 thoughts; MC finds a drop in {m['mc_found_error']:.3f}, and then agrees in "
+                     f"{fmt(m['agreement_when_mc_found'])} of {m['mc_found_n']})")
     lines.append(f"cost: {mc.tokens} MC tokens ({mc.continuations} continuations), "
                  f"{summary['mc_tokens_per_failed_rollout']:.0f} per failed rollout, "
                  f"{summary['mc_to_rollout_token_ratio']:.2f}x the tokens of all {len(rollouts)} rollouts "
