@@ -2,8 +2,12 @@
 
 Registry `LOSSES`, lookup `get_loss(name)`. One signature for all:
 
-    fn(logprobs (B,T), old_logprobs (B,T) | None, advantages (B,), mask (B,T), cfg: LossConfig)
+    fn(logprobs (B,T), old_logprobs (B,T) | None, advantages (B,) or (B,T), mask (B,T), cfg: LossConfig)
         -> (loss: scalar Tensor, stats: dict[str, float])
+
+Advantages are one per rollout (B,), or one per token (B,T) for per-token credit (VinePPO's
+per-thought values): A_i becomes A_it inside the token mean; (B,) is the same as (B,T) with each
+row constant.
 
 `logprobs[i, t]` is log pi(y_t | y_<t) of token t of rollout i under the current policy (with
 grad); `mask[i, t]` is 1 for the tokens rollout i trains on (its generated suffix: prompt, reset
@@ -54,8 +58,9 @@ def _check(logprobs: Tensor, advantages: Tensor, mask: Tensor, old: Tensor | Non
         raise ValueError(f"mask shape {tuple(mask.shape)} != logprobs shape {tuple(logprobs.shape)}")
     if old is not None and old.shape != logprobs.shape:
         raise ValueError(f"old_logprobs shape {tuple(old.shape)} != logprobs shape {tuple(logprobs.shape)}")
-    if advantages.shape != logprobs.shape[:1]:
-        raise ValueError(f"advantages must be (B,)={tuple(logprobs.shape[:1])}, got {tuple(advantages.shape)}")
+    if advantages.shape not in (logprobs.shape[:1], logprobs.shape):
+        raise ValueError(f"advantages must be (B,)={tuple(logprobs.shape[:1])} or (B,T)="
+                         f"{tuple(logprobs.shape)}, got {tuple(advantages.shape)}")
     return mask.to(logprobs.dtype)
 
 
@@ -69,14 +74,19 @@ def pg_loss(logprobs: Tensor, old_logprobs: Tensor | None, advantages: Tensor, m
     """- mean_i [A_i * mean_{t in mask_i} logprobs[i, t]]; shapes (B,T), -, (B,), (B,T)."""
     m = _check(logprobs, advantages, mask, old_logprobs)
     adv = advantages.to(logprobs.dtype).detach()
-    seq_logp = _seq_token_mean(logprobs, m)  # (B,)
-    loss = -(adv * seq_logp).mean()
+    if adv.dim() == 1:
+        seq_logp = _seq_token_mean(logprobs, m)  # (B,)
+        loss = -(adv * seq_logp).mean()
+        adv_abs = adv.abs().mean()
+    else:  # per-token advantages (B,T)
+        loss = -_seq_token_mean(adv * logprobs, m).mean()
+        adv_abs = _seq_token_mean(adv.abs(), m).mean()
     n_tok = m.sum()
     stats = {
         "loss": loss.item(),
         "mean_logprob": ((logprobs.detach() * m).sum() / n_tok.clamp(min=1.0)).item(),
         "tokens": int(n_tok.item()),
-        "advantage_abs_mean": adv.abs().mean().item(),
+        "advantage_abs_mean": adv_abs.item(),
     }
     return loss, stats
 
@@ -88,7 +98,8 @@ def clipped_loss(logprobs: Tensor, old_logprobs: Tensor | None, advantages: Tens
     old = logprobs.detach() if old_logprobs is None else old_logprobs.detach().to(logprobs.dtype)
     lo = 1.0 - cfg.clip_eps
     hi = 1.0 + (cfg.clip_eps if cfg.clip_eps_high is None else cfg.clip_eps_high)
-    adv = advantages.to(logprobs.dtype).detach()[:, None]  # (B,1)
+    adv = advantages.to(logprobs.dtype).detach()
+    adv = adv[:, None] if adv.dim() == 1 else adv  # (B,1) or (B,T)
     log_ratio = (logprobs - old) * m  # (B,T); 0 outside the mask so exp stays finite
     ratio = torch.exp(log_ratio)
     surrogate = torch.minimum(ratio * adv, ratio.clamp(lo, hi) * adv)  # (B,T)
@@ -101,7 +112,8 @@ def clipped_loss(logprobs: Tensor, old_logprobs: Tensor | None, advantages: Tens
             "loss": loss.item(),
             "mean_logprob": ((logprobs.detach() * m).sum() / n_tok).item(),
             "tokens": int(m.sum().item()),
-            "advantage_abs_mean": adv.abs().mean().item(),
+            "advantage_abs_mean": (adv.abs().mean() if adv.shape[1] == 1
+                                   else _seq_token_mean(adv.abs(), m).mean()).item(),
             "ratio_mean": ((ratio * m).sum() / n_tok).item(),
             "clip_frac": (clipped.sum() / n_tok).item(),
             "approx_kl": (approx_kl.sum() / n_tok).item(),

@@ -7,6 +7,10 @@ rollouts, accumulated over micro-batches so that it equals the loss of one batch
 NaN guard (a non-finite loss or gradient norm skips the update: gradients are dropped, weights
 stay as they were).
 
+Per-token advantages: a rollout whose `token_advantages` is set (one value per generated token,
+VinePPO's per-thought values) trains each token with its own value instead of the rollout's one
+advantage; the loss gets a (b,T) advantage tensor for that micro-batch (`codereset.losses`).
+
 Rollouts whose advantage is exactly 0 (e.g. every rollout of an all-equal group) add exactly 0 to
 both the loss and its gradient under every registered loss, so they are counted in B but not run
 through the model: the same update, less compute.
@@ -28,9 +32,12 @@ from codereset.losses import get_loss
 
 
 def assign_advantages(groups: Sequence[Any], estimator: str) -> None:
-    """Set `group.advantages` for every group from its own rewards."""
+    """Set `group.advantages` for every group from its own rewards (a group whose advantages an
+    agent already set when it built the group keeps them)."""
     fn = get_advantage(estimator)
     for group in groups:
+        if group.advantages is not None:
+            continue
         rewards = torch.tensor(group.rewards, dtype=torch.float32)  # (G,)
         group.advantages = [float(a) for a in fn(rewards)]
 
@@ -83,7 +90,8 @@ class PolicyUpdater:
         Data parallel (`dist.world_size` > 1): `rollouts` are this rank's share, B and the
         returned counts are global, and gradients are summed over ranks before clipping, so every
         rank applies the same update (see codereset.distributed)."""
-        active = [(r, a) for r, a in zip(rollouts, advantages, strict=True) if a != 0.0 and r.generated_tokens > 0]
+        active = [(r, a) for r, a in zip(rollouts, advantages, strict=True)
+                  if _any_advantage(r, a) and r.generated_tokens > 0]
         local = [len(rollouts), sum(r.generated_tokens for r in rollouts), len(active)]
         total, tokens, n_active = (int(v) for v in (dist.sum_values(local) if self.dist.enabled else local))
         self.optimizer.zero_grad(set_to_none=True)
@@ -98,7 +106,7 @@ class PolicyUpdater:
             batch = collate([r.sequence() for r, _ in chunk], [r.trained_from for r, _ in chunk],
                             self.pad_id).to(device)
             logprobs = token_logprobs(self.model, batch.input_ids, batch.attention_mask)  # (b,T)
-            adv = torch.tensor([a for _, a in chunk], dtype=torch.float32, device=device)  # (b,)
+            adv = _advantage_tensor(chunk, batch.loss_mask).to(device)  # (b,) or (b,T)
             loss, mb_stats = self.loss_fn(logprobs, None, adv, batch.loss_mask, self.loss_cfg)
             scaled = loss * (len(chunk) / total)
             if not torch.isfinite(scaled):
@@ -128,6 +136,31 @@ class PolicyUpdater:
         self.optimizer.step()
         self.optimizer.zero_grad(set_to_none=True)
         return UpdateResult(loss_sum, grad_norm, False, total, n_active, tokens, stats)
+
+
+def _any_advantage(rollout: Any, advantage: float) -> bool:
+    """Does this rollout add anything to the loss (a non-zero scalar or per-token advantage)?"""
+    per_token = getattr(rollout, "token_advantages", None)
+    return any(a != 0.0 for a in per_token) if per_token is not None else advantage != 0.0
+
+
+def _advantage_tensor(chunk: Sequence[tuple[Any, float]], loss_mask: torch.Tensor) -> torch.Tensor:
+    """(b,) scalar advantages, or (b,T) when a rollout of the chunk carries per-token advantages
+    (its values on its trained positions, the others' scalar on theirs)."""
+    if all(getattr(r, "token_advantages", None) is None for r, _ in chunk):
+        return torch.tensor([a for _, a in chunk], dtype=torch.float32)  # (b,)
+    out = torch.zeros(loss_mask.shape, dtype=torch.float32)  # (b,T)
+    for i, (r, a) in enumerate(chunk):
+        start, end = r.trained_from, len(r.sequence())
+        values = r.token_advantages
+        if values is None:
+            out[i, start:end] = float(a)
+            continue
+        if len(values) != end - start:
+            raise ValueError(f"a rollout has {len(values)} token advantages for {end - start} generated "
+                             "tokens; set one per generated token (EOS included)")
+        out[i, start:end] = torch.tensor(values, dtype=torch.float32)
+    return out
 
 
 def _merge_sums(parts: Sequence[dict]) -> dict:
