@@ -4,15 +4,15 @@ original, the critique prompt (binary and reference variants), token-exact condi
 import random
 
 import pytest
-from scripted_policy import STOP, MarkerVerifier, PlannedPolicy, ScriptedBackend, byte_tokenizer, make_task
+from scripted_policy import MarkerVerifier, PlannedPolicy, ScriptedBackend, byte_tokenizer, make_task
 
 from codereset.agents import AgentContext, make_agent
 from codereset.agents.critique_grpo import critique_message
 from codereset.buffer import BufferBuilder
 from codereset.config import AgentConfig, BufferConfig, CritiqueConfig
 from codereset.metrics import step_metrics
-from codereset.update import UpdateResult, assign_advantages
 from codereset.rollout import Roller
+from codereset.update import UpdateResult, assign_advantages
 from envs.rules import ThoughtRules
 
 P0 = "Problem number 0: solve it."
