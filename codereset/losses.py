@@ -21,7 +21,12 @@ batch into mini-batches for gradient accumulation it scales each mini-batch loss
 - "clipped" (PPO-style ablation): rho_t = exp(logprobs - old_logprobs),
   L = - mean_i mean_{t: mask} min(rho_t A_i, clip(rho_t, 1 - eps_low, 1 + eps_high) A_i).
   With old_logprobs None the step is on-policy: old = logprobs.detach(), so rho = 1 and its
-  gradient equals the "pg" gradient exactly (the loss *values* differ: -A vs -A*log pi).
+  gradient equals the "pg" gradient exactly (the loss *values* differ: -A vs -A*log pi). In
+  training the updater passes the sampler's log-probs (`uses_old_logprobs`), so with
+  `trainer.mini_batches` > 1 the later mini-batches see rho != 1 and the clip acts.
+
+`logprobs` are taken at `LossConfig.logprob_temperature` (`codereset.logprobs`). `clip_range` and
+`ratio_sums` are the clip bounds and ratio statistics the updater logs for every loss.
 """
 
 from __future__ import annotations
@@ -41,11 +46,16 @@ class LossConfig:
     clip_eps: clipped loss: the ratio is clipped below at 1 - clip_eps.
     clip_eps_high: clipped loss: the ratio is clipped above at 1 + clip_eps_high
         (None: the same as clip_eps).
+    logprob_temperature: temperature T of the trained log-probs, log softmax(logits / T):
+        "sampling" (default) = the sampling temperature, i.e. the distribution the rollouts were
+        drawn from (as TRL, verl, NeMo-RL and torchtune do; greedy sampling gives 1.0), or a
+        number > 0 written as text ("1.0" = untempered logits, the behaviour before issue 13).
     """
 
     name: str = "pg"
     clip_eps: float = 0.2
     clip_eps_high: float | None = None
+    logprob_temperature: str = "sampling"
 
 
 LossFn = Callable[[Tensor, "Tensor | None", Tensor, Tensor, LossConfig], "tuple[Tensor, dict]"]
@@ -91,13 +101,29 @@ def pg_loss(logprobs: Tensor, old_logprobs: Tensor | None, advantages: Tensor, m
     return loss, stats
 
 
+def clip_range(cfg: LossConfig) -> tuple[float, float]:
+    """(1 - clip_eps, 1 + clip_eps_high) of `cfg` (clip_eps_high None: clip_eps)."""
+    return 1.0 - cfg.clip_eps, 1.0 + (cfg.clip_eps if cfg.clip_eps_high is None else cfg.clip_eps_high)
+
+
+def ratio_sums(logprobs: Tensor, old: Tensor, mask: Tensor, lo: float, hi: float) -> dict[str, Tensor]:
+    """Sums over `mask` (bool (B,T)) of rho = exp(logprobs - old), of the clipped indicator
+    (rho outside [lo, hi]) and of the k3 estimate of KL(old || new), (rho - 1) - log rho; with the
+    count `ratio_n`. Positions outside the mask may hold anything (NaN included)."""
+    log_ratio = torch.where(mask, logprobs.detach() - torch.nan_to_num(old, nan=0.0), torch.zeros_like(logprobs))
+    ratio = torch.exp(log_ratio)
+    m = mask.to(ratio.dtype)
+    return {"ratio_n": m.sum(), "ratio_sum": (ratio * m).sum(),
+            "clip_sum": (((ratio < lo) | (ratio > hi)).to(m.dtype) * m).sum(),
+            "kl_sum": (((ratio - 1.0) - log_ratio) * m).sum()}
+
+
 def clipped_loss(logprobs: Tensor, old_logprobs: Tensor | None, advantages: Tensor, mask: Tensor,
                  cfg: LossConfig) -> tuple[Tensor, dict]:
     """PPO clipped surrogate, sequence-mean of token-means; shapes (B,T), (B,T)|None, (B,), (B,T)."""
     m = _check(logprobs, advantages, mask, old_logprobs)
     old = logprobs.detach() if old_logprobs is None else old_logprobs.detach().to(logprobs.dtype)
-    lo = 1.0 - cfg.clip_eps
-    hi = 1.0 + (cfg.clip_eps if cfg.clip_eps_high is None else cfg.clip_eps_high)
+    lo, hi = clip_range(cfg)
     adv = advantages.to(logprobs.dtype).detach()
     adv = adv[:, None] if adv.dim() == 1 else adv  # (B,1) or (B,T)
     log_ratio = (logprobs - old) * m  # (B,T); 0 outside the mask so exp stays finite
@@ -120,6 +146,8 @@ def clipped_loss(logprobs: Tensor, old_logprobs: Tensor | None, advantages: Tens
         }
     return loss, stats
 
+
+clipped_loss.uses_old_logprobs = True  # the updater supplies old log-probs (sampler's or re-scored)
 
 LOSSES: dict[str, LossFn] = {"pg": pg_loss, "clipped": clipped_loss}
 

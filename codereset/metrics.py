@@ -75,6 +75,7 @@ def step_metrics(step: int, buf: StepBuffer, update: Any, times: dict[str, float
         "grad_norm": update.grad_norm,
         "skipped_update": update.skipped,
         "mean_logprob": update.stats.get("mean_logprob"),
+        **update.metrics(),  # the update's own terms (codereset.update.UpdateResult.metrics)
         "tokens_trained": tokens_trained,
         "tokens_seed_search": tokens_search,
         "tokens_localization": localization_tokens,

@@ -29,6 +29,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any, Sequence
 
 from codereset.generation.base import Completion, Sampling, stop_cut
+from codereset.infra import score_with_retry
 from codereset.schema import ROLLOUT
 from envs import transition
 from envs.rules import DEFAULT_STOP, ThoughtRules
@@ -314,10 +315,11 @@ class Roller:
                             break
 
     def score(self, verifier: Any, rollouts: Sequence[Rollout]) -> None:
-        """Attach the verifier's outcome to every rollout (one batched `score_many` call)."""
+        """Attach the verifier's outcome to every rollout (one batched `score_many` call; rollouts
+        whose verification hit a sandbox error are re-verified once, `codereset.infra`)."""
         if not rollouts:
             return
-        outcomes = verifier.score_many([(r.task, r.thoughts) for r in rollouts])
+        outcomes = score_with_retry(verifier, [(r.task, r.thoughts) for r in rollouts])
         for rollout, outcome in zip(rollouts, outcomes, strict=True):
             rollout.outcome = outcome
 

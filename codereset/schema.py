@@ -116,6 +116,25 @@ METRICS = RowSchema(
         Key("grad_norm", "gradient norm before clipping; null when skipped"),
         Key("skipped_update", "true when the update was skipped (non-finite loss or gradient)"),
         Key("mean_logprob", "mean log-probability of the trained tokens; null when not computed"),
+        Key("forward_tokens", "tokens the update ran through the model, all mini-batches (trainer.forward="
+            "shared_prefix runs each shared prefix once; plain whole sequences; padding not counted)"),
+        Key("forward_tokens_per_trained_token", "forward_tokens / trained tokens of the rollouts run "
+            "through the model (non-zero advantage); null when none"),
+        Key("token_entropy", "mean per-token entropy (nats) of the tempered policy at the trained tokens "
+            "of the rollouts run through the model; null when none"),
+        Key("logprob_gap", "mean |trainer - sampler| log-prob over the trained tokens of the first "
+            "mini-batch (same weights; numerics, masks and tokenization only); null without sampler log-probs"),
+        Key("logprob_gap_max", "max of that gap; null without sampler log-probs"),
+        Key("ratio_mean", "mean importance ratio exp(trainer - old log-prob) over trained tokens, all "
+            "mini-batches (old = the sampler's); null without old log-probs"),
+        Key("clip_frac", "share of those tokens whose ratio lies outside the loss's clip range "
+            "[1 - loss.clip_eps, 1 + clip_eps_high]; null without old log-probs"),
+        Key("approx_kl", "mean k3 estimate of KL(old || new), (ratio - 1) - log ratio; null without old log-probs"),
+        Key("advantage_abs_mean", "mean |advantage| over the trained rollouts (zeros included)"),
+        Key("zero_advantage_frac", "share of the trained rollouts with advantage exactly 0 (not run through the model)"),
+        Key("rollouts_infra_failed", "rollouts whose verification failed twice for infrastructure reasons "
+            "(sandbox_error): left out of their group's normalization and of the update"),
+        Key("mini_batches", "optimizer steps of this update (trainer.mini_batches)"),
         Key("tokens_trained", "generated tokens of the trained rollouts (base, reset suffixes, fallback)"),
         Key("tokens_seed_search", "generated tokens of draws that are not trained (seed search, probes)"),
         Key("tokens_localization", "tokens SRPO's localizer generated"),

@@ -48,7 +48,7 @@ from codereset.resume import check_run_dir
 from codereset.rollout import Roller
 from codereset.rundir import RunDir
 from codereset.timing import PhaseTimes
-from codereset.update import PolicyUpdater, assign_advantages
+from codereset.update import PolicyUpdater, assign_advantages, split_mini_batches
 
 log = logging.getLogger("codereset.train")
 
@@ -109,7 +109,10 @@ class Trainer:
         self.optimizer = torch.optim.AdamW(params, lr=o.lr, weight_decay=o.weight_decay,
                                            betas=tuple(o.betas), eps=o.eps)
         self.updater = PolicyUpdater(self.model, self.optimizer, cfg.loss, cfg.trainer.micro_batch_size,
-                                     o.grad_clip, self.tokenizer.pad_token_id, self.dist)
+                                     o.grad_clip, self.tokenizer.pad_token_id, self.dist,
+                                     forward=cfg.trainer.forward, sampling_temperature=cfg.sampling.temperature)
+        split_mini_batches([[]] * (cfg.trainer.prompts_per_step // self.dist.world_size),
+                           cfg.trainer.mini_batches)  # a bad trainer.mini_batches fails now, not at step 1
         self._open_run_dir()
 
     def _check_run_dir(self) -> None:
@@ -239,12 +242,14 @@ class Trainer:
         buf = self.builder.build(tasks)
         times = buf.times
         assign_advantages(buf.groups, self.cfg.trainer.advantage)
-        rollouts = [r for g in buf.groups for r in g.rollouts]
-        advantages = [a for g in buf.groups for a in g.advantages]
+        per_prompt = [[(r, a) for g in p.groups for r, a in zip(g.rollouts, g.advantages, strict=True)]
+                      for p in buf.prompts]
+        batches = [([r for r, _ in mb], [a for _, a in mb])
+                   for mb in split_mini_batches(per_prompt, self.cfg.trainer.mini_batches)]
         with self.interrupts.protected():
             self._committing = True
             with times.phase("train"):
-                result = self.updater.step(rollouts, advantages)
+                result = self.updater.update(batches)  # trainer.mini_batches optimizer steps
                 if not result.skipped:
                     self.backend.sync_weights(self.model)
             self.nonfinite_streak = self.nonfinite_streak + 1 if result.skipped else 0

@@ -3,7 +3,7 @@
 import pytest
 import torch
 
-from codereset.logprobs import collate, position_ids_from_mask, token_logprobs
+from codereset.logprobs import collate, position_ids_from_mask, resolve_temperature, score_tokens, token_logprobs
 from codereset.losses import LossConfig, pg_loss
 from codereset.models import ModelConfig, load_model
 
@@ -102,3 +102,28 @@ def test_shape_mismatch_raises(tiny):
     model, _ = tiny
     with pytest.raises(ValueError, match="same"):
         token_logprobs(model, torch.ones(2, 3, dtype=torch.long), torch.ones(2, 4, dtype=torch.long))
+
+
+def test_tempered_logprobs_are_the_log_softmax_of_scaled_logits(tiny):
+    model, _ = tiny
+    seq = [3, 1, 4, 1, 5, 9, 2, 6]
+    ids = torch.tensor([seq])
+    with torch.no_grad():
+        logits = model(ids).logits[0].double()
+        for t in (0.5, 0.7, 2.0):
+            ref = torch.log_softmax(logits / t, dim=-1)
+            want = [0.0] + [ref[i - 1, seq[i]].item() for i in range(1, len(seq))]
+            assert token_logprobs(model, ids, torch.ones_like(ids), temperature=t)[0].tolist() == \
+                pytest.approx(want, abs=1e-5)
+            p = torch.softmax(logits / t, dim=-1)
+            ent = score_tokens(model, ids, torch.ones_like(ids), temperature=t).entropy[0, 1:]
+            assert ent.tolist() == pytest.approx((-(p * p.log()).sum(-1))[:-1].tolist(), abs=1e-5)
+
+
+def test_resolve_temperature():
+    assert resolve_temperature("sampling", 0.7) == 0.7
+    assert resolve_temperature("sampling", 0.0) == 1.0   # greedy sampling: untempered
+    assert resolve_temperature("1.0", 0.7) == 1.0 and resolve_temperature(0.5, 0.7) == 0.5
+    for bad in ("hot", "0", "-1", "nan"):
+        with pytest.raises(ValueError, match="logprob_temperature"):
+            resolve_temperature(bad, 0.7)
