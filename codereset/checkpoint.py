@@ -7,7 +7,8 @@ Layout under `<run>/checkpoints/`:
   latest                      text file naming the newest complete step directory
 A checkpoint is written into a hidden temporary directory and renamed into place, and `latest`
 is replaced atomically afterwards, so a run killed at any moment leaves the previous checkpoint
-intact. Only the newest `keep` step directories are kept.
+intact. Only the newest `keep` step directories are kept. Saving runs with transformers'
+progress bars off ("Writing model shards"), so the training bar is not broken into fragments.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from __future__ import annotations
 import json
 import random
 import shutil
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -51,6 +53,20 @@ def set_rng_state(state: dict) -> None:
         torch.cuda.set_rng_state_all(state["cuda"])
 
 
+@contextmanager
+def quiet_hf_progress():
+    """transformers' own progress bars off inside the block (restored afterwards)."""
+    from transformers.utils import logging as hf_logging
+
+    was_on = hf_logging.is_progress_bar_enabled()
+    hf_logging.disable_progress_bar()
+    try:
+        yield
+    finally:
+        if was_on:
+            hf_logging.enable_progress_bar()
+
+
 def save_checkpoint(root: Path, step: int, model: Any, tokenizer: Any, optimizer: Any,
                     state: dict, keep: int = 1) -> Path:
     """Write checkpoint `step` under `root` and point `latest` at it; returns its directory."""
@@ -60,8 +76,9 @@ def save_checkpoint(root: Path, step: int, model: Any, tokenizer: Any, optimizer
     if tmp.exists():
         shutil.rmtree(tmp)
     tmp.mkdir()
-    model.save_pretrained(tmp / "model")
-    tokenizer.save_pretrained(tmp / "model")
+    with quiet_hf_progress():
+        model.save_pretrained(tmp / "model")
+        tokenizer.save_pretrained(tmp / "model")
     torch.save({"step": step, "optimizer": optimizer.state_dict(), "rng": rng_state(), **state},
                tmp / STATE_FILE)
     if final.exists():

@@ -10,6 +10,9 @@ pass@k uses the unbiased estimator 1 - C(n-c,k)/C(n,k) per task, averaged over t
 are printed and appended to eval.jsonl in eval.output_dir (default: Hydra's run directory) with
 the run directory's eval.jsonl schema; `step` is the checkpoint's step (0 for a plain model).
 Every scored rollout (thoughts, finish, verdict) goes to eval_samples.jsonl beside it.
+The log (console and evaluate.log in the output directory) names model, suite, split, backend
+and sandbox first; a progress bar counts tasks (they are evaluated in a few batches, each one
+batched generate + sandbox call). Exit status 2 with one `error:` line for a bad configuration.
 """
 
 from __future__ import annotations
@@ -28,6 +31,9 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 import hydra
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig, OmegaConf
+
+from codereset.config import EvaluateConfig, conf_dir
+from codereset.preflight import check_evaluate_config, preflight
 
 log = logging.getLogger("codereset.evaluate")
 
@@ -48,10 +54,44 @@ def load_evaluated_model(cfg: Any) -> tuple[Any, Any, int]:
     return model, tokenizer, int(load_trainer_state(found)["step"])
 
 
-def evaluate(cfg: Any, out_dir: str | Path) -> list[dict]:
+PROGRESS_CHUNKS = 10  # batches the tasks are evaluated in (one progress-bar update each)
+
+
+def merge_results(parts: list[dict]) -> dict:
+    """One `evaluate_tasks` result from results on disjoint task lists (pass@k is a mean over
+    tasks, so the merge is exact)."""
+    per_task = [t for p in parts for t in p["per_task"]]
+    ks = parts[0]["k"]
+    return {"k": ks, "n_samples": parts[0]["n_samples"], "n_tasks": len(per_task), "per_task": per_task,
+            "pass_at_k": {str(k): sum(t["pass_at_k"][str(k)] for t in per_task) / len(per_task) for k in ks},
+            "tokens_generated": sum(p["tokens_generated"] for p in parts),
+            "samples": [s for p in parts for s in p["samples"]]}
+
+
+def evaluate_with_progress(roller: Any, verifier: Any, tasks: list, n: int, ks: list[int],
+                           progress: bool = True) -> dict:
+    """`evaluate_tasks` over `tasks` in up to PROGRESS_CHUNKS batches, with a progress bar."""
+    from tqdm.auto import tqdm
+
+    from codereset.evaluation import evaluate_tasks
+
+    if not tasks:
+        return evaluate_tasks(roller, verifier, tasks, n, ks)  # its error names the fix
+    size = max(1, -(-len(tasks) // PROGRESS_CHUNKS))
+    parts = []
+    with tqdm(total=len(tasks), desc="evaluate", unit="task", disable=not progress, dynamic_ncols=True) as bar:
+        for start in range(0, len(tasks), size):
+            chunk = tasks[start:start + size]
+            parts.append(evaluate_tasks(roller, verifier, chunk, n, ks))
+            bar.update(len(chunk))
+            bar.set_postfix({"pass@1": f"{merge_results(parts)['pass_at_k'][str(ks[0])]:.2f}"})
+    return merge_results(parts)
+
+
+def evaluate(cfg: EvaluateConfig, out_dir: str | Path) -> list[dict]:
     """Evaluate per `cfg` (an `EvaluateConfig`); returns the eval.jsonl rows it wrote."""
     from codereset.components import load_tasks, make_generation_backend, make_rules, make_verifier
-    from codereset.evaluation import eval_rows, eval_sample_rows, evaluate_tasks
+    from codereset.evaluation import eval_rows, eval_sample_rows
     from codereset.rollout import Roller
     from codereset.rundir import RunDir
 
@@ -69,12 +109,16 @@ def evaluate(cfg: Any, out_dir: str | Path) -> list[dict]:
     torch.manual_seed(cfg.seed)
     rules = make_rules(cfg.env)
     tasks = load_tasks(cfg.env, e.split, e.max_tasks)
+    log.info("evaluating model %s%s on %s/%s (%d tasks, %d sample(s) each, temperature %g) with "
+             "backend %s and sandbox %s; results to %s", cfg.model.name,
+             f" (weights of {e.checkpoint})" if e.checkpoint else "", cfg.env.tasks, e.split, len(tasks),
+             e.n_samples, e.temperature, cfg.backend.name, cfg.sandbox.kind, Path(out_dir) / "eval.jsonl")
     model, tokenizer, step = load_evaluated_model(cfg)
     backend = make_generation_backend(cfg.backend, model, tokenizer)
     roller = Roller(backend, rules, e.temperature, e.top_p, fewshot=cfg.env.fewshot, mode=e.mode)
-    verifier = make_verifier(cfg.sandbox, rules)
+    verifier = make_verifier(cfg.sandbox, rules, cfg.env.code_reward)
     try:
-        result = evaluate_tasks(roller, verifier, tasks, e.n_samples, list(e.k))
+        result = evaluate_with_progress(roller, verifier, tasks, e.n_samples, list(e.k), e.progress)
     finally:
         verifier.close()
         backend.close()
@@ -87,22 +131,24 @@ def evaluate(cfg: Any, out_dir: str | Path) -> list[dict]:
     return rows
 
 
-@hydra.main(config_path="../conf", config_name="evaluate", version_base="1.3")
+@hydra.main(config_path=conf_dir(), config_name="evaluate", version_base="1.3")
 def main(cfg: DictConfig) -> None:
     out_dir = cfg.eval.output_dir or HydraConfig.get().runtime.output_dir
     try:
+        check_evaluate_config(cfg)
         rows = evaluate(OmegaConf.to_object(cfg), out_dir)
     except ValueError as err:
         print(f"error: {err}", file=sys.stderr)
         sys.exit(2)
     for row in rows:
-        print(f"{row['suite']}/{row['split']}: pass@{row['k']} = {row['pass_at_k']:.4f} "
-              f"({row['n_tasks']} tasks, {row['n_samples']} samples each)")
-    print(f"rows appended to {Path(out_dir) / 'eval.jsonl'}")
+        log.info("%s/%s: pass@%s = %.4f (%d tasks, %d samples each)", row["suite"], row["split"], row["k"],
+                 row["pass_at_k"], row["n_tasks"], row["n_samples"])
+    log.info("rows appended to %s", Path(out_dir) / "eval.jsonl")
 
 
 if __name__ == "__main__":
     from codereset.train import register
 
     register()
+    preflight(sys.argv[1:], "evaluate", check_evaluate_config)
     main()

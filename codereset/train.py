@@ -3,12 +3,16 @@
 The defaults (conf/train.yaml) train SmolLM2-135M-Instruct on the `basic` code suite with the
 strongest available sandbox and the Hugging Face backend, sized for a 2-core CPU. There is no
 default agent: `+agent=grpo|rrpo|srpo|caro` picks one. Sweeps: `-m +agent=grpo,srpo seed=0,1,2`
-writes one run directory per job under Hydra's sweep directory.
+writes one run directory per job under Hydra's sweep directory, named by the job's overrides
+(e.g. `+agent=srpo,seed=1`).
 
 Useful overrides: `model=tiny` (fast, random weights), `trainer.steps=N`,
 `trainer.output_dir=DIR` (run directory), `trainer.resume=true` (continue DIR's run),
 `env=math_arith`, `buffer.split=2x4`, `backend=vllm`, `model.name=<HF id or path>`.
-Exit status: 0 finished, 1 failed, 130 interrupted (checkpoint saved), 2 bad configuration.
+Exit status: 0 finished, 1 failed, 130 interrupted (checkpoint saved), 2 bad configuration
+(one `error:` line saying what to change, printed before Hydra creates a directory or a model
+loads: `codereset.preflight`). A resume may change only the run-control keys of
+`codereset.resume.RESUME_MAY_CHANGE` (e.g. more trainer.steps).
 
 Data parallel on several GPUs (or CPU processes): `accelerate launch --num_processes N -m
 codereset.train +agent=srpo ...` or `torchrun --nproc_per_node N -m codereset.train ...`
@@ -32,7 +36,8 @@ from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf
 
 from codereset import distributed
-from codereset.config import register_configs
+from codereset.config import conf_dir, register_configs
+from codereset.preflight import ConfigError, check_agent, check_train_config, preflight
 
 log = logging.getLogger("codereset.train")
 EXIT_CODES = {"finished": 0, "failed": 1, "interrupted": 130}
@@ -49,21 +54,6 @@ def register() -> None:
     register_configs()
 
 
-class ConfigError(ValueError):
-    """A configuration that cannot run; the message says how to fix it."""
-
-
-def check_agent(cfg: DictConfig) -> None:
-    """Fail with the list of agents when none (or an unknown one) was chosen."""
-    from codereset.agents import AGENTS
-
-    if OmegaConf.is_missing(cfg.agent, "name"):
-        raise ConfigError(f"no agent chosen: add +agent=NAME, one of {sorted(AGENTS)} "
-                          "(e.g. python -m codereset.train +agent=srpo)")
-    if cfg.agent.name not in AGENTS:
-        raise ConfigError(f"unknown agent {cfg.agent.name!r}; known agents: {sorted(AGENTS)}")
-
-
 def run_directory(cfg: DictConfig) -> str:
     """trainer.output_dir, else the job's Hydra output directory (one per job in a sweep)."""
     hc = HydraConfig.get()
@@ -77,7 +67,7 @@ def train(cfg: DictConfig) -> str:
     """Build and run a Trainer from a composed config; returns the final run state."""
     from codereset.trainer import Trainer
 
-    check_agent(cfg)
+    check_train_config(cfg)
     info = distributed.from_env()
     if info.enabled and HydraConfig.get().mode == RunMode.MULTIRUN:
         raise ConfigError("a sweep (-m) cannot run under a multi-process launcher; launch one run "
@@ -107,7 +97,7 @@ def rank_overrides(info: distributed.DistInfo) -> list[str]:
             "hydra.output_subdir=null"]
 
 
-@hydra.main(config_path="../conf", config_name="train", version_base="1.3")
+@hydra.main(config_path=conf_dir(), config_name="train", version_base="1.3")
 def main(cfg: DictConfig) -> None:
     multirun = HydraConfig.get().mode == RunMode.MULTIRUN
     try:
@@ -123,5 +113,6 @@ def main(cfg: DictConfig) -> None:
 
 if __name__ == "__main__":
     register()
+    preflight(sys.argv[1:], "train", check_train_config)
     sys.argv += rank_overrides(distributed.from_env())
     main()

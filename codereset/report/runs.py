@@ -100,9 +100,12 @@ class Run:
 
     @property
     def state(self) -> str:
-        """`run_status.json`'s state, or "unknown" when the file is missing."""
+        """`run_status.json`'s state ("dead" for a "running" run whose owner process is gone:
+        `codereset.rundir.effective_state`), or "unknown" when the file is missing."""
         if self.status and isinstance(self.status.get("state"), str):
-            return self.status["state"]
+            from codereset.rundir import effective_state
+
+            return effective_state(self.status)
         return "unknown"
 
     def missing_metric_keys(self) -> list[str]:

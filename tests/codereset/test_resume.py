@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from codereset.rundir import RunDir
+from codereset.rundir import RunDir, effective_state
 
 ROOT = Path(__file__).resolve().parents[2]
 BASE = ["+agent=srpo", "model=tiny"]
@@ -53,14 +53,16 @@ def test_resume_after_kill_9_loses_and_duplicates_nothing(tmp_path):
     proc.wait(timeout=30)
     proc.stdout.close()
     proc.stderr.close()
-    assert json.loads((out / "run_status.json").read_text())["state"] == "running"
+    status = json.loads((out / "run_status.json").read_text())
+    assert status["state"] == "running" and effective_state(status) == "dead"   # killed, not live
     finish("trainer.steps=2", f"trainer.output_dir={out}", "trainer.resume=true")
     assert metric_steps(out) == [1, 2]
     per_step = Counter(r["step"] for r in RunDir(out).read("samples.jsonl"))
     assert set(per_step) == {1, 2} and len(set(per_step.values())) == 1   # no step twice
-    assert [r["step"] for r in RunDir(out).read("eval.jsonl")] == [2]
-    assert {r["step"] for r in RunDir(out).read("eval_samples.jsonl")} == {2}
-    assert json.loads((out / "run_status.json").read_text()) == {
+    assert [r["step"] for r in RunDir(out).read("eval.jsonl")] == [0, 2]   # step 0 validated once
+    assert {r["step"] for r in RunDir(out).read("eval_samples.jsonl")} == {0, 2}
+    status = json.loads((out / "run_status.json").read_text())
+    assert {k: status[k] for k in ("state", "last_step", "total_steps")} == {
         "state": "finished", "last_step": 2, "total_steps": 2}
 
 

@@ -16,6 +16,7 @@ from codereset.agents import AgentContext, make_agent
 from codereset.buffer import BufferBuilder
 from codereset.config import AgentConfig, BufferConfig
 from codereset.rollout import Roller
+from codereset.rundir import owner_alive
 from codereset.schema import METRICS
 from envs.rules import ThoughtRules
 from envs.tasks import load_suite
@@ -53,10 +54,12 @@ def check_run_dir(out: Path, agent: str, suite: str, steps: int = 2) -> None:
     assert ("reset" in groups) == (agent != "grpo") and "base" in groups
     for s in samples:
         assert len(s["rewards"]) == len(s["rollouts"]) and all(r["thoughts"] for r in s["rollouts"])
-    (ev,) = rows(out / "eval.jsonl")
+    start, ev = rows(out / "eval.jsonl")  # validation.at_start: the starting policy is step 0
+    assert (start["step"], start["split"], start["n_tasks"]) == (0, "val", 8)
     assert (ev["step"], ev["split"], ev["k"], ev["n_tasks"]) == (steps, "val", 1, 8)
     val_samples = rows(out / "eval_samples.jsonl")  # one greedy rollout per val task, as scored
-    assert [v["task_id"] for v in val_samples] == [t["task_id"] for t in ev["per_task"]]
+    assert [v["step"] for v in val_samples] == [0] * 8 + [steps] * 8
+    assert [v["task_id"] for v in val_samples[8:]] == [t["task_id"] for t in ev["per_task"]]
     assert [int(v["correct"]) for v in val_samples] == [t["correct"] for t in ev["per_task"]]
     assert all(v["step"] == steps and v["split"] == "val" and "verdict" in v for v in val_samples)
     latest = (out / "checkpoints" / "latest").read_text().strip()
@@ -65,7 +68,9 @@ def check_run_dir(out: Path, agent: str, suite: str, steps: int = 2) -> None:
     assert (out / "checkpoints" / latest / "model" / "config.json").is_file()
     assert list((out / "tb").glob("events.out.tfevents.*"))
     status = json.loads((out / "run_status.json").read_text())
+    owner = status.pop("owner")
     assert status == {"state": "finished", "last_step": steps, "total_steps": steps}
+    assert owner_alive(owner) is False          # the run's process has ended
 
 
 @pytest.mark.parametrize("agent, extra, suite", [
@@ -123,16 +128,16 @@ def test_buffer_scored_by_the_real_sandbox_on_basic_tasks():
         assert p.seeds == [base.rollouts[1]]
 
 
-def test_a_sweep_writes_one_run_dir_per_job(tmp_path):
+def test_a_sweep_writes_one_run_dir_per_job_named_by_its_overrides(tmp_path):
     proc = train("-m", "+agent=grpo,srpo", "model=tiny", "trainer.steps=1", f"hydra.sweep.dir={tmp_path}")
     assert proc.returncode == 0, proc.stderr[-4000:]
     agents = {}
-    for job in ("0", "1"):
-        out = tmp_path / job
-        agents[job] = OmegaConf.load(out / "config.yaml").agent.name
+    for agent in ("grpo", "srpo"):
+        out = tmp_path / f"+agent={agent},model=tiny,trainer.steps=1"
+        agents[agent] = OmegaConf.load(out / "config.yaml").agent.name
         assert [r["step"] for r in rows(out / "metrics.jsonl")] == [1]
         assert json.loads((out / "run_status.json").read_text())["state"] == "finished"
-    assert agents == {"0": "grpo", "1": "srpo"}
+    assert agents == {"grpo": "grpo", "srpo": "srpo"}
 
 
 def test_a_sweep_refuses_a_shared_output_dir(tmp_path):
