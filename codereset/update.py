@@ -94,31 +94,28 @@ def sampler_logprobs(rollout: Any) -> list[float | None] | None:
     """The sampler's log-prob of each trained token of `rollout` (its generated segments, then the
     sampled EOS), None entries where unknown; None when the backend gave none at all.
 
-    `Rollout.seg_logprobs` holds one list per segment (None when unknown); a list may carry one
-    extra value for the EOS that ended the episode (the backend drops EOS from token_ids)."""
-    segs = getattr(rollout, "seg_logprobs", None)
-    if not segs:
-        return None
+    Read from `Rollout.seg_logprobs` (one list per segment, None when unknown) and
+    `Rollout.eos_logprob` (the EOS that ended the episode; the backend drops EOS from token_ids)."""
+    segs = getattr(rollout, "seg_logprobs", None) or []
     generated = rollout.segments[rollout.prefix_len :]
+    lists = list(segs[rollout.prefix_len :])
+    if not any(lps is not None for lps in lists):
+        return None
+    if len(lists) != len(generated):
+        raise ValueError(f"a rollout has sampler log-probs for {len(lists)} of its {len(generated)} generated "
+                         "segments; the backend must report one list (or None) per segment")
     values: list[float | None] = []
-    eos: float | None = None
-    for k, (seg, lps) in enumerate(zip(generated, segs[rollout.prefix_len :])):
+    for seg, lps in zip(generated, lists):
         if lps is None:
             values.extend([None] * len(seg))
             continue
-        last = k == len(generated) - 1
-        if len(lps) == len(seg) + 1 and last and rollout.ended_with_eos:
-            lps, eos = lps[:-1], lps[-1]
         if len(lps) != len(seg):
             raise ValueError(f"a rollout's segment has {len(seg)} tokens but {len(lps)} sampler log-probs; "
-                             "the backend must give one per returned token (plus optionally the EOS)")
+                             "the backend must give one per returned token")
         values.extend(float(x) for x in lps)
-    if len(values) != sum(len(s) for s in generated):
-        raise ValueError("a rollout has sampler log-probs for fewer segments than it generated")
     if rollout.ended_with_eos:
-        values.append(eos)
-    if all(v is None for v in values):
-        return None
+        eos = getattr(rollout, "eos_logprob", None)
+        values.append(None if eos is None else float(eos))
     return values
 
 

@@ -144,9 +144,8 @@ def with_sampler_logprobs(model, rs, temperature=1.0, shift=None):
         for seg in r.segments[r.prefix_len:]:
             segs.append(lp[pos : pos + len(seg)])
             pos += len(seg)
-        if r.ended_with_eos:
-            segs[-1] = segs[-1] + [lp[pos]]  # the EOS's value rides on the last segment
         r.seg_logprobs = [None] * r.prefix_len + segs
+        r.eos_logprob = lp[pos] if r.ended_with_eos else None
     return rs
 
 
@@ -167,9 +166,9 @@ def test_sampler_logprobs_line_up_with_the_trained_tokens(tiny):
     for r in rs:
         assert len(sampler_logprobs(r)) == r.generated_tokens
     eos = rs[2]
-    eos.seg_logprobs = [[-0.5]]               # the backend gave no value for the EOS
+    eos.seg_logprobs, eos.eos_logprob = [[-0.5]], None   # the backend gave no value for the EOS
     assert sampler_logprobs(eos) == [-0.5, None]
-    eos.seg_logprobs = [[-0.5, -0.25, -1.0]]  # more values than tokens + EOS: a backend bug
+    eos.seg_logprobs = [[-0.5, -0.25]]                   # more values than tokens: a backend bug
     with pytest.raises(ValueError, match="sampler log-probs"):
         sampler_logprobs(eos)
     assert sampler_logprobs(rollouts()[0]) is None
