@@ -222,3 +222,21 @@ def test_same_train_and_val_tasks_warn(caplog):
         assert warn_if_same_tasks(tasks, tasks[:2], "train", "val")
     assert "validation measures recall" in caplog.text
     assert not warn_if_same_tasks(tasks[:2], tasks[2:], "train", "val")
+
+
+def test_the_readmes_bring_your_own_tasks_example_loads(tmp_path):
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    block = readme.split("## Bring your own tasks")[1].split("```json\n")[1].split("```")[0]
+    rows, buf = [], ""
+    for line in block.splitlines():          # the README wraps long rows over two lines
+        buf += line
+        try:
+            rows.append(json.loads(buf))
+            buf = ""
+        except json.JSONDecodeError:
+            continue
+    assert len(rows) == 4 and buf == ""
+    path = tmp_path / "mine.jsonl"
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    assert [t.task_id for t in load_suite("jsonl", "train", path=path)] == ["add", "echo", "pens"]
+    assert [t.task_id for t in load_suite("jsonl", "val", path=path)] == ["rev"]
