@@ -151,3 +151,94 @@ def test_metrics_row_of_a_known_step(tok):
     assert samples[1]["reset_index"] == 2 and samples[1]["rewards"] == [1.0, 0.0, 0.0, 0.0]
     assert samples[1]["advantages"] == pytest.approx([3 ** 0.5, -(3 ** -0.5), -(3 ** -0.5), -(3 ** -0.5)])
     assert len(samples[1]["seed_thoughts"]) == 3
+
+
+def _search_view(p):
+    """What the seed search decided for one prompt: seeds by draw index, trained group shapes."""
+    index = {id(r): i for i, r in enumerate(p.draws)}
+    return [index[id(s)] for s in p.seeds], [(g.kind, len(g.rollouts)) for g in p.groups]
+
+
+@pytest.mark.parametrize("split", ["1x4", "2x4"])
+def test_batched_seed_search_picks_the_same_seeds_as_the_sequential_one(tok, split):
+    """The policy's verdicts come in draw order per prompt, so a draw's outcome is fixed by its
+    position: the speculative search (all remaining attempts at once) and the sequential one
+    (search_batch=1) must then choose the same seeds (first failures in draw order, at most
+    max_attempts draws). Equal seeds for every outcome sequence means equal seed and reset
+    distributions for i.i.d. draws."""
+    import random
+
+    rng = random.Random(5)
+    plans = [{i: "".join(rng.choice("RRRW" if i % 2 else "RRRRRRRW") for _ in range(40)) for i in range(3)}
+             for _ in range(25)]
+    plans.append({0: "R" * 40, 1: "RRRR" + "R" * 7 + "W", 2: "WRRR"})
+    for plan in plans:
+        seq, _, _ = build(tok, plan, n_tasks=3, batching="per_round", search_batch=1, split=split, h=1)
+        fast, backend, _ = build(tok, plan, n_tasks=3, batching="step", split=split, h=1)
+        for a, b in zip(seq.prompts, fast.prompts):
+            assert _search_view(a) == _search_view(b), plan
+            assert len(a.draws) <= len(b.draws) <= 12     # speculation draws more, never past max_attempts
+        searching = [p for p in fast.prompts if len(p.draws) > 4]
+        if searching:  # one speculative call, all prompts short of seeds in it
+            calls = [c for c in backend.calls if c["n"] == 8]  # every such prompt has 8 attempts left
+            assert len(calls) == 1 and len(calls[0]["prefixes"]) == len(searching)
+
+
+def test_seeded_build_draws_the_paired_first_rollouts_in_one_seeded_call(tok):
+    _, backend, _ = build(tok, {0: "RWRW" + "RWWW"}, agent="grpo", seed=7)
+    firsts = [c for c in backend.calls if c["n"] > 1]
+    assert [(c["n"], c["sampling"].seed) for c in firsts] == [(4, 7), (4, None)]  # 4 of GRPO's 8 paired
+    _, backend, _ = build(tok, {0: "RWRW" + "RWWW"}, agent="rrpo", seed=7)
+    firsts = [c for c in backend.calls if c["n"] > 1]
+    assert (firsts[0]["n"], firsts[0]["sampling"].seed) == (4, 7)          # the base group
+    assert all(c["sampling"].seed is None for c in firsts[1:])             # the reset group: running stream
+
+
+def test_seeded_base_groups_are_identical_across_agents_on_a_real_sampler():
+    from codereset.generation.hf import HFBackend
+    from codereset.models import ModelConfig, load_model
+    from scripted_policy import MarkerVerifier
+
+    model, tk = load_model(ModelConfig(name="tiny", device="cpu"))
+    rules = ThoughtRules(max_thoughts=2, max_thought_tokens=6)
+    tasks = [make_task(i) for i in range(2)]
+    firsts = {}
+    for agent in ("grpo", "rrpo"):
+        backend = HFBackend(model, tk)
+        agent_obj = make_agent(agent, AgentConfig(name=agent), AgentContext(backend, rules, FixedAgentRng(1)))
+        roller = Roller(backend, rules, mode="continuous")
+        buf = BufferBuilder(BufferConfig(), agent_obj, roller, MarkerVerifier(rules)).build(tasks, seed=11)
+        firsts[agent] = [[r.segments for r in p.draws[:4]] for p in buf.prompts]
+    assert firsts["grpo"] == firsts["rrpo"]
+
+
+def test_rows_per_call_and_phase_times_add_up(tok):
+    import time
+
+    from scripted_policy import PlannedPolicy, ScriptedBackend
+
+    policy = PlannedPolicy({P.format(i): "RWRW" + "RRRR" for i in range(2)})
+    backend = ScriptedBackend(tok, policy)
+    backend.stats["rows"] = 0
+    generate = backend.generate
+
+    def counting(prefixes, n, sampling, stop=()):
+        backend.stats["rows"] += len(prefixes) * n
+        return generate(prefixes, n, sampling, stop)
+
+    backend.generate = counting
+    rules = ThoughtRules()
+    agent = make_agent("rrpo", AgentConfig(name="rrpo"), AgentContext(backend, rules, FixedAgentRng(2)))
+    builder = BufferBuilder(BufferConfig(), agent, Roller(backend, rules, mode="continuous"), MarkerVerifier())
+    start = time.perf_counter()
+    buf = builder.build([make_task(i) for i in range(2)])
+    wall = time.perf_counter() - start
+    assert buf.gen_calls == len(backend.calls) == 2        # base groups, reset groups: one call each
+    assert buf.gen_rows == 16 and buf.gen_rows_per_call == 8.0
+    assign_advantages(buf.groups, "group_norm")
+    row = step_metrics(1, buf, NO_UPDATE, dict(buf.times.seconds, step=wall))
+    assert row["gen_calls"] == 2 and row["gen_rows_per_call"] == 8.0
+    assert row["tokens_generated"] == row["tokens_trained"] + row["tokens_seed_search"] + row["tokens_localization"]
+    phases = sum(row[f"time_{k}_s"] for k in ("generate", "verify", "localize"))
+    assert 0 < phases <= wall and row["time_verify_busy_s"] >= 0
+    assert all(r.outcome is not None for g in buf.groups for r in g.rollouts)
