@@ -142,11 +142,11 @@ def test_vllm_is_refused_under_data_parallelism(tmp_path):
     from codereset.trainer import Trainer
 
     cfg = TrainConfig()
-    cfg.backend = {"name": "vllm"}
+    cfg.backend.name = "vllm"
     trainer = Trainer(cfg, tmp_path / "run", "", DistInfo(0, 2))
     with pytest.raises(ValueError, match="backend=hf"):
         trainer.setup()
-    cfg.backend = {"name": "hf"}
+    cfg.backend.name = "hf"
     cfg.trainer.prompts_per_step = 3
     with pytest.raises(ValueError, match="multiple of the world size"):
         Trainer(cfg, tmp_path / "run2", "", DistInfo(0, 2)).setup()

@@ -149,3 +149,19 @@ def test_lora_checkpoint_holds_the_adapter_and_restores_it(tmp_path):
     load_weights(fresh, latest_checkpoint(tmp_path))
     for (name, a), (_, b) in zip(model.state_dict().items(), fresh.state_dict().items()):
         assert torch.equal(a, b), name
+
+
+def test_checkpoints_save_without_transformers_progress_bars(tmp_path, capfd):
+    """HF's "Writing model shards" bar would break the training bar into fragments (issue 18 item 10)."""
+    import torch
+    from transformers.utils import logging as hf_logging
+
+    from codereset.checkpoint import save_checkpoint
+    from codereset.models import ModelConfig, load_model
+
+    model, tok = load_model(ModelConfig(name="tiny", tokenizer="bytes"))
+    model.save_pretrained(tmp_path / "plain")
+    assert "Writing model shards" in capfd.readouterr().err        # what a bare save prints
+    save_checkpoint(tmp_path / "ckpt", 1, model, tok, torch.optim.AdamW(model.parameters()), {})
+    assert "Writing model shards" not in capfd.readouterr().err
+    assert hf_logging.is_progress_bar_enabled()                    # restored for everyone else
