@@ -304,3 +304,19 @@ def test_auto_picks_hf_when_vllm_cannot_serve_the_model(tiny):
     assert name == "hf" and ("not installed" in why or "head size" in why)
     be = make_backend("auto", model, tk, {"hf": {"max_batch_size": 3}})
     assert isinstance(be, HFBackend) and be.cfg.max_batch_size == 3
+
+
+def test_nucleus_draw_keeps_exactly_the_top_p_set_and_its_proportions():
+    from codereset.generation.hf import _nucleus_draw
+
+    probs = torch.zeros(2, 5000)
+    probs[:, :4] = torch.tensor([0.5, 0.3, 0.15, 0.04])
+    probs[:, 4:] = 0.01 / 4996
+    gen = torch.Generator().manual_seed(0)
+    draws = torch.cat([_nucleus_draw(probs, 0.9, gen) for _ in range(1500)])
+    counts = torch.bincount(draws, minlength=5000)
+    assert set(torch.nonzero(counts)[:, 0].tolist()) == {0, 1, 2}  # 0.5 + 0.3 < 0.9 <= 0.95
+    assert (counts[:3].float() / counts.sum()).tolist() == pytest.approx([0.5 / 0.95, 0.3 / 0.95, 0.15 / 0.95],
+                                                                          abs=0.03)
+    flat = torch.full((1, 5000), 1 / 5000)  # a nucleus wider than 1024 tokens takes the full sort
+    assert len(set(torch.cat([_nucleus_draw(flat, 0.5, gen) for _ in range(200)]).tolist())) > 150
