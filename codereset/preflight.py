@@ -116,10 +116,18 @@ def check_agent_tasks(cfg: DictConfig) -> None:
     env = OmegaConf.to_object(cfg.env)
     try:
         tasks = load_tasks(env, env.train_split)
+    except (ValueError, TypeError, FileNotFoundError) as err:
+        raise ConfigError(str(err)) from None
+    try:
         agent = make_agent(cfg.agent.name, OmegaConf.to_object(cfg.agent),
                            AgentContext(None, make_rules(env), random.Random(0)))
+    except ValueError as err:  # a bad agent option
+        raise ConfigError(str(err)) from None
+    except Exception:  # an agent that needs its backend to be built: the trainer checks it later
+        return
+    try:
         agent.check_tasks(tasks)
-    except (ValueError, TypeError, FileNotFoundError) as err:
+    except ValueError as err:
         raise ConfigError(str(err)) from None
 
 

@@ -102,7 +102,7 @@ def main(cfg: DictConfig) -> None:
     multirun = HydraConfig.get().mode == RunMode.MULTIRUN
     try:
         state = train(cfg)
-    except (ConfigError, FileExistsError) as err:
+    except ConfigError as err:
         if multirun:
             raise
         print(f"error: {err}", file=sys.stderr)

@@ -6,6 +6,7 @@ The virtualenv sees the host's site-packages through a plain path line in a .pth
 friends are not reinstalled), which does NOT run the host's .pth hooks, so the editable install of
 the checkout is invisible there: the test checks that `codereset` is imported from the venv."""
 
+import shutil
 import subprocess
 import sys
 import sysconfig
@@ -20,8 +21,11 @@ ROOT = Path(__file__).resolve().parents[2]
 @pytest.fixture(scope="module")
 def wheel(tmp_path_factory):
     out = tmp_path_factory.mktemp("wheel")
+    had_build = (ROOT / "build").exists()
     subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q", "-w",
                     str(out), str(ROOT)], check=True, cwd=out, timeout=300)
+    if not had_build:  # setuptools builds in the checkout's build/: leave the tree as it was
+        shutil.rmtree(ROOT / "build", ignore_errors=True)
     (path,) = out.glob("codereset-*.whl")
     return path
 
