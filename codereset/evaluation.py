@@ -10,6 +10,7 @@ from typing import Any, Sequence
 
 from codereset.passk import pass_at_k
 from codereset.rollout import Roller
+from codereset.scoring import OverlappedScorer
 from codereset.schema import EVAL, EVAL_SAMPLE
 
 
@@ -26,8 +27,10 @@ def evaluate_tasks(roller: Roller, verifier: Any, tasks: Sequence[Any], n: int,
         raise ValueError(f"pass@k needs 1 <= k <= n_samples={n}; got k={bad}")
     if not tasks:
         raise ValueError("no tasks to evaluate (empty split or max_tasks=0)")
-    groups = roller.run([roller.fresh(t, "eval") for t in tasks], n)
-    roller.score(verifier, [r for g in groups for r in g])
+    # one batched generation for every task (and sample); each rollout is scored as it ends
+    with OverlappedScorer(roller, verifier) as scorer:
+        groups = roller.run([roller.fresh(t, "eval") for t in tasks], n, on_done=scorer.submit)
+        scorer.wait()
     per_task = []
     for task, group in zip(tasks, groups):
         correct = sum(r.correct for r in group)
