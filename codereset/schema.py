@@ -150,6 +150,9 @@ METRICS = RowSchema(
         Key("reset_groups_with_signal", "share of reset groups with non-zero reward variance; null without"),
         Key("correction_rate", "share of reset groups with at least one correct suffix; null without"),
         Key("localization_parse_failures", "localizer answers that were unparseable or out of range"),
+        Key("localization_budget_outs", "localizer answers that ran out of their token budget"),
+        Key("localization_fallback_rate", "share of reset groups whose h* came from the fallback rule "
+            "(parse failures / reset groups); null without reset groups"),
         Key("localization_deviation", "mean h* - h_oracle over reset groups where the oracle found an "
             "error; null when none", when="oracle"),
         Key("localization_deviations", "h* - h_oracle of each such group (list)", when="oracle"),
@@ -168,6 +171,12 @@ METRICS = RowSchema(
         Key("time_train_s", _TIME.format("train (update and weight sync)")),
         Key("time_validate_s", _TIME.format("validate")),
         Key("time_step_s", "wall seconds of the whole step (checkpointing excluded)"),
+        Key("time_verify_busy_s", "seconds spent scoring rollouts in all, most of it overlapped with "
+            "generation (sampling.batching=step); time_verify_s is only the part that was not"),
+        Key("gen_calls", "generation backend calls while building the buffer (localization included); "
+            "null when the backend does not count them"),
+        Key("gen_rows_per_call", "continuations asked per backend call (rows / gen_calls); null when "
+            "the backend does not count rows"),
         Key("val_pass_rate", "greedy pass@1 on the validation split", when="validation"),
         # agent-specific keys (when="agent", optional=True) go below, one line each.
         Key("tokens_mc", "vineppo, agent.values.diagnose: tokens of the Monte-Carlo value continuations "
