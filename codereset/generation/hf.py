@@ -231,7 +231,7 @@ class HFBackend(GenerationBackend):
         finally:
             self.model.train(was_training)
         out = [[results[(p, j if not greedy else 0)] for j in range(counts[p])] for p in range(len(ids))]
-        if greedy and on_done is None:
+        if greedy:  # independent copies of the one continuation
             out = [[c if j == 0 else _copy(c) for j, c in enumerate(group)] for group in out]
         self.stats["calls"] += 1
         self.stats["rows"] += len(rows)
