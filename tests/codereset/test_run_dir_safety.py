@@ -65,11 +65,14 @@ def test_method_changes_are_refused_naming_the_keys(tmp_path):
 
 def test_run_control_changes_are_allowed_and_reported(tmp_path):
     run = fake_run(tmp_path / "run", 2)
-    new = config_yaml(f"trainer.output_dir={run}", "trainer.resume=true", "trainer.steps=20",
-                      "validation.every=3", "logging.tensorboard=false")
-    changes = check_run_dir(run, new, resume=True, steps=20)
+    old = OmegaConf.load(run / "config.yaml")               # the main job's budget, whatever it is now
+    steps, every = old.trainer.steps + 16, old.validation.every + 1
+    new = config_yaml(f"trainer.output_dir={run}", "trainer.resume=true", f"trainer.steps={steps}",
+                      f"validation.every={every}", "logging.tensorboard=false")
+    changes = check_run_dir(run, new, resume=True, steps=steps)
     assert changes == ["logging.tensorboard: True -> False", "trainer.resume: False -> True",
-                       "trainer.steps: 4 -> 20", "validation.every: 2 -> 3"]
+                       f"trainer.steps: {old.trainer.steps} -> {steps}",
+                       f"validation.every: {old.validation.every} -> {every}"]
 
 
 @pytest.mark.parametrize("key, value", [("seed", 1), ("env.tasks", "stdio"), ("sampling.temperature", 1.0),
