@@ -91,6 +91,8 @@ def step_metrics(step: int, buf: StepBuffer, update: Any, times: dict[str, float
         "reset_groups_with_signal": _share([g.has_signal for g in resets]),
         "correction_rate": _share([g.n_correct > 0 for g in resets]),
         "localization_parse_failures": sum(g.choice.localization_failed for g in resets),
+        "localization_budget_outs": sum(g.choice.localization_budget_out for g in resets),
+        "localization_fallback_rate": _share([g.choice.localization_failed for g in resets]),
     }
     when = {"agent"}
     row.update({f"tokens_{kind}": n for kind, n in sorted(extra_tokens.items())})
@@ -102,6 +104,8 @@ def step_metrics(step: int, buf: StepBuffer, update: Any, times: dict[str, float
         when.add("oracle")
     row.update({f"time_{name}_s": float(times.get(name, 0.0))
                 for name in ("generate", "verify", "localize", "train", "validate", "step")})
+    row.update(time_verify_busy_s=float(times.get("verify_busy", 0.0)), gen_calls=buf.gen_calls,
+               gen_rows_per_call=buf.gen_rows_per_call)
     if val_pass_rate is not None:
         row["val_pass_rate"] = val_pass_rate
         when.add("validation")

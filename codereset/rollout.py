@@ -26,7 +26,7 @@ thoughts, finish of the last one).
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 from codereset.generation.base import Completion, Sampling, stop_cut
 from codereset.infra import score_with_retry
@@ -69,6 +69,10 @@ class Rollout:
     outcome: the verifier's `Outcome`, once scored.
     token_advantages: per-token advantages (one per generated token, EOS included) set by an agent
         with per-token credit (VinePPO); None = the group's one advantage per rollout.
+    seg_logprobs: per segment, the sampler's log-prob of each of its token ids
+        (`Completion.logprobs`: log_softmax(logits / T) before top-p), None for a segment whose
+        backend reported none; a reset's prefix segments carry the seed's.
+    eos_logprob: the sampler's log-prob of the EOS that ended the episode (when it did), else None.
     """
 
     task: Any
@@ -83,6 +87,8 @@ class Rollout:
     eos_id: int | None = None
     outcome: Any = None
     token_advantages: list[float] | None = None
+    seg_logprobs: list[list[float] | None] = field(default_factory=list)
+    eos_logprob: float | None = None
 
     @property
     def thoughts(self) -> tuple[str, ...]:
@@ -159,6 +165,9 @@ class Rollout:
         self.segments.append(list(completion.token_ids))
         self.texts.append(completion.text)
         self.finish = state.finish
+        lps = getattr(completion, "logprobs", None)
+        self.seg_logprobs.append(None if lps is None else list(lps))
+        self.eos_logprob = getattr(completion, "eos_logprob", None) if completion.finish_reason == "eos" else None
 
     def reset_state(self, h: int, kind: str = "reset") -> "Rollout":
         """A new unfinished rollout at state x* = (prompt, thoughts 1..h-1), token-exact
@@ -170,6 +179,7 @@ class Rollout:
         keep = len(prefix.thoughts)
         return Rollout(task=self.task, prompt_ids=list(self.prompt_ids),
                        segments=[list(s) for s in prefix.token_ids], texts=list(self.texts[:keep]),
+                       seg_logprobs=[None if lp is None else list(lp) for lp in self.seg_logprobs[:keep]],
                        prefix_len=keep, kind=kind, stop=self.stop, finish=prefix.finish,
                        eos_id=self.eos_id)
 
@@ -194,12 +204,24 @@ MODES: dict[str, str] = {
 }
 
 
+# How a step's generation is cut into backend calls. Both draw the same distribution.
+BATCHING: dict[str, str] = {
+    "step": "one call for all start states of a `Roller.run` (any counts, per-row token budgets), "
+            "rollouts reported as they end so their scoring overlaps generation; the buffer draws "
+            "the whole seed search of a step in one speculative round",
+    "per_round": "the old cut, kept as the reference for benchmarks/step_throughput.py: one call per "
+                 "distinct (count, budget), seed search in rounds of `buffer.search_batch` draws, "
+                 "scoring after each call",
+}
+
+
 def split_thoughts(tokenizer: Any, completion: Any, rules: ThoughtRules) -> list[Completion]:
     """Cut one long continuation into per-thought completions, exactly as per-thought generation
     would have ended them: at the token completing the stop pattern ("stop"), after
     `max_thought_tokens` without one ("length"), or at the end of the continuation (its own
     finish reason; an EOS right after a stop pattern gives a final empty "eos" thought)."""
     ids = list(completion.token_ids)
+    lps = None if getattr(completion, "logprobs", None) is None else list(completion.logprobs)
     out: list[Completion] = []
     while ids:
         window = ids[: rules.max_thought_tokens]
@@ -209,10 +231,14 @@ def split_thoughts(tokenizer: Any, completion: Any, rules: ThoughtRules) -> list
                 kept, reason = window, "length"
             else:
                 kept, reason = ids, completion.finish_reason
-        out.append(Completion(kept, tokenizer.decode(kept), reason))
+        out.append(Completion(kept, tokenizer.decode(kept), reason,
+                              None if lps is None else lps[: len(kept)]))
         ids = ids[len(kept):]
+        lps = None if lps is None else lps[len(kept):]
     if completion.finish_reason == "eos" and (not out or out[-1].finish_reason == "stop"):
-        out.append(Completion([], "", "eos"))
+        out.append(Completion([], "", "eos", None if lps is None else []))
+    if out and out[-1].finish_reason == "eos":
+        out[-1].eos_logprob = getattr(completion, "eos_logprob", None)
     return out
 
 
@@ -233,10 +259,14 @@ class Roller:
     """
 
     def __init__(self, backend: Any, rules: ThoughtRules, temperature: float = 0.7,
-                 top_p: float = 0.95, fewshot: bool = True, mode: str = "per_thought") -> None:
+                 top_p: float = 0.95, fewshot: bool = True, mode: str = "per_thought",
+                 batching: str = "step") -> None:
         if mode not in MODES:
             raise ValueError(f"unknown rollout mode {mode!r}; known: {sorted(MODES)}")
+        if batching not in BATCHING:
+            raise ValueError(f"unknown sampling.batching {batching!r}; known: {sorted(BATCHING)}")
         self.mode = mode
+        self.batching = batching
         self.backend = backend
         self.rules = rules
         self.sampling = Sampling(temperature=temperature, top_p=top_p,
@@ -252,6 +282,13 @@ class Roller:
         other.sampling = replace(self.sampling, temperature=temperature, top_p=top_p)
         return other
 
+    def seeded(self, seed: int) -> "Roller":
+        """A roller sharing everything with this one whose generate calls are seeded with `seed`."""
+        other = Roller.__new__(Roller)
+        other.__dict__.update(self.__dict__)
+        other.sampling = replace(self.sampling, seed=int(seed))
+        return other
+
     def prompt_ids(self, task: Any) -> list[int]:
         """The task's prompt ids (rendered and tokenized once per task)."""
         key = (task.suite, task.task_id)
@@ -264,12 +301,14 @@ class Roller:
         return Rollout(task=task, prompt_ids=list(self.prompt_ids(task)), kind=kind,
                        stop=self.rules.stop, eos_id=self.eos_id)
 
-    def run(self, starts: Sequence[Rollout], n: int | Sequence[int]) -> list[list[Rollout]]:
+    def run(self, starts: Sequence[Rollout], n: int | Sequence[int],
+            on_done: Callable[[Rollout], None] | None = None) -> list[list[Rollout]]:
         """For each start state, `n` rollouts (or `n[i]` for start i) continued until they end.
 
-        Returns [len(starts)][n_i]; start states are not modified. The first call samples the
-        continuations of each start together (n per prefix: a backend with prefix caching shares
-        the start's KV), one call per distinct count. How the thoughts are drawn is `mode`.
+        Returns [len(starts)][n_i]; start states are not modified. `on_done(rollout)` is called
+        for each rollout as soon as it has ended (a streaming backend reports rows while others
+        still decode, so the caller can score it meanwhile). How the thoughts are drawn is `mode`;
+        how the calls are cut is `batching` (see `BATCHING`).
         """
         counts = [n] * len(starts) if isinstance(n, int) else [int(k) for k in n]
         if len(counts) != len(starts) or any(k < 0 for k in counts):
@@ -278,41 +317,49 @@ class Roller:
             if s.done or len(s.segments) != s.prefix_len:
                 raise ValueError("a start state must be unfinished and hold only prefix thoughts")
         groups = [[self._clone(s) for _ in range(k)] for s, k in zip(starts, counts)]
-        for k in sorted(set(counts) - {0}):
-            idx = [i for i, c in enumerate(counts) if c == k]
-            if self.mode == "continuous":
-                self._first_continuous([starts[i] for i in idx], [groups[i] for i in idx], k)
-            else:
-                outs = self.backend.generate([starts[i].prefix_ids() for i in idx], k, self.sampling,
-                                             stop=[self.rules.stop])
-                for i, completions in zip(idx, outs, strict=True):
-                    for rollout, completion in zip(groups[i], completions, strict=True):
-                        self._append(rollout, completion)
+        live = [i for i, k in enumerate(counts) if k]
+        continuous = self.mode == "continuous"
+        stop = () if continuous else (self.rules.stop,)
+        budgets = [self._budget(starts[i]) if continuous else self.rules.max_thought_tokens for i in live]
+
+        def first(p: int, j: int, completion: Completion) -> None:
+            rollout = groups[live[p]][j]
+            pieces = split_thoughts(self.backend.tokenizer, completion, self.rules) if continuous else [completion]
+            for piece in pieces:
+                self._append(rollout, piece)
+                if rollout.done:
+                    break
+            if rollout.done and on_done is not None:
+                on_done(rollout)
+
+        if self.batching == "step":  # one call for every start
+            self.backend.generate_streaming([starts[i].prefix_ids() for i in live], [counts[i] for i in live],
+                                            self.sampling, stop, first, max_new=budgets)
+        else:  # the old cut: one call per distinct (count, budget)
+            keys = [(counts[i], b) for i, b in zip(live, budgets)]
+            for key in sorted(set(keys)):
+                sub = [p for p, k in enumerate(keys) if k == key]
+                self.backend.generate_streaming(
+                    [starts[live[p]].prefix_ids() for p in sub], key[0], replace(self.sampling, max_new_tokens=key[1]),
+                    stop, lambda q, j, c, sub=sub: first(sub[q], j, c))
         active = [r for g in groups for r in g if not r.done]
         while active:  # one thought per unfinished rollout per call
-            outs = self.backend.generate([r.prefix_ids() for r in active], 1, self.sampling,
-                                         stop=[self.rules.stop])
-            for rollout, out in zip(active, outs, strict=True):
-                self._append(rollout, out[0])
+            def more(p: int, j: int, completion: Completion, active=active) -> None:
+                self._append(active[p], completion)
+                if active[p].done and on_done is not None:
+                    on_done(active[p])
+
+            self.backend.generate_streaming([r.prefix_ids() for r in active], 1, self.sampling,
+                                            [self.rules.stop], more)
             active = [r for r in active if not r.done]
         return groups
 
-    def _first_continuous(self, starts: list[Rollout], groups: list[list[Rollout]], k: int) -> None:
-        """Continuous mode: one call per budget, no stop string; each continuation is cut into
-        thoughts at the stop pattern afterwards (`split_thoughts`), which are appended until the
-        episode ends; the rest is discarded. A rollout still unfinished afterwards (it can only be
-        one whose call ran out of tokens exactly at a thought boundary) continues per thought."""
-        budgets = [(self.rules.max_thoughts - s.prefix_len) * self.rules.max_thought_tokens for s in starts]
-        for budget in sorted(set(budgets)):
-            idx = [i for i, b in enumerate(budgets) if b == budget]
-            sampling = replace(self.sampling, max_new_tokens=budget)
-            outs = self.backend.generate([starts[i].prefix_ids() for i in idx], k, sampling, stop=())
-            for i, completions in zip(idx, outs, strict=True):
-                for rollout, completion in zip(groups[i], completions, strict=True):
-                    for thought in split_thoughts(self.backend.tokenizer, completion, self.rules):
-                        self._append(rollout, thought)
-                        if rollout.done:
-                            break
+    def _budget(self, start: Rollout) -> int:
+        """Continuous mode: the tokens the remaining thoughts of `start` may use together. The
+        continuation is cut into thoughts afterwards (`split_thoughts`) and appended until the
+        episode ends; the rest is discarded. A rollout still unfinished afterwards (one whose
+        call ran out of tokens exactly at a thought boundary) continues per thought."""
+        return (self.rules.max_thoughts - start.prefix_len) * self.rules.max_thought_tokens
 
     def score(self, verifier: Any, rollouts: Sequence[Rollout]) -> None:
         """Attach the verifier's outcome to every rollout (one batched `score_many` call; rollouts
@@ -325,7 +372,8 @@ class Roller:
 
     @staticmethod
     def _clone(start: Rollout) -> Rollout:
-        return replace(start, segments=[list(s) for s in start.segments], texts=list(start.texts))
+        return replace(start, segments=[list(s) for s in start.segments], texts=list(start.texts),
+                       seg_logprobs=[None if lp is None else list(lp) for lp in start.seg_logprobs])
 
     def _append(self, rollout: Rollout, completion: Any) -> None:
         rollout.advance(completion, self.rules)
