@@ -63,6 +63,10 @@ class WorkerDied(RuntimeError):
     """The judge process exited or stopped answering."""
 
 
+class WorkerSilent(WorkerDied):
+    """The judge is there but did not answer in time."""
+
+
 class JudgeOverran(RuntimeError):
     """A started run's verdict did not come within its bound (``judge_bound``)."""
 
@@ -110,7 +114,7 @@ class Worker:
         while b"\n" not in self.buf:
             left = end - time.monotonic()
             if left <= 0 or not select.select([fd], [], [], left)[0]:
-                raise WorkerDied(f"sandbox worker did not answer within {timeout:.0f}s")
+                raise WorkerSilent(f"sandbox worker did not answer within {timeout:.0f}s")
             chunk = os.read(fd, READ_CHUNK)
             if not chunk:
                 raise WorkerDied(f"sandbox worker exited (status {self.proc.poll()})")
@@ -138,10 +142,9 @@ class Worker:
             if reply.get("id") == run_id and reply.get("started"):
                 try:
                     reply = self._read(bound)
-                except WorkerDied:
-                    if self.proc.poll() is None:  # alive, but no verdict in time
-                        raise JudgeOverran(f"no verdict within {bound:.1f}s of the run's start")
-                    raise
+                except WorkerSilent:  # alive, but no verdict in time (an exit is WorkerDied)
+                    raise JudgeOverran(f"no verdict within {bound:.1f}s of the run's start") \
+                        from None
             if reply.get("id") != run_id:
                 raise WorkerDied(f"reply for run {reply.get('id')} while waiting for run "
                                  f"{run_id}")
