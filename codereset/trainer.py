@@ -87,7 +87,7 @@ class Trainer:
         _seed_all(distributed.step_seed(cfg.seed, self.dist.rank, 0) if self.dist.enabled else cfg.seed)
         self.rules = make_rules(cfg.env)
         self.train_tasks = load_tasks(cfg.env, cfg.env.train_split)
-        validating = cfg.validation.every > 0 or cfg.validation.at_end
+        validating = cfg.validation.every > 0 or cfg.validation.at_end or cfg.validation.at_start
         self.val_tasks = (load_tasks(cfg.env, cfg.env.val_split, cfg.validation.max_tasks)
                           if validating else [])
         warn_if_same_tasks(self.train_tasks, self.val_tasks, cfg.env.train_split, cfg.env.val_split)
@@ -100,7 +100,8 @@ class Trainer:
                                 AgentContext(self.backend, self.rules, self.agent_rng))
         self.agent.check_tasks(self.train_tasks)
         self.roller = Roller(self.backend, self.rules, cfg.sampling.temperature, cfg.sampling.top_p,
-                             fewshot=cfg.env.fewshot, mode=cfg.sampling.mode)
+                             fewshot=cfg.env.fewshot, mode=cfg.sampling.mode,
+                             batching=cfg.sampling.batching)
         self.greedy = self.roller.with_sampling(0.0)
         self.builder = BufferBuilder(cfg.buffer, self.agent, self.roller, self.verifier)
         self.sampler = TaskSampler(self.train_tasks, cfg.trainer.prompts_per_step, cfg.seed)
@@ -191,6 +192,7 @@ class Trainer:
                    disable=not (self.cfg.trainer.progress and self.dist.is_main), dynamic_ncols=True)
         state = "finished"
         try:
+            self._validate_start()
             for step in range(self.last_done + 1, total + 1):
                 row = self.train_step(step)
                 bar.update(1)
@@ -239,7 +241,8 @@ class Trainer:
             _seed_all(distributed.step_seed(self.cfg.seed, self.dist.rank, step))
             self.agent_rng.seed(distributed.step_seed(self.cfg.seed, self.dist.rank, -step))
         tasks = distributed.shard(self.sampler.batch(step), self.dist)
-        buf = self.builder.build(tasks)
+        pair_seed = distributed.step_seed(self.cfg.seed, self.dist.rank, step) if self.cfg.trainer.paired else None
+        buf = self.builder.build(tasks, seed=pair_seed)
         times = buf.times
         assign_advantages(buf.groups, self.cfg.trainer.advantage)
         per_prompt = [[(r, a) for g in p.groups for r, a in zip(g.rollouts, g.advantages, strict=True)]
@@ -266,6 +269,12 @@ class Trainer:
                      row["tokens_generated"], row["time_step_s"], row["time_generate_s"], row["time_verify_s"],
                      row["time_localize_s"], row["time_train_s"], row["time_validate_s"],
                      f", val_pass_rate {row['val_pass_rate']:.3f}" if "val_pass_rate" in row else "")
+        fallback = row.get("localization_fallback_rate") if row is not None else None
+        if fallback is not None and fallback > 0.5 and self.cfg.agent.name == "srpo":
+            log.warning("step %d: the localizer fell back in %.0f%% of reset groups (%d budget-outs): "
+                        "these resets are the fallback rule's (agent.localize.fallback=%s), not "
+                        "self-localized; see agent.localize.max_new_tokens / answer_prefix", step,
+                        100 * fallback, row["localization_budget_outs"], self.cfg.agent.localize.fallback)
         if result.skipped and self.dist.is_main:
             log.warning("step %d: non-finite loss/gradient, update skipped (%d in a row)",
                         step, self.nonfinite_streak)
@@ -286,6 +295,26 @@ class Trainer:
         if step % self.cfg.trainer.checkpoint_every == 0 or step == self.cfg.trainer.steps:
             self._save(step)
         return row
+
+    def _validate_start(self) -> None:
+        """Greedy validation of the starting policy as step 0 (`validation.at_start`), once per
+        run: skipped when resuming past step 0 or when eval.jsonl already holds step 0."""
+        if not (self.cfg.validation.at_start and self.val_tasks and self.last_done == 0
+                and self.dist.is_main):
+            return
+        if any(int(r.get("step", -1)) == 0 for r in self.run.read("eval.jsonl")):
+            return
+        times = PhaseTimes()
+        val = self._validate(0, times)
+        for r in eval_rows(0, self.cfg.env.tasks, self.cfg.env.val_split, val):
+            self.run.append("eval.jsonl", r)
+        if self.cfg.logging.samples:
+            for r in eval_sample_rows(0, self.cfg.env.val_split, val):
+                self.run.append("eval_samples.jsonl", r)
+        if self.tb is not None:
+            self.tb.add_scalar("val_pass_rate", val["pass_at_k"]["1"], 0)
+        log.info("step 0: val_pass_rate %.3f (%d tasks, %.0f s)", val["pass_at_k"]["1"],
+                 val["n_tasks"], times.seconds["validate"])
 
     def _validation_due(self, step: int) -> bool:
         v = self.cfg.validation
