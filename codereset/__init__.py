@@ -7,10 +7,10 @@ by importing `envs`; nothing heavy (no torch/transformers) happens at import tim
 How one SRPO step flows (`python -m codereset.train +agent=srpo`), files in order:
   1. codereset/train.py       - the CLI: Hydra composes conf/train.yaml into `TrainConfig`
                                 (codereset/config.py), checks it, runs the `Trainer`.
-  2. codereset/trainer.py     - `Trainer` builds the parts once (codereset/components.py: rules,
+  2. codereset/trainer.py     - `Trainer` builds the parts once (codereset/builders.py: rules,
                                 tasks, policy, backend, verifier; codereset/agents/: the agent);
                                 `train_step` runs steps 3-12.
-  3. codereset/data.py        - `TaskSampler.batch(step)`: the step's prompts.
+  3. codereset/task_sampler.py - `TaskSampler.batch(step)`: the step's prompts.
   4. codereset/buffer.py      - `BufferBuilder.build`: base group, seed search, reset groups,
                                 fallback (method.md's buffer), per prompt.
   5. codereset/rollout.py     - `Roller.run`: every unfinished rollout's next thought in one
@@ -34,7 +34,7 @@ How one SRPO step flows (`python -m codereset.train +agent=srpo`), files in orde
                                 backend.
  12. codereset/metrics.py     - the metrics.jsonl and samples.jsonl rows, keys checked against
                                 codereset/schema.py; written by codereset/rundir.py; validation
-                                when due (codereset/evaluation.py); checkpoint
+                                when due (codereset/eval_tasks.py); checkpoint
                                 (codereset/checkpoint.py).
 """
 

@@ -41,7 +41,7 @@ log = logging.getLogger("codereset.evaluate")
 def load_evaluated_model(cfg: Any) -> tuple[Any, Any, int]:
     """(model, tokenizer, step): cfg.model, with cfg.eval.checkpoint's weights when given."""
     from codereset.checkpoint import latest_checkpoint, load_trainer_state, load_weights
-    from codereset.components import load_policy
+    from codereset.builders import load_policy
 
     model, tokenizer = load_policy(cfg.model)
     if not cfg.eval.checkpoint:
@@ -73,7 +73,7 @@ def evaluate_with_progress(roller: Any, verifier: Any, tasks: list, n: int, ks: 
     """`evaluate_tasks` over `tasks` in up to PROGRESS_CHUNKS batches, with a progress bar."""
     from tqdm.auto import tqdm
 
-    from codereset.evaluation import evaluate_tasks
+    from codereset.eval_tasks import evaluate_tasks
 
     if not tasks:
         return evaluate_tasks(roller, verifier, tasks, n, ks)  # its error names the fix
@@ -90,8 +90,8 @@ def evaluate_with_progress(roller: Any, verifier: Any, tasks: list, n: int, ks: 
 
 def evaluate(cfg: EvaluateConfig, out_dir: str | Path) -> list[dict]:
     """Evaluate per `cfg` (an `EvaluateConfig`); returns the eval.jsonl rows it wrote."""
-    from codereset.components import load_tasks, make_generation_backend, make_rules, make_verifier
-    from codereset.evaluation import eval_rows, eval_sample_rows
+    from codereset.builders import load_tasks, make_generation_backend, make_rules, make_verifier
+    from codereset.eval_tasks import eval_rows, eval_sample_rows
     from codereset.rollout import Roller
     from codereset.rundir import RunDir
 

@@ -109,7 +109,7 @@ def check_agent_tasks(cfg: DictConfig) -> None:
     import random
 
     from codereset.agents import AgentContext, make_agent
-    from codereset.components import load_tasks, make_rules
+    from codereset.builders import load_tasks, make_rules
 
     if "hub" in cfg.env.suite_options:
         return

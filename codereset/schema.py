@@ -1,7 +1,7 @@
 """The row schemas of a run directory's JSONL files, declared once: every key, when it is written
 and what it means.
 
-The writers (`codereset.metrics`, `codereset.evaluation`, `codereset.rollout.Rollout.to_json`)
+The writers (`codereset.metrics`, `codereset.eval_tasks`, `codereset.rollout.Rollout.to_json`)
 check their rows against these schemas, the report (`codereset.report`) reads its keys from them
 and the tests compare what a real run wrote with them, so the three cannot drift.
 

@@ -1,6 +1,6 @@
 """The training loop: build each step's buffer, update the policy once, log, checkpoint.
 
-One step (method.md): take `prompts_per_step` training prompts (`codereset.data`), build their
+One step (method.md): take `prompts_per_step` training prompts (`codereset.task_sampler`), build their
 buffers (`codereset.buffer`: base group, seed search, the agent's resets, shared-prefix groups),
 normalize advantages per group, apply ONE on-policy update (`codereset.update`), hand the new
 weights to the generation backend (`sync_weights`), and write the step's rows: metrics.jsonl,
@@ -38,10 +38,10 @@ from codereset import distributed
 from codereset.agents import AgentContext, make_agent
 from codereset.buffer import BufferBuilder, StepBuffer
 from codereset.config import TrainConfig, apply_torch_threads
-from codereset.components import (load_policy, load_tasks, make_generation_backend, make_rules, make_verifier,
+from codereset.builders import (load_policy, load_tasks, make_generation_backend, make_rules, make_verifier,
                                    warn_if_same_tasks)
-from codereset.data import TaskSampler
-from codereset.evaluation import eval_rows, eval_sample_rows, evaluate_tasks
+from codereset.task_sampler import TaskSampler
+from codereset.eval_tasks import eval_rows, eval_sample_rows, evaluate_tasks
 from codereset.interrupts import Interrupts
 from codereset.metrics import sample_rows, step_metrics
 from codereset.resume import check_run_dir

@@ -5,7 +5,7 @@ One step = one batch of solution examples + one batch of localization examples (
 corruptions each step), loss = mean token cross-entropy on the solution thoughts +
 `localize_weight` x that on the localization answers. Evaluation every `eval_every` steps:
 greedy pass@1 on the val split through the trainer's own rollout and verifier code
-(`codereset.evaluation.evaluate_tasks`, so the number is what the trainer's validation
+(`codereset.eval_tasks.evaluate_tasks`, so the number is what the trainer's validation
 reports for these settings), and greedy localization accuracy on held-out corrupted val
 rollouts (exact step, parsed with `codereset.localize.parse_step`).
 
@@ -120,7 +120,7 @@ def batch_loss(model: Any, examples: Sequence[sd.Example], pad_id: int) -> torch
 
 def pass_rate(model: Any, tokenizer: Any, tasks: Sequence[Any], cfg: SFTConfig) -> float:
     """Greedy pass@1 on `tasks` with the trainer's rollout, verifier and evaluation code."""
-    from codereset.evaluation import evaluate_tasks
+    from codereset.eval_tasks import evaluate_tasks
     from codereset.generation import make_backend
     from codereset.rollout import Roller
     from envs.verify import Verifier

@@ -130,7 +130,7 @@ def test_backend_presets_type_each_backends_options():
 
 
 def test_sandbox_limits_are_config_with_the_sandbox_defaults(tmp_path):
-    from codereset.components import sandbox_limits
+    from codereset.builders import sandbox_limits
 
     assert sandbox_limits(SandboxConfig()) == Limits()
     c = cfg("+agent=srpo", "sandbox.wall_time_s=2.5", "sandbox.memory_mb=512", "sandbox.workers=3")

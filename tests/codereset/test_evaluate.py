@@ -14,7 +14,7 @@ from scripted_policy import MarkerVerifier, PlannedPolicy, ScriptedBackend, byte
 
 from codereset.checkpoint import save_checkpoint
 from codereset.evaluate import evaluate, load_evaluated_model
-from codereset.evaluation import eval_rows, evaluate_tasks
+from codereset.eval_tasks import eval_rows, evaluate_tasks
 from codereset.passk import pass_at_k
 from codereset.rollout import Roller
 from codereset.train import register

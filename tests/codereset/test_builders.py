@@ -5,7 +5,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from codereset.components import load_tasks
+from codereset.builders import load_tasks
 
 FIXTURE = Path(__file__).parents[1] / "envs" / "fixtures" / "tasks.jsonl"
 
