@@ -4,16 +4,18 @@ rollouts per prompt, synthetic suffix and reset-prefix lengths (seed 0). Token c
 (`codereset.prefix_forward.prefix_tree`), no model run: `python benchmarks/prefix_tokens.py`.
 The measured figure on real buffers is benchmarks/step_throughput.py's."""
 import random
+from pathlib import Path
 from hydra import compose, initialize_config_dir
 from omegaconf import OmegaConf
 from codereset.train import register
-from codereset.components import load_tasks, make_rules
+from codereset.builders import load_tasks, make_rules
 from codereset.rollout import encode_prompt
 from codereset.models.config import ModelConfig
 from codereset.models.load import load_tokenizer
 from codereset.prefix_forward import prefix_tree
+ROOT = Path(__file__).resolve().parents[1]
 register()
-with initialize_config_dir(config_dir="/work/main/conf", version_base="1.3"):
+with initialize_config_dir(config_dir=str(ROOT / "conf"), version_base="1.3"):
     cfg = OmegaConf.to_object(compose(config_name="train", overrides=["+agent=srpo"]))
 tok = load_tokenizer(ModelConfig(name=cfg.model.name))
 rules = make_rules(cfg.env)
