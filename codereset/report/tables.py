@@ -192,14 +192,18 @@ RESET_COLUMNS: list[_Col] = [
     ("correction_rate", "correction rate", agg.run_weighted("correction_rate", n_reset_groups), 3),
     ("localization_parse_failures", "parse failures",
      agg.run_sum("localization_parse_failures"), 1),
-    ("parse_failure_share", "parse failures / reset groups", lambda r: _parse_share(r), 3),
+    ("parse_failure_share", "parse failures / reset groups", lambda r: _per_group(r, "localization_parse_failures"), 3),
+    ("budget_out_share", "budget-outs / reset groups", lambda r: _per_group(r, "localization_budget_outs"), 3),
 ]
 
 
-def _parse_share(run: Run) -> float:
+def _per_group(run: Run, key: str) -> float:
+    """Sum of a per-step count over the run, per reset group (nan when no row logs the key)."""
     groups = sum(map(n_reset_groups, run.metrics))
-    failures = agg.run_sum("localization_parse_failures")(run)
-    return failures / groups if groups > 0 and math.isfinite(failures) else math.nan
+    if not any(key in m for m in run.metrics):
+        return math.nan
+    total = agg.run_sum(key)(run)
+    return total / groups if groups > 0 and math.isfinite(total) else math.nan
 
 ORACLE_COLUMNS: list[_Col] = [
     ("deviation", "deviation h*-h_oracle",

@@ -110,6 +110,7 @@ def metrics_row(agent: str, seed: int, step: int, oracle: bool = False) -> dict:
         "tokens_generated": trained + SEED_SEARCH[agent] + LOCALIZATION[agent],
         "mean_response_tokens": 100 + 10 * seed,
         "localization_parse_failures": 1 if agent == "srpo" and step == 3 else 0,
+        "localization_budget_outs": 2 if agent == "srpo" and step == 5 else 0,
         "time_generate_s": gen, "time_verify_s": 1.0, "time_localize_s": localize,
         "time_train_s": 3.0, "time_validate_s": validate,
         "time_step_s": gen + 1.0 + localize + 3.0 + validate + 0.15,

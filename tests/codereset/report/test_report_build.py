@@ -213,3 +213,12 @@ def test_correction_by_deviation_from_samples(report):
     assert rows["srpo"]["+2"] == "0.000 (0/15)" and rows["srpo"]["+1"] == "—"
     assert rows["rrpo"]["+1"] == "0.500 (15/30)"
     assert result.summary["oracle_by_deviation"]["srpo"][-1]["groups"] == 15
+
+
+def test_reset_table_shows_localizer_failures_and_budget_outs_per_reset_group(report):
+    _, md = report
+    rows = {r["agent"]: r for r in markdown_table(md, "Reset diagnostics (mean")}
+    parse = float(rows["srpo"]["parse failures / reset groups"].split(" ")[0])
+    budget = float(rows["srpo"]["budget-outs / reset groups"].split(" ")[0])
+    assert parse > 0 and budget == pytest.approx(2 * parse, abs=1e-3)   # 2 budget-outs vs 1 failure
+    assert float(rows["rrpo"]["budget-outs / reset groups"].split(" ")[0]) == 0.0
