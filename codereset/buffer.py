@@ -33,11 +33,18 @@ from typing import Any, Sequence
 
 from codereset.advantages import STD_EPS
 from codereset.agents.base import Agent, ResetChoice
+from codereset.infra import infra_failed
 from codereset.rollout import Roller, Rollout
 from codereset.scoring import OverlappedScorer
 from codereset.timing import PhaseTimes
 from codereset.values import record_mc_diagnostics
 from envs.oracle import first_error, has_oracle
+
+
+def _failed(rollout: Rollout) -> bool:
+    """A seed candidate: verified and wrong. A rollout the verifier could not judge (an
+    infrastructure failure, `codereset.infra`) is neither a seed nor a reason to stop searching."""
+    return not rollout.correct and not infra_failed(rollout)
 
 
 @dataclass(frozen=True)
@@ -209,7 +216,7 @@ class BufferBuilder:
         prompts = [PromptBuffer(t, d, first) for t, d in zip(tasks, draws)]
         self._search(prompts, times)
         for p in prompts:
-            p.seeds = [r for r in p.draws if not r.correct][: self.split.seeds]
+            p.seeds = [r for r in p.draws if _failed(r)][: self.split.seeds]
             if self.base_size > 0:
                 p.groups.append(Group("base", p.draws[: self.base_size]))
         self._reset_groups(prompts, times)
@@ -271,7 +278,7 @@ class BufferBuilder:
         speculative round (one call for all such prompts); "per_round": rounds of search_batch.
         Either way the seeds are the first failures in draw order, so they are distributed alike."""
         while True:
-            need = [p for p in prompts if sum(not r.correct for r in p.draws) < self.split.seeds
+            need = [p for p in prompts if sum(map(_failed, p.draws)) < self.split.seeds
                     and len(p.draws) < self.cfg.max_attempts]
             if not need:
                 return

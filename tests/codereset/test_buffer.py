@@ -242,3 +242,24 @@ def test_rows_per_call_and_phase_times_add_up(tok):
     phases = sum(row[f"time_{k}_s"] for k in ("generate", "verify", "localize"))
     assert 0 < phases <= wall and row["time_verify_busy_s"] >= 0
     assert all(r.outcome is not None for g in buf.groups for r in g.rollouts)
+
+
+class WrongIsInfraVerifier(MarkerVerifier):
+    """Every wrong answer's verification ends in a sandbox error (on the retry too)."""
+
+    def score_many(self, items):
+        from envs.verify import Outcome
+
+        return [o if o.correct else Outcome(0.0, False, "sandbox_error", {}) for o in super().score_many(items)]
+
+
+def test_a_rollout_the_verifier_could_not_judge_is_never_a_seed(tok):
+    policy = PlannedPolicy({P.format(0): "RWRW" + "RRRR" + "RRRR"})
+    backend = ScriptedBackend(tok, policy)
+    rules = ThoughtRules()
+    agent_obj = make_agent("rrpo", AgentConfig(name="rrpo"), AgentContext(backend, rules, FixedAgentRng(1)))
+    builder = BufferBuilder(BufferConfig(), agent_obj, Roller(backend, rules), WrongIsInfraVerifier())
+    p = builder.build([make_task(0)]).prompts[0]
+    assert [r.outcome.status for r in p.draws[:4]] == ["ok", "sandbox_error", "ok", "sandbox_error"]
+    assert p.seeds == [] and len(p.draws) == 12           # searched on: no judged failure found
+    assert [g.kind for g in p.groups] == ["base", "fallback"]
