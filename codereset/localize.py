@@ -258,7 +258,7 @@ def localize_many(seeds: Sequence[Any], backend: Any, sampling: Any, cfg: Any, r
     """Localize every seed in one batched `backend.generate` call.
 
     seeds: rollouts with `.task` and `.thoughts`; sampling: a `Sampling` for the answers;
-    cfg: `LocalizeConfig` (variant, worked_example, fallback).
+    cfg: `LocalizeConfig` (variant, worked_example, answer_prefix, fallback).
     """
     if not seeds:
         return []
@@ -266,7 +266,7 @@ def localize_many(seeds: Sequence[Any], backend: Any, sampling: Any, cfg: Any, r
     for seed in seeds:
         messages = build_messages(seed.task, seed.thoughts, cfg.variant, cfg.worked_example, rules.stop)
         prompts.append(encode_chat(backend.tokenizer, render_messages(messages, backend.tokenizer)))
-    prefix = getattr(cfg, "answer_prefix", "")
+    prefix = cfg.answer_prefix
     stop: tuple[str, ...] = ()
     if prefix:  # the model's turn starts with it: the answer's text is prefix + continuation,
         # one line as in the worked example (the step number comes first, so nothing is lost)
