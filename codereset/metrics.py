@@ -92,7 +92,8 @@ def step_metrics(step: int, buf: StepBuffer, update: Any, times: dict[str, float
         "correction_rate": _share([g.n_correct > 0 for g in resets]),
         "localization_parse_failures": sum(g.choice.localization_failed for g in resets),
         "localization_budget_outs": sum(g.choice.localization_budget_out for g in resets),
-        "localization_fallback_rate": _share([g.choice.localization_failed for g in resets]),
+        "localization_fallback_rate": _share([g.choice.localization_failed for g in resets if g.choice.localized]),
+        "localized_groups": sum(g.choice.localized for g in resets),
     }
     when = {"agent"}
     row.update({f"tokens_{kind}": n for kind, n in sorted(extra_tokens.items())})

@@ -151,8 +151,10 @@ METRICS = RowSchema(
         Key("correction_rate", "share of reset groups with at least one correct suffix; null without"),
         Key("localization_parse_failures", "localizer answers that were unparseable or out of range"),
         Key("localization_budget_outs", "localizer answers that ran out of their token budget"),
-        Key("localization_fallback_rate", "share of reset groups whose h* came from the fallback rule "
-            "(parse failures / reset groups); null without reset groups"),
+        Key("localization_fallback_rate", "share of localized reset groups whose h* came from the "
+            "fallback rule (parse failures / localized_groups); null when no group was localized"),
+        Key("localized_groups", "reset groups whose h* a localizer was asked for (SRPO: seeds of more "
+            "than one thought; a one-thought seed has only h* = 1)"),
         Key("localization_deviation", "mean h* - h_oracle over reset groups where the oracle found an "
             "error; null when none", when="oracle"),
         Key("localization_deviations", "h* - h_oracle of each such group (list)", when="oracle"),
@@ -243,6 +245,8 @@ SAMPLE_GROUP = RowSchema(
         Key("localizer_failed", "SRPO: true when the fallback chose h*", when="reset", optional=True),
         Key("localizer_budget_out", "SRPO: true when the answer ran out of its token budget",
             when="reset", optional=True),
+        Key("localizer_skipped", "SRPO: true for a one-thought seed (h* = 1 is the only reset; "
+            "the localizer is not asked)", when="reset", optional=True),
         Key("oracle_found_error", "CARO: whether the oracle found an error", when="reset", optional=True),
         Key("oracle", "CARO: which oracle chose h*: exact or mc", when="reset", optional=True),
         Key("mc_values", "CARO with the mc oracle: MC values V_0..V_n of the seed", when="reset", optional=True),

@@ -28,6 +28,8 @@ class ResetChoice:
     localization_failed: the agent's localizer gave no usable answer and a fallback chose h.
     localization_tokens: tokens the agent generated to choose h (SRPO's localization answers).
     localization_budget_out: the localizer's answer ran out of its token budget.
+    localized: the agent asked a localizer (SRPO, a seed of more than one thought); the
+        localization rates in the metrics are over such choices.
     info: JSON-safe details for samples.jsonl (e.g. the localizer's raw answer).
     """
 
@@ -35,6 +37,7 @@ class ResetChoice:
     localization_failed: bool = False
     localization_tokens: int = 0
     localization_budget_out: bool = False
+    localized: bool = False
     info: dict = field(default_factory=dict)
 
 

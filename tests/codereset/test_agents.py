@@ -98,6 +98,18 @@ def test_srpo_counts_answers_that_hit_the_token_budget(tok):
     assert choice.localization_tokens == 8
 
 
+def test_srpo_does_not_ask_about_one_thought_seeds(tok):
+    answers = iter(["\\boxed{2}"])
+    backend = ScriptedBackend(tok, lambda text, j: (next(answers), "eos"))
+    seeds = [seed_of(make_task(0), ["```python\nA=1\n```" + STOP], tok),
+             seed_of(make_task(1), ["p" + STOP, "q" + STOP], tok)]
+    one, two = agent("srpo", backend, rng=random.Random(0)).choose_resets(seeds)
+    assert (one.h, one.localized, one.localization_failed, one.localization_tokens) == (1, False, False, 0)
+    assert one.info == {"localizer_skipped": True}
+    assert (two.h, two.localized, two.localization_failed) == (2, True, False)
+    assert len(backend.calls) == 1 and len(backend.calls[0]["prefixes"]) == 1   # only the 2-thought seed
+
+
 def test_srpo_rejects_unknown_settings():
     with pytest.raises(ValueError, match="known"):
         agent("srpo", fallback="median")
