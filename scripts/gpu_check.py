@@ -128,19 +128,20 @@ class CoinFlipRewards:
 
 def build_config(args: argparse.Namespace, out: Path):
     """The TrainConfig of the check: SRPO, HF backend, byte tokenizer, random-init model."""
-    from codereset.config import (AgentConfig, EnvConfig, LocalizeConfig, LoggingConfig, ModelConfig,
-                                  SandboxConfig, TrainConfig, TrainerConfig, ValidationConfig)
+    from codereset.config import (AgentConfig, BackendConfig, EnvConfig, LocalizeConfig, LoggingConfig,
+                                  ModelConfig, SandboxConfig, TrainConfig, TrainerConfig, ValidationConfig)
+    from codereset.generation.hf import HFConfig
 
     return TrainConfig(
         seed=args.seed,
         model=ModelConfig(name=SHAPES[args.shape], tokenizer="bytes", device=args.device, dtype=args.dtype),
         env=EnvConfig(max_thoughts=args.thoughts, max_thought_tokens=args.thought_tokens),
         sandbox=SandboxConfig(kind=args.sandbox),
-        backend={"name": "hf", "max_batch_size": args.batch},
+        backend=BackendConfig(name="hf", hf=HFConfig(max_batch_size=args.batch)),
         agent=AgentConfig(name="srpo", localize=LocalizeConfig(max_new_tokens=args.thought_tokens)),
         trainer=TrainerConfig(steps=args.steps, prompts_per_step=args.prompts, micro_batch_size=args.micro_batch,
                               output_dir=str(out), checkpoint_every=args.steps, progress=False),
-        validation=ValidationConfig(every=0, at_end=False),
+        validation=ValidationConfig(every=0, at_end=False, at_start=False),
         logging=LoggingConfig(tensorboard=False),
     )
 

@@ -10,6 +10,8 @@ from pathlib import Path
 
 import pytest
 
+pytestmark = pytest.mark.slow  # real tiny-model runs (minutes); .ci/run runs this module
+
 ROOT = Path(__file__).resolve().parents[2]
 EXTRA_TOKEN_KINDS = {"tokens_mc"}  # generated outside every rollout: part of tokens_generated
 

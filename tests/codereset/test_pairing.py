@@ -10,6 +10,8 @@ from pathlib import Path
 
 import pytest
 
+pytestmark = pytest.mark.slow  # real tiny-model runs (minutes); .ci/run runs this module
+
 ROOT = Path(__file__).resolve().parents[2]
 COMMON = ["model=tiny", "env=math_arith", "trainer.steps=2", "trainer.prompts_per_step=2",
           "optim.lr=0.0", "validation.every=0", "validation.at_end=false", "validation.at_start=false",
