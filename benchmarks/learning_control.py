@@ -37,6 +37,7 @@ import json
 import math
 import os
 import random
+import shutil
 import statistics
 import subprocess
 import sys
@@ -199,8 +200,6 @@ def main() -> None:
             continue
         run_dir = out / "runs" / f"grpo_s{seed}"
         if run_dir.exists():
-            import shutil
-
             shutil.rmtree(run_dir)
         seconds = train_seed(seed, args.steps, run_dir, WARM_DIR, args.extra)
         curve = per_task(run_dir)

@@ -165,9 +165,9 @@ class Rollout:
         self.segments.append(list(completion.token_ids))
         self.texts.append(completion.text)
         self.finish = state.finish
-        lps = getattr(completion, "logprobs", None)
+        lps = completion.logprobs
         self.seg_logprobs.append(None if lps is None else list(lps))
-        self.eos_logprob = getattr(completion, "eos_logprob", None) if completion.finish_reason == "eos" else None
+        self.eos_logprob = completion.eos_logprob if completion.finish_reason == "eos" else None
 
     def reset_state(self, h: int, kind: str = "reset") -> "Rollout":
         """A new unfinished rollout at state x* = (prompt, thoughts 1..h-1), token-exact
@@ -221,7 +221,7 @@ def split_thoughts(tokenizer: Any, completion: Any, rules: ThoughtRules) -> list
     `max_thought_tokens` without one ("length"), or at the end of the continuation (its own
     finish reason; an EOS right after a stop pattern gives a final empty "eos" thought)."""
     ids = list(completion.token_ids)
-    lps = None if getattr(completion, "logprobs", None) is None else list(completion.logprobs)
+    lps = None if completion.logprobs is None else list(completion.logprobs)
     out: list[Completion] = []
     while ids:
         window = ids[: rules.max_thought_tokens]
@@ -238,7 +238,7 @@ def split_thoughts(tokenizer: Any, completion: Any, rules: ThoughtRules) -> list
     if completion.finish_reason == "eos" and (not out or out[-1].finish_reason == "stop"):
         out.append(Completion([], "", "eos", None if lps is None else []))
     if out and out[-1].finish_reason == "eos":
-        out[-1].eos_logprob = getattr(completion, "eos_logprob", None)
+        out[-1].eos_logprob = completion.eos_logprob
     return out
 
 
