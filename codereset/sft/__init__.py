@@ -7,7 +7,9 @@ labelled with the oracle's first wrong step), until the greedy val pass rate rea
 band (default 20-40%). The checkpoint loads with `model.name=<DIR>` (e.g. `+experiment=arith_tiny`).
 
 Modules: `config` (SFTConfig), `data` (tokenizer, corruptions, encoded examples), `train` (loop,
-evaluation, atomic save), `__main__` (command line).
+evaluation, atomic save), `__main__` (command line), `own_failures` (the second stage:
+`python -m codereset.sft.own_failures` teaches localization on the model's own failed rollouts,
+labelled by the step oracle, and measures it on held-out failures against a uniform draw).
 """
 
 from codereset.sft.config import ModelShape, SFTConfig
