@@ -1,0 +1,317 @@
+"""The powered comparison (issue 14): agents through the real trainer with paired seeds, step-0
+evaluation and the report's speed-up rule.
+
+    python benchmarks/agent_comparison.py                      # preset arith: tiny model, 4 agents x 5 seeds
+    python benchmarks/agent_comparison.py --preset basic       # SmolLM2-135M on the `basic` code suite
+    python benchmarks/agent_comparison.py --agents grpo srpo --seeds 0 1 --override trainer.steps=10
+
+Steps:
+  1. Warm-start (preset arith only, each stage when its checkpoint is missing):
+     `python -m codereset.sft --out outputs/sft/arith_tiny` (reference thoughts + localization of
+     corrupted references, ~35 min on one thread), then
+     `python -m codereset.sft.own_failures --init outputs/sft/arith_tiny --out outputs/sft/arith_tiny_own`
+     (localization taught on the model's OWN failed rollouts labelled by the step oracle; it
+     reports exact / within-1 accuracy on held-out failures against RRPO's uniform draw).
+  2. The sweep: `python -m codereset.train <preset overrides> +agent=A seed=S trainer.paired=true
+     validation.at_start=true trainer.output_dir=SWEEP/A_sS` for every agent x seed, `--workers`
+     jobs at a time on one CPU thread each. Paired: runs with one seed see the same prompts in the
+     same order and draw their first base groups from the same random stream, so two agents with
+     seed s differ only where the agents differ.
+  3. `python -m codereset.report SWEEP --out OUT`: curves from step 0, the speed-up against GRPO
+     only where GRPO gained significantly (target: half its gain), with a paired bootstrap CI over
+     seeds; summary.json per agent (seeds, steps, start / final val pass@1 with CIs, speed-up).
+  4. Printed: per agent the start and final val pass@1, the speed-up (or why there is none); for
+     the localizing agents the localization against the oracle (exact, within one) and the
+     correction rates from clean vs erroneous prefixes (paper: 28% vs 17% suffix pass@4); for SRPO
+     each seed's val gain beside its exact-localization rate (does its gain track localization?).
+  Last line: `agent_comparison[<preset>]: ...` with the final means and the speed-ups.
+
+Writes OUT/{report.md,report.html,summary.json,figures/,runs/<job>/,output.txt,run_info.json}.
+Rebuild the report without training: `python -m codereset.report OUT/runs --out OUT`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import shutil
+import statistics
+import subprocess
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+# samples.jsonl (~1 MB per run) stays in the sweep folder: a rebuilt report lacks only the
+# correction-rate-by-deviation panel; its numbers are in the committed summary.json.
+KEPT_FILES = ("metrics.jsonl", "eval.jsonl", "config.yaml", "run_status.json")
+LOCALIZING = ("rrpo", "srpo", "caro")
+
+
+@dataclass(frozen=True)
+class Preset:
+    """One comparison setting: the trainer overrides every run gets and the warm-start it needs."""
+
+    overrides: tuple[str, ...]
+    title: str
+    sweep_dir: str
+    out: str
+    warm_start: tuple[tuple[str, ...], ...] = ()   # (checkpoint dir, command...) stages, made when missing
+    agents: tuple[str, ...] = ("grpo", "rrpo", "srpo", "caro")
+    seeds: tuple[int, ...] = (0, 1, 2, 3, 4)
+    threads: int = 1
+    workers: int = 2
+    notes: tuple[str, ...] = field(default=())
+
+
+ARITH_SFT = "outputs/sft/arith_tiny"
+ARITH_OWN = "outputs/sft/arith_tiny_own"
+PRESETS: dict[str, Preset] = {
+    # The tiny model on `arith` (conf/experiment/arith_tiny.yaml), from the two-stage warm-start.
+    # lr 1e-4: 3e-4 lowers every agent from this warm-start and 3e-5 moves none
+    # (benchmarks/results/tiny_lm_comparison); the positive control learns at 1e-4.
+    "arith": Preset(
+        overrides=("+experiment=arith_tiny", f"model.name={ARITH_OWN}", "optim.lr=1e-4",
+                   "trainer.steps=60", "validation.every=5", "trainer.checkpoint_every=1000"),
+        title="Powered comparison on arith (tiny model, paired seeds)",
+        sweep_dir="runs/agent_comparison/arith", out="benchmarks/results/agent_comparison_arith",
+        warm_start=((ARITH_SFT, "-m", "codereset.sft", "--out", ARITH_SFT),
+                    (ARITH_OWN, "-m", "codereset.sft.own_failures", "--init", ARITH_SFT, "--out", ARITH_OWN))),
+    # The default model on the main job's suite and budget (conf/train.yaml), two threads per run.
+    "basic": Preset(
+        overrides=("trainer.steps=6", "trainer.prompts_per_step=4", "validation.every=2",
+                   "trainer.checkpoint_every=1000"),
+        title="Comparison on basic (SmolLM2-135M-Instruct, paired seeds)",
+        sweep_dir="runs/agent_comparison/basic", out="benchmarks/results/agent_comparison_basic",
+        agents=("grpo", "rrpo", "srpo"), seeds=(0, 1), threads=2, workers=1),
+}
+
+
+class Tee:
+    """Print and remember the lines (written to OUT/output.txt)."""
+
+    def __init__(self) -> None:
+        self.lines: list[str] = []
+
+    def __call__(self, text: str = "") -> None:
+        print(text, flush=True)
+        self.lines.append(text)
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--preset", default="arith", choices=sorted(PRESETS))
+    p.add_argument("--agents", nargs="+", default=None, help="default: the preset's")
+    p.add_argument("--seeds", nargs="+", type=int, default=None, help="default: the preset's")
+    p.add_argument("--workers", type=int, default=None, help="runs at a time (default: the preset's)")
+    p.add_argument("--sweep-dir", default=None, help="run directories (replaced); default: the preset's")
+    p.add_argument("--out", default=None, help="result folder; default: the preset's")
+    p.add_argument("--override", dest="overrides", action="append", default=[],
+                   help="extra Hydra override for every run (repeatable), e.g. --override trainer.steps=10")
+    p.add_argument("--model", default=None,
+                   help="train from this checkpoint instead of the preset's warm-start (none is made)")
+    p.add_argument("--keep", action="store_true", help="keep finished runs of an earlier sweep (resume a sweep)")
+    return p.parse_args(argv)
+
+
+def warm_start(preset: Preset, say: Tee) -> list[dict]:
+    """Make each missing warm-start stage; returns their sft_summary.json contents."""
+    out = []
+    for directory, *command in preset.warm_start:
+        summary = ROOT / directory / "sft_summary.json"
+        if not summary.is_file():
+            say(f"warm-start: no checkpoint at {directory}; running python {' '.join(command)}")
+            started = time.perf_counter()
+            subprocess.run([sys.executable, *command], cwd=ROOT, check=False)
+            if not summary.is_file():
+                raise SystemExit(f"the warm-start wrote no checkpoint to {directory}; see its output above")
+            say(f"warm-start stage {directory}: {(time.perf_counter() - started) / 60:.1f} min")
+        out.append(json.loads(summary.read_text()))
+    return out
+
+
+def run_job(agent: str, seed: int, preset: Preset, sweep: Path, extra: list[str]) -> dict:
+    """One training run as a subprocess; its name, exit code, wall and CPU minutes."""
+    name = f"{agent}_s{seed}"
+    run_dir = sweep / name
+    status = run_dir / "run_status.json"
+    if status.is_file() and json.loads(status.read_text()).get("state") == "finished":
+        return {"job": name, "agent": agent, "seed": seed, "returncode": 0, "minutes": 0.0,
+                "cpu_minutes": 0.0, "command": "(kept from an earlier sweep)"}
+    shutil.rmtree(run_dir, ignore_errors=True)
+    cmd = [sys.executable, "-m", "codereset.train", *preset.overrides, f"+agent={agent}", f"seed={seed}",
+           "trainer.paired=true", "validation.at_start=true", f"trainer.output_dir={run_dir}",
+           "trainer.progress=false", *extra]
+    threads = str(preset.threads)
+    env = dict(os.environ, OMP_NUM_THREADS=threads, MKL_NUM_THREADS=threads, TOKENIZERS_PARALLELISM="false")
+    started = time.perf_counter()
+    with open(sweep / f"{name}.log", "w") as log:
+        proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+        _, wait_status, usage = os.wait4(proc.pid, 0)  # the job's own CPU time, whoever else runs
+    return {"job": name, "agent": agent, "seed": seed, "returncode": os.waitstatus_to_exitcode(wait_status),
+            "minutes": round((time.perf_counter() - started) / 60, 2),
+            "cpu_minutes": round((usage.ru_utime + usage.ru_stime) / 60, 2), "command": " ".join(cmd[1:])}
+
+
+def read_jsonl(path: Path) -> list[dict]:
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()] if path.is_file() else []
+
+
+def val_curve(run: Path) -> list[tuple[int, float]]:
+    """(step, greedy val pass@1) of a run, step 0 included (eval.jsonl rows with k = 1)."""
+    return [(int(r["step"]), float(r["pass_at_k"])) for r in read_jsonl(run / "eval.jsonl") if str(r.get("k")) == "1"]
+
+
+def localization(run: Path) -> dict:
+    """h* - h_oracle over every localized reset group of one run."""
+    devs = [d for row in read_jsonl(run / "metrics.jsonl") for d in (row.get("localization_deviations") or [])]
+    n = len(devs)
+    return {"n": n, "exact": sum(d == 0 for d in devs) / n if n else None,
+            "within_1": sum(abs(d) <= 1 for d in devs) / n if n else None}
+
+
+def fmt_ci(stat: dict | None) -> str:
+    if not stat or stat.get("mean") is None:
+        return "n/a"
+    lo, hi = stat.get("ci95") or (None, None)
+    return f"{stat['mean']:.3f} [{lo:.3f}, {hi:.3f}]" if lo is not None else f"{stat['mean']:.3f}"
+
+
+def fmt_speedup(speed: dict) -> str:
+    ci = speed.get("ci95")
+    return f"{speed['value']:.2f}x" + (f" [{ci[0]:.2f}, {ci[1]:.2f}]" if ci else " (no CI)")
+
+
+def machine() -> dict:
+    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True)
+    import torch
+
+    return {"cpu": platform.processor() or platform.machine(), "cores": os.cpu_count(),
+            "platform": platform.platform(), "python": platform.python_version(),
+            "torch": torch.__version__, "commit": commit.stdout.strip()}
+
+
+def describe(summary: dict, agents: list[str], sweep: Path, seeds: list[int], say: Tee) -> dict:
+    """Print the per-agent outcome from the report's summary.json (and the run files)."""
+    out: dict = {"agents": {}}
+    say("per agent: greedy val pass@1 at step 0 and at the end (mean [95% CI over seeds]), speed-up vs grpo")
+    for agent in agents:
+        row = summary["agents"].get(agent)
+        if row is None:
+            say(f"  {agent:<14} no finished runs")
+            continue
+        start, final = row["val_pass_at_1"]["start"], row["val_pass_at_1"]["final"]
+        speed, paired = row.get("speedup"), row.get("paired_speedup")
+        say(f"  {agent:<14} start {fmt_ci(start)}  final {fmt_ci(final)}  speed-up "
+            f"{fmt_speedup(speed) if speed else 'none (' + str(row.get('speedup_reason')) + ')'}"
+            + (f"; paired {fmt_speedup(paired)} over {paired['n_pairs']} pairs" if paired else "")
+            + (f"; per token {fmt_speedup(row['token_speedup'])}" if row.get("token_speedup") else ""))
+        out["agents"][agent] = {"start": start, "final": final, "speedup": speed, "paired_speedup": paired,
+                                "token_speedup": row.get("token_speedup"),
+                                "speedup_reason": row.get("speedup_reason")}
+    say("")
+    say("localization against the oracle and corrections (reset groups of every seed)")
+    oracle = summary.get("oracle") or {}
+    for agent in [a for a in agents if a in LOCALIZING and a in oracle]:
+        o = oracle[agent]
+        say(f"  {agent:<5} exact {fmt_ci(o.get('share_exact'))}  clean prefix {fmt_ci(o.get('share_clean'))}  "
+            f"suffix pass@4 clean {fmt_ci(o.get('suffix_pass_at_4_clean'))} vs erroneous "
+            f"{fmt_ci(o.get('suffix_pass_at_4_erroneous'))}  (paper: 0.28 vs 0.17)")
+        out.setdefault("oracle", {})[agent] = o
+    if "srpo" in agents:
+        say("")
+        say("SRPO per seed: val gain (final - step 0) beside its exact-localization rate")
+        pairs = []
+        for s in seeds:
+            curve = val_curve(sweep / f"srpo_s{s}")
+            loc = localization(sweep / f"srpo_s{s}")
+            if len(curve) >= 2 and loc["exact"] is not None:
+                gain = curve[-1][1] - curve[0][1]
+                pairs.append((loc["exact"], gain))
+                say(f"  seed {s}: gain {gain:+.3f}, exact {loc['exact']:.3f} (n={loc['n']})")
+        if len(pairs) >= 3 and len({p[0] for p in pairs}) > 1 and len({p[1] for p in pairs}) > 1:
+            r = statistics.correlation([p[0] for p in pairs], [p[1] for p in pairs])
+            say(f"  Pearson r(exact, gain) = {r:+.2f} over {len(pairs)} seeds (few seeds: a hint, not a test)")
+            out["srpo_gain_vs_localization"] = {"pairs": pairs, "pearson_r": r}
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    preset = PRESETS[args.preset]
+    agents = list(args.agents or preset.agents)
+    seeds = list(args.seeds if args.seeds is not None else preset.seeds)
+    workers = args.workers or preset.workers
+    sweep = ROOT / (args.sweep_dir or preset.sweep_dir)
+    out = ROOT / (args.out or preset.out)
+    say = Tee()
+    started = time.perf_counter()
+    if args.model:
+        preset = replace(preset, warm_start=(), overrides=tuple(
+            o for o in preset.overrides if not o.startswith("model.name=")) + (f"model.name={args.model}",))
+    stages = warm_start(preset, say)
+    for directory, summary in zip((s[0] for s in preset.warm_start), stages):
+        own = summary.get("own_failures")
+        if own:
+            b, a = own["before"]["localization"], own["after"]["localization"]
+            say(f"warm-start {directory}: val pass@1 {summary['val_pass_rate']:.3f}; localization on "
+                f"{a['n']} held-out own failures: exact {b['exact']:.3f} -> {a['exact']:.3f}, within 1 "
+                f"{b['within_1']:.3f} -> {a['within_1']:.3f}, uniform draw {a['uniform']['exact']:.3f} / "
+                f"{a['uniform']['within_1']:.3f}")
+        else:
+            say(f"warm-start {directory}: val pass@1 {summary['val_pass_rate']:.3f}, "
+                f"{summary.get('total_steps', summary.get('steps'))} steps")
+    if not args.keep:
+        shutil.rmtree(sweep, ignore_errors=True)
+    sweep.mkdir(parents=True, exist_ok=True)
+    jobs = [(a, s) for s in seeds for a in agents]
+    say(f"sweep: {len(jobs)} runs ({', '.join(agents)} x seeds {seeds}), {workers} at a time, "
+        f"{preset.threads} thread(s) each; overrides {' '.join(preset.overrides + tuple(args.overrides))}")
+    sweep_started = time.perf_counter()
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        results = list(pool.map(lambda job: run_job(*job, preset, sweep, args.overrides), jobs))
+    sweep_minutes = (time.perf_counter() - sweep_started) / 60
+    for r in results:
+        say(f"  {r['job']:<18} exit {r['returncode']}  {r['minutes']:.1f} min wall, {r['cpu_minutes']:.1f} min CPU")
+    failed = [r["job"] for r in results if r["returncode"] != 0]
+    say(f"sweep: {sweep_minutes:.1f} min wall, {sum(r['cpu_minutes'] for r in results):.1f} CPU-minutes"
+        + (f"; FAILED: {failed} (logs in {sweep})" if failed else ""))
+    report = subprocess.run([sys.executable, "-m", "codereset.report", str(sweep), "--out", str(out),
+                             "--title", preset.title], cwd=ROOT, capture_output=True, text=True)
+    say(report.stdout.strip() or report.stderr.strip())
+    if report.returncode != 0:
+        return 1
+    for r in results:  # the small per-run files, enough to rebuild the report
+        dest = out / "runs" / r["job"]
+        dest.mkdir(parents=True, exist_ok=True)
+        for name in KEPT_FILES:
+            if (sweep / r["job"] / name).is_file():
+                shutil.copy2(sweep / r["job"] / name, dest / name)
+    summary = json.loads((out / "summary.json").read_text())
+    say("")
+    described = describe(summary, agents, sweep, seeds, say)
+    info = {"command": "python benchmarks/agent_comparison.py " + " ".join(argv if argv is not None else sys.argv[1:]),
+            "preset": args.preset, "overrides": list(preset.overrides) + args.overrides,
+            "machine": machine(), "sweep_minutes": round(sweep_minutes, 2),
+            "total_minutes": round((time.perf_counter() - started) / 60, 2), "jobs": results,
+            "warm_start": [{k: s.get(k) for k in ("val_pass_rate", "localization_accuracy", "total_steps",
+                                                  "total_minutes", "own_failures")} for s in stages],
+            **described}
+    (out / "run_info.json").write_text(json.dumps(info, indent=1, default=str) + "\n")
+    finals = " ".join(f"{a}={d['final']['mean']:.3f}" for a, d in described["agents"].items()
+                      if d["final"] and d["final"].get("mean") is not None)
+    speeds = " ".join(f"{a}={d['speedup']['value']:.2f}x" if isinstance(d["speedup"], dict) and d["speedup"].get("value")
+                      else f"{a}=none" for a, d in described["agents"].items() if a != "grpo")
+    say("")
+    say(f"agent_comparison[{args.preset}]: final val pass@1 {finals}; speed-up vs grpo {speeds}; "
+        f"seeds={len(seeds)} sweep_minutes={sweep_minutes:.1f}")
+    (out / "output.txt").write_text("\n".join(say.lines) + "\n")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
