@@ -18,7 +18,18 @@ For each prompt, with split "<seeds>x<suffixes>" and `slots` trained rollouts (d
      policy, so this is the same distribution at no extra cost); the rest are generated.
 GRPO (`Agent.uses_resets` False): one group of `slots` fresh rollouts, no seed search.
 An agent that arranges its own groups (Critique-GRPO, SCoRe, SPO-tree, VinePPO: `Agent.build_groups`
-returns the PromptBuffers) replaces all of the above; it generates with this builder's roller and verifier.
+returns the PromptBuffers) replaces all of the above; it generates with this builder's roller and verifier,
+and draws its fresh first rollouts with `BufferBuilder.first_draws` so that they are paired too.
+
+Pairing (`build(tasks, seed=...)`, trainer.paired): the first `paired` draws of every prompt come
+from ONE generate call seeded with the step's seed, and every agent makes exactly that call (the
+same fresh prompts, `paired` per prompt, in task order), because a seeded sampler's draws depend on
+the call's layout (rows per prompt, order). So two agents with one seed start from identical first
+draws while their weights agree: GRPO's and a reset agent's base groups, Critique-GRPO's originals,
+SCoRe's first attempts, VinePPO's rollouts, SPO-tree's first-level episodes (the tree's only fresh
+draws; deeper branches continue them from the running stream). An agent that needs fewer fresh
+draws than `paired` (SPO-tree's release preset: 2) still draws `paired` and keeps the surplus as an
+untrained probe (pass-rate sample, tokens_seed_search), as a reset split without a base group does.
 
 Every group is normalized on its own later (`codereset.update.assign_advantages`). Under a task
 with a step-level oracle, each reset group also records the oracle's first error h_oracle
@@ -74,7 +85,10 @@ class Group:
     h_oracle: the oracle's first erroneous thought (1-based) of the seed, None when it finds none;
         only meaningful when `oracle` is True (the task has a step-level oracle).
     advantages: one per rollout, set by `assign_advantages` (an agent that sets them itself when
-        it builds the group keeps them: SPO-tree's node-value differences, SCoRe's shaped rewards).
+        it builds the group keeps them: SPO-tree's node-value differences, VinePPO's MC values).
+    shaped_rewards: one per rollout, what `assign_advantages` normalizes (trainer.advantage)
+        instead of the rollouts' own rewards, when an agent shapes them (SCoRe's second attempts:
+        r2 + alpha * (r2 - r1)); None: the rollouts' rewards. `rewards` stays the verifier's.
     """
 
     kind: str
@@ -84,6 +98,12 @@ class Group:
     oracle: bool = False
     h_oracle: int | None = None
     advantages: list[float] | None = None
+    shaped_rewards: list[float] | None = None
+
+    def __post_init__(self) -> None:
+        if self.shaped_rewards is not None and len(self.shaped_rewards) != len(self.rollouts):
+            raise ValueError(f"a {self.kind} group has {len(self.rollouts)} rollouts but "
+                             f"{len(self.shaped_rewards)} shaped rewards; give one per rollout")
 
     @property
     def rewards(self) -> list[float]:
@@ -198,12 +218,13 @@ class BufferBuilder:
     def build(self, tasks: Sequence[Any], seed: int | None = None) -> StepBuffer:
         """The step's buffers for `tasks`. With `seed`, the first `paired` draws of every prompt
         (the base group: slots - seeds*suffixes, or the probe when the split leaves none; GRPO
-        uses the same count out of its slots) come from one generate call seeded with it, so two
-        agents given the same seed start from identical base groups (same backend, batch layout
-        and weights); every later draw comes from the running random stream."""
+        uses the same count out of its slots; an agent with its own groups gets the seed and
+        draws them with `first_draws`) come from one generate call seeded with it, so two agents
+        given the same seed start from identical first draws (same backend and weights); every
+        later draw comes from the running random stream."""
         times = PhaseTimes()
         before = self._backend_counts()
-        own = self.agent.build_groups(self, tasks, times)
+        own = self.agent.build_groups(self, tasks, times, seed)
         if own is not None:
             return self._counted(StepBuffer(own, times), before)
         if not self.agent.uses_resets:
@@ -224,18 +245,36 @@ class BufferBuilder:
 
     @property
     def paired(self) -> int:
-        """How many first draws per prompt `build(seed=...)` draws from the seeded call."""
-        return self.base_size if self.base_size > 0 else self.cfg.probe_size
+        """How many first draws per prompt `build(seed=...)` draws from the seeded call: the base
+        group (or the probe when the split leaves none), at most `slots`; one number for every
+        agent of a comparison (it depends on the buffer config only)."""
+        return min(self.base_size if self.base_size > 0 else self.cfg.probe_size, self.cfg.slots)
+
+    def first_draws(self, tasks: Sequence[Any], kind: str, total: int, seed: int | None,
+                    times: PhaseTimes) -> tuple[list[list[Rollout]], list[list[Rollout]]]:
+        """For an agent that arranges its own groups: (`total` fresh rollouts of each task, of
+        `kind`, scored; the untrained probe of each task). With `seed` (the step's pairing seed,
+        `build`), the first `paired` draws come from the one seeded call every agent makes (module
+        docstring); when `total < paired` the rest of that call is the probe (kind "seed_search":
+        keep it in `PromptBuffer.draws`, outside the groups). Without a seed the probe is empty."""
+        if total < 1:
+            raise ValueError(f"an agent needs at least 1 fresh rollout per prompt, asked for {total}")
+        draws = self._first_draws(tasks, kind, total, seed, times)
+        probes = [d[total:] for d in draws]
+        for r in (r for p in probes for r in p):
+            r.kind = "seed_search"
+        return [d[:total] for d in draws], probes
 
     def _first_draws(self, tasks: Sequence[Any], kind: str, total: int, seed: int | None,
                      times: PhaseTimes) -> list[list[Rollout]]:
+        """`total` fresh draws per task; with `seed`, max(total, paired): the first `paired` from
+        the seeded call, the rest from the running stream."""
         if seed is None or total <= 0:
             return self._draw([self.roller.fresh(t, kind) for t in tasks], total, times)
-        paired = min(self.paired, total)
-        draws = self._draw([self.roller.fresh(t, kind) for t in tasks], paired, times,
+        draws = self._draw([self.roller.fresh(t, kind) for t in tasks], self.paired, times,
                            roller=self.roller.seeded(seed))
-        if total > paired:
-            rest = self._draw([self.roller.fresh(t, kind) for t in tasks], total - paired, times)
+        if total > self.paired:
+            rest = self._draw([self.roller.fresh(t, kind) for t in tasks], total - self.paired, times)
             draws = [a + b for a, b in zip(draws, rest)]
         return draws
 

@@ -73,9 +73,12 @@ class Agent(ABC):
         self.roller = roller
         self.verifier = verifier
 
-    def build_groups(self, builder: Any, tasks: Sequence[Any], times: Any) -> list | None:
+    def build_groups(self, builder: Any, tasks: Sequence[Any], times: Any, seed: int | None = None) -> list | None:
         """The step's `PromptBuffer`s when this agent arranges its own groups, else None (the
-        default: the shared base/seed-search/reset buffer of `codereset.buffer`)."""
+        default: the shared base/seed-search/reset buffer of `codereset.buffer`). `seed` is the
+        step's pairing seed (`BufferBuilder.build`, trainer.paired; None when unpaired): an agent
+        draws its fresh first rollouts with `builder.first_draws(tasks, kind, n, seed, times)` so
+        that they are the same draws every other agent of the comparison starts from."""
         return None
 
     def check_tasks(self, tasks: Sequence[Any]) -> None:

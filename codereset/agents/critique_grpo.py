@@ -2,10 +2,12 @@
 is the refinements plus the original rollouts.
 
 Per prompt (slots S, refinements R = `agent.critique.refinements`, the release's 1 of 8):
-  1. S - R original rollouts from the prompt (one batched call for all prompts).
-  2. Each of the first R failed originals (draw order) gets a critique, and ONE refinement is
-     sampled from the state (prompt, the failed attempt's thoughts as stored ids, the critique as
-     a user turn, the assistant's turn opener): `critique_message`, `follow_up_start`.
+  1. S - R original rollouts from the prompt (batched for all prompts; `BufferBuilder.first_draws`,
+     so under trainer.paired the first of them are the draws every agent starts from).
+  2. Each of the first R failed originals (draw order; judged wrong, not an infrastructure
+     failure) gets a critique, and ONE refinement is sampled from the state (prompt, the failed
+     attempt's thoughts as stored ids, the critique as a user turn, the assistant's turn
+     opener): `critique_message`, `follow_up_start`.
   3. Slots left when fewer than R originals failed are filled with fresh originals (so every
      prompt trains S rollouts; a prompt with no failure is plain GRPO).
   4. The group (originals + refinements) is normalized together (trainer.advantage). A
@@ -28,6 +30,7 @@ from typing import Any, Sequence
 
 from codereset.agents.common import OwnGroupsAgent, follow_up_start, generate
 from codereset import buffer  # module import: codereset.buffer imports the agents package
+from codereset.infra import infra_failed
 
 VARIANTS = ("binary", "reference")
 INSTRUCTION = ("Review your solution, find where it goes wrong, and write a corrected solution "
@@ -61,17 +64,17 @@ class CritiqueGRPOAgent(OwnGroupsAgent):
             for task in tasks:
                 critique_message(task, "reference")
 
-    def build_groups(self, builder: Any, tasks: Sequence[Any], times: Any) -> list[buffer.PromptBuffer]:
+    def build_groups(self, builder: Any, tasks: Sequence[Any], times: Any,
+                     seed: int | None = None) -> list[buffer.PromptBuffer]:
         refine = self.cfg.critique.refinements
         if builder.cfg.slots <= refine:
             raise ValueError(f"critique_grpo needs buffer.slots ({builder.cfg.slots}) above "
                              f"agent.critique.refinements ({refine})")
         tok = builder.roller.backend.tokenizer
-        originals = generate(builder, [builder.roller.fresh(t, "base") for t in tasks],
-                             builder.cfg.slots - refine, times)
+        originals, probes = builder.first_draws(tasks, "base", builder.cfg.slots - refine, seed, times)
         starts, counts, owners = [], [], []
         for p, (task, draws) in enumerate(zip(tasks, originals)):
-            failed = [r for r in draws if not r.correct][:refine]
+            failed = [r for r in draws if not r.correct and not infra_failed(r)][:refine]  # judged wrong
             message = critique_message(task, self.cfg.critique.variant)
             for r in failed:
                 starts.append(follow_up_start(r, message, tok, kind="refinement"))
@@ -83,11 +86,12 @@ class CritiqueGRPOAgent(OwnGroupsAgent):
                 owners.append(p)
         extra = generate(builder, starts, counts, times)
         prompts = []
-        for p, (task, draws) in enumerate(zip(tasks, originals)):
+        for p, (task, draws, probe) in enumerate(zip(tasks, originals, probes)):
             added = [r for o, rs in zip(owners, extra) if o == p for r in rs]
             refinements = [r for r in added if r.kind == "refinement"]
             fresh = [r for r in added if r.kind != "refinement"]
+            fresh_draws = draws + probe + fresh  # the probe (pairing surplus, if any) is untrained
             prompts.append(buffer.PromptBuffer(
-                task, draws + fresh, len(draws) + len(fresh), groups=[buffer.Group("critique", draws + fresh + refinements)],
+                task, fresh_draws, len(fresh_draws), groups=[buffer.Group("critique", draws + fresh + refinements)],
                 diagnostics={"refinement_correct": [float(r.correct) for r in refinements]}))
         return prompts

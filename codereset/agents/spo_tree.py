@@ -17,6 +17,13 @@ trains only its own segment's tokens (its prefix is masked), so every generated 
 once. With the release preset [2, 4] a prompt has 8 leaves, the 8 trained slots of the other
 agents; [6, 6, 6] (the SPO paper's) has 216.
 
+Pairing (trainer.paired): the first level's b_1 episodes are the tree's only fresh draws, so they
+are what is comparable with the other agents: they come from `BufferBuilder.first_draws` and are
+the draws every agent of the comparison starts from; the deeper branches continue them from the
+running stream. The pass rate is over the first level, plus the pairing's untrained probe when
+b_1 is below the paired count (the release preset draws 2 more per prompt at the default split
+1x4: tokens_seed_search).
+
 Departures from the SPO paper (Guo et al., 2025): segments end at thought boundaries (the paper
 cuts at a fixed token count), advantages are not normalized, and the loss is this project's.
 """
@@ -103,10 +110,12 @@ class SPOTreeAgent(OwnGroupsAgent):
         super().__init__(cfg, ctx)
         self.branching, self.segment_tokens = tree_settings(cfg.tree)
 
-    def grow(self, builder: Any, tasks: Sequence[Any], times: Any) -> list[list[Node]]:
-        """The first-level nodes of each task's tree, fully expanded (see module docstring)."""
+    def grow(self, builder: Any, tasks: Sequence[Any], times: Any,
+             seed: int | None = None) -> tuple[list[list[Node]], list[list[Rollout]]]:
+        """The first-level nodes of each task's tree, fully expanded (see module docstring), and
+        each task's untrained pairing probe (`BufferBuilder.first_draws`)."""
         depth_last = len(self.branching) - 1
-        draws = generate(builder, [builder.roller.fresh(t, "tree") for t in tasks], self.branching[0], times)
+        draws, probes = builder.first_draws(tasks, "tree", self.branching[0], seed, times)
         roots = [[self._node(r, 0, 0, depth_last) for r in d] for d in draws]
         frontier = [n for nodes in roots for n in nodes if n.end < n.path.n_thoughts]
         while frontier:
@@ -121,16 +130,17 @@ class SPOTreeAgent(OwnGroupsAgent):
                     if child.end < path.n_thoughts:
                         nxt.append(child)
             frontier = nxt
-        return roots
+        return roots, probes
 
     def _node(self, path: Rollout, start: int, depth: int, depth_last: int) -> Node:
         end = path.n_thoughts if depth == depth_last else segment_end(path, start, self.segment_tokens)
         return Node(path, start, end, depth)
 
-    def build_groups(self, builder: Any, tasks: Sequence[Any], times: Any) -> list[buffer.PromptBuffer]:
-        trees = self.grow(builder, tasks, times)
+    def build_groups(self, builder: Any, tasks: Sequence[Any], times: Any,
+                     seed: int | None = None) -> list[buffer.PromptBuffer]:
+        trees, probes = self.grow(builder, tasks, times, seed)
         prompts = []
-        for task, first in zip(tasks, trees):
+        for task, first, probe in zip(tasks, trees, probes):
             fresh = [n.path for n in first]  # before any reuse: the first draws, whole episodes
             groups: list[buffer.Group] = []
             siblings = [first]
@@ -141,6 +151,6 @@ class SPOTreeAgent(OwnGroupsAgent):
                                     advantages=[n.value - mean for n in nodes]))
                 siblings.extend(n.children for n in nodes if n.children)
             leaves = sum(len(g.rollouts) for g in groups if g.rollouts[0].status != "continue")
-            prompts.append(buffer.PromptBuffer(task, [], 0, groups=groups, pass_rollouts=fresh,
+            prompts.append(buffer.PromptBuffer(task, probe, len(probe), groups=groups, pass_rollouts=fresh + probe,
                                         diagnostics={"tree_leaves": [leaves]}))
         return prompts

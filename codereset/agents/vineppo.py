@@ -1,6 +1,7 @@
 """VinePPO: per-thought advantages from Monte-Carlo state values (`codereset.values`).
 
-Per prompt: `buffer.slots` fresh rollouts (one group, like GRPO). For every rollout, the value
+Per prompt: `buffer.slots` fresh rollouts (one group, like GRPO; `BufferBuilder.first_draws`, so
+under trainer.paired the first of them are GRPO's first draws). For every rollout, the value
 V_j of each thought boundary j = 0..n-1 is estimated from `agent.values.k` continuations sampled
 from that state (token-exact resets; all states of the step in one batched call), and
 V_n = the rollout's reward. Thought t's tokens are trained with A_t = V_t - V_{t-1}
@@ -16,7 +17,7 @@ from __future__ import annotations
 
 from typing import Any, Sequence
 
-from codereset.agents.common import OwnGroupsAgent, generate
+from codereset.agents.common import OwnGroupsAgent
 from codereset import buffer  # module import: codereset.buffer imports the agents package
 from codereset.values import mc_values, thought_advantages, token_advantages
 
@@ -24,9 +25,10 @@ from codereset.values import mc_values, thought_advantages, token_advantages
 class VinePPOAgent(OwnGroupsAgent):
     name = "vineppo"
 
-    def build_groups(self, builder: Any, tasks: Sequence[Any], times: Any) -> list[buffer.PromptBuffer]:
+    def build_groups(self, builder: Any, tasks: Sequence[Any], times: Any,
+                     seed: int | None = None) -> list[buffer.PromptBuffer]:
         slots = builder.cfg.slots
-        draws = generate(builder, [builder.roller.fresh(t, "base") for t in tasks], slots, times)
+        draws, _ = builder.first_draws(tasks, "base", slots, seed, times)  # no probe: paired <= slots
         flat = [r for d in draws for r in d]
         mc = mc_values(flat, builder.roller, builder.verifier, self.cfg.values.k, times)
         prompts = []
