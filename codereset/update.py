@@ -56,8 +56,9 @@ from codereset.losses import clip_range, get_loss, ratio_sums
 
 
 def assign_advantages(groups: Sequence[Any], estimator: str) -> None:
-    """Set `group.advantages` for every group from its own rewards (a group whose advantages an
-    agent already set when it built the group keeps them). Rollouts that failed verification for
+    """Set `group.advantages` for every group from its own rewards, or the rewards an agent
+    shaped (`Group.shaped_rewards`, SCoRe's second attempts); a group whose advantages an agent
+    already set when it built the group keeps them. Rollouts that failed verification for
     infrastructure reasons (`codereset.infra.infra_failed`) are left out of the normalization and
     get advantage 0 (the updater leaves them out of the batch too)."""
     fn = get_advantage(estimator)
@@ -67,7 +68,8 @@ def assign_advantages(groups: Sequence[Any], estimator: str) -> None:
         keep = [i for i, r in enumerate(group.rollouts) if not infra_failed(r)]
         advantages = [0.0] * len(group.rollouts)
         if keep:
-            rewards = torch.tensor([group.rollouts[i].reward for i in keep], dtype=torch.float32)  # (G',)
+            scores = group.rewards if group.shaped_rewards is None else group.shaped_rewards  # SCoRe shapes them
+            rewards = torch.tensor([scores[i] for i in keep], dtype=torch.float32)  # (G',)
             for i, a in zip(keep, fn(rewards)):
                 advantages[i] = float(a)
         group.advantages = advantages
