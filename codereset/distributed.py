@@ -14,8 +14,9 @@ How a data-parallel step works (codereset.trainer):
     one-process gradient of the whole batch, so clipping and the AdamW step are identical on
     every rank and the replicas never drift apart (no DistributedDataParallel wrapper: the
     number of micro-batches differs between ranks, which DDP's hooks cannot express);
-  - rank 0 gathers the other ranks' buffers (`gather`) to write one metrics row for the whole
-    step, validates, and writes every file of the run directory; the other ranks write nothing.
+  - rank 0 gathers the other ranks' buffers (`gather`, `merge_buffers`) to write one metrics row
+    for the whole step, validates, and writes every file of the run directory; the other ranks
+    write nothing.
 """
 
 from __future__ import annotations
@@ -28,6 +29,9 @@ from typing import Any, Sequence
 
 import torch
 import torch.distributed as tdist
+
+from codereset.buffer import StepBuffer
+from codereset.timing import PhaseTimes
 
 
 @dataclass(frozen=True)
@@ -148,6 +152,24 @@ def gather(obj: Any) -> list[Any]:
     out: list[Any] = [None] * tdist.get_world_size()
     tdist.all_gather_object(out, obj)
     return out
+
+
+def merge_buffers(parts: Sequence[StepBuffer]) -> StepBuffer:
+    """One StepBuffer from every rank's share (`gather`): the prompts in rank order; each phase's
+    wall time is the slowest rank's (the ranks build in parallel); gen_calls and gen_rows are
+    summed over ranks (each rank has its own backend), so gen_rows_per_call is the mean over
+    all of the step's calls. A count some rank's backend does not keep stays None."""
+    times = PhaseTimes()
+    for part in parts:
+        for name, seconds in part.times.seconds.items():
+            times.seconds[name] = max(times.seconds[name], seconds)
+    return StepBuffer([p for part in parts for p in part.prompts], times,
+                      gen_calls=_sum_or_none([part.gen_calls for part in parts]),
+                      gen_rows=_sum_or_none([part.gen_rows for part in parts]))
+
+
+def _sum_or_none(counts: Sequence[int | None]) -> int | None:
+    return None if not counts or any(c is None for c in counts) else sum(counts)
 
 
 def broadcast(obj: Any, info: DistInfo) -> Any:

@@ -175,8 +175,8 @@ METRICS = RowSchema(
         Key("time_step_s", "wall seconds of the whole step (checkpointing excluded)"),
         Key("time_verify_busy_s", "seconds spent scoring rollouts in all, most of it overlapped with "
             "generation (sampling.batching=step); time_verify_s is only the part that was not"),
-        Key("gen_calls", "generation backend calls while building the buffer (localization included); "
-            "null when the backend does not count them"),
+        Key("gen_calls", "generation backend calls while building the buffer (localization included; "
+            "summed over ranks under data parallelism); null when the backend does not count them"),
         Key("gen_rows_per_call", "continuations asked per backend call (rows / gen_calls); null when "
             "the backend does not count rows"),
         Key("val_pass_rate", "greedy pass@1 on the validation split", when="validation"),

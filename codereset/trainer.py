@@ -257,7 +257,7 @@ class Trainer:
                     self.backend.sync_weights(self.model)
             self.nonfinite_streak = self.nonfinite_streak + 1 if result.skipped else 0
             if self.dist.enabled:
-                buf = _merge_buffers(distributed.gather(buf))
+                buf = distributed.merge_buffers(distributed.gather(buf))
                 times = buf.times
             row = self._commit_rows(step, buf, result, times, started) if self.dist.is_main else None
             self.last_done = step
@@ -359,16 +359,6 @@ def _seed_all(seed: int) -> None:
     random.seed(seed)
     np.random.seed(seed % 2**32)
     torch.manual_seed(seed)
-
-
-def _merge_buffers(parts: list[StepBuffer]) -> StepBuffer:
-    """One StepBuffer from every rank's share (prompts in rank order; each phase's wall time is
-    the slowest rank's)."""
-    times = PhaseTimes()
-    for part in parts:
-        for name, seconds in part.times.seconds.items():
-            times.seconds[name] = max(times.seconds[name], seconds)
-    return StepBuffer([p for part in parts for p in part.prompts], times)
 
 
 def _postfix(row: dict) -> dict:

@@ -59,6 +59,23 @@ def test_one_process_collectives_are_the_identity():
     assert distributed.all_true(False) is False
 
 
+def test_merged_buffers_sum_generation_counts_and_keep_the_slowest_phase():
+    from codereset.buffer import PromptBuffer, StepBuffer
+    from codereset.timing import PhaseTimes
+
+    def part(task, calls, rows, generate_s):
+        times = PhaseTimes()
+        times.seconds["generate"] = generate_s
+        return StepBuffer([PromptBuffer(make_task(task), [], 0)], times, gen_calls=calls, gen_rows=rows)
+
+    merged = distributed.merge_buffers([part(0, 3, 24, 2.0), part(1, 2, 16, 5.0)])
+    assert [p.task.task_id for p in merged.prompts] == ["t0", "t1"]        # rank order
+    assert (merged.gen_calls, merged.gen_rows, merged.gen_rows_per_call) == (5, 40, 8.0)
+    assert merged.times.get("generate") == 5.0
+    uncounted = distributed.merge_buffers([part(0, 3, 24, 1.0), part(1, 2, None, 1.0)])
+    assert (uncounted.gen_calls, uncounted.gen_rows, uncounted.gen_rows_per_call) == (5, None, None)
+
+
 def rollouts():
     return [Rollout(task=make_task(0), prompt_ids=[5, 6, 7], segments=[[10, 11, 12], [13, 14]]),
             Rollout(task=make_task(0), prompt_ids=[5, 6, 7], segments=[[20, 21], [22, 23, 24, 25]], prefix_len=1),
@@ -133,6 +150,8 @@ def test_torchrun_trains_with_two_processes(tmp_path):
     assert [r["step"] for r in rows] == [1, 2]
     # 2 prompts x 8 trained slots, one prompt from each rank
     assert all(r["rollouts_trained"] == 16 for r in rows)
+    # both ranks' generate calls, counted (rank 0's buffer alone would be half; null before the fix)
+    assert all(isinstance(r["gen_calls"], int) and r["gen_calls"] >= 4 and r["gen_rows_per_call"] > 0 for r in rows)
     tasks = {json.loads(line)["task_id"] for line in (run / "samples.jsonl").read_text().splitlines()
              if json.loads(line)["step"] == 1}
     assert len(tasks) == 2
