@@ -46,6 +46,9 @@ def test_two_steps_on_the_tiny_model_with_the_real_sandbox(agent, extra, keys, g
     samples = rows(out / "samples.jsonl")
     assert {s["group"] for s in samples} - {"seed_search"} == groups
     assert all(len(s["rewards"]) == len(s["rollouts"]) for s in samples)
+    if agent == "spo_tree":  # paired (default): 2 first-level episodes + 2 untrained probe draws per prompt
+        assert all(m["tokens_seed_search"] > 0 for m in metrics)
+        assert any(s["group"] == "seed_search" and len(s["rollouts"]) == 2 for s in samples)
     if agent == "caro":
         resets = [s for s in samples if s["group"] == "reset"]
         assert resets and all(s["oracle"] == "mc" and len(s["mc_values"]) == s["seed_n_thoughts"] + 1
