@@ -263,3 +263,12 @@ def test_a_rollout_the_verifier_could_not_judge_is_never_a_seed(tok):
     assert [r.outcome.status for r in p.draws[:4]] == ["ok", "sandbox_error", "ok", "sandbox_error"]
     assert p.seeds == [] and len(p.draws) == 12           # searched on: no judged failure found
     assert [g.kind for g in p.groups] == ["base", "fallback"]
+
+
+def test_shaped_rewards_need_one_per_rollout():
+    from codereset.buffer import Group
+    from codereset.rollout import Rollout
+
+    rollouts = [Rollout(task=make_task(0), prompt_ids=[1]) for _ in range(2)]
+    with pytest.raises(ValueError, match="2 rollouts but 1 shaped rewards"):
+        Group("second_attempt", rollouts, shaped_rewards=[1.0])
