@@ -280,7 +280,8 @@ class TrainerConfig:
     max_nonfinite_steps: stop the run after this many skipped updates in a row (NaN/inf loss).
     progress: show a progress bar (step, pass rate, ETA).
     paired: common random numbers across agents: the first base-group draws of every prompt at
-        step t come from one generate call seeded by (seed, rank, t), so runs of different agents
+        step t (an agent with its own groups: its first fresh draws, `BufferBuilder.first_draws`)
+        come from one generate call seeded by (seed, rank, t), so runs of different agents
         with the same seed see the same prompts (always: the task order depends on the seed only)
         and start each step's buffer from identical base groups as long as their weights agree;
         they differ only where the agents differ. The report pairs such runs by seed.
