@@ -40,9 +40,10 @@ sys.path.insert(0, str(ROOT))  # the repo root, when not pip-installed
 
 OLD = ["sampling.batching=per_round", "backend.hf.engine=generate", "trainer.forward=plain"]
 PHASES = ("generate", "verify", "localize", "train", "step")
+RATIOS = ("prefix_cache_hit", "last_prefix_cache_hit", "engine_start_s")  # backend stats that are not counters
 
 
-def make_trainer(overrides: list[str], out: Path):
+def make_trainer(overrides: list[str], out: Path, backend: str = "hf"):
     from hydra import compose, initialize_config_dir
     from omegaconf import OmegaConf
 
@@ -52,7 +53,7 @@ def make_trainer(overrides: list[str], out: Path):
 
     register()
     with initialize_config_dir(config_dir=conf_dir(), version_base="1.3"):
-        cfg = compose(config_name="train", overrides=["+agent=srpo", "backend=hf", "trainer.progress=false",
+        cfg = compose(config_name="train", overrides=["+agent=srpo", f"backend={backend}", "trainer.progress=false",
                                                       "logging.tensorboard=false", f"trainer.output_dir={out}",
                                                       *overrides])
     trainer = Trainer(OmegaConf.to_object(cfg), out, OmegaConf.to_yaml(cfg))
@@ -60,9 +61,9 @@ def make_trainer(overrides: list[str], out: Path):
     return trainer
 
 
-def run_step(overrides: list[str], out: Path) -> dict:
+def run_step(overrides: list[str], out: Path, backend: str = "hf") -> dict:
     """One step (step 1) of a fresh trainer; returns its metrics row, its buffer and the trainer."""
-    trainer = make_trainer(overrides, out)
+    trainer = make_trainer(overrides, out, backend)
     kept = {}
     build = trainer.builder.build
 
@@ -73,9 +74,26 @@ def run_step(overrides: list[str], out: Path) -> dict:
     trainer.builder.build = keep
     stats0 = dict(trainer.backend.stats)
     row = trainer.train_step(1)
-    stats = {k: trainer.backend.stats[k] - stats0.get(k, 0) for k in ("row_steps", "generated_tokens")
-             if k in trainer.backend.stats}
+    stats = {k: v - stats0.get(k, 0) for k, v in trainer.backend.stats.items()
+             if isinstance(v, (int, float)) and k not in RATIOS}
+    stats["engine_start_s"] = trainer.backend.stats.get("engine_start_s", 0.0)
     return {"row": row, "buf": kept["buf"], "trainer": trainer, "backend": stats}
+
+
+def backend_line(name: str, row: dict, be: dict) -> str:
+    """Where the step's generation time went: calls, rows, decode steps, discarded tokens."""
+    parts = [f"[{name}] backend: calls {be.get('calls', 0)}, rows {be.get('rows', be.get('requests', 0))}, "
+             f"generated {be.get('generated_tokens', 0)} tokens (kept in rollouts and localization "
+             f"{row['tokens_generated']}, so {be.get('generated_tokens', 0) - row['tokens_generated']} discarded)"]
+    if be.get("decode_steps"):
+        parts.append(f"decode steps {be['decode_steps']} (mean rows per step {be['row_steps'] / be['decode_steps']:.1f}), "
+                     f"prefill {be['prefill_tokens']} tokens in {be['prefill_s']:.1f} s, decode {be['decode_s']:.1f} s "
+                     f"({be['generated_tokens'] / max(be['decode_s'], 1e-9):.1f} tokens/s), "
+                     f"episode ends {be.get('episode_ends', 0)}")
+    if be.get("engine_start_s"):
+        parts.append(f"engine start {be['engine_start_s']:.1f} s (before the step), weight syncs "
+                     f"{be.get('weight_syncs', 0)} taking {be.get('sync_time_s', 0.0):.1f} s (in train)")
+    return "; ".join(parts)
 
 
 def close(trainer) -> None:
@@ -133,15 +151,33 @@ def plain_update(trainer, rollouts, micro: int) -> float:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("overrides", nargs="*", help="extra Hydra overrides for both steps")
+    ap.add_argument("--vllm", action="store_true",
+                    help="also run the new path through backend=vllm (its engine start is reported apart)")
+    ap.add_argument("--skip-old", action="store_true",
+                    help="diagnosis only: skip the old path (no step_speedup then)")
+    ap.add_argument("--threads", type=int, default=None,
+                    help="CPU threads (torch's, and the cores a vLLM worker binds to); default: the "
+                         "libraries' own (all cores). On a machine shared with other busy jobs, 1 avoids "
+                         "OpenMP threads spin-waiting for a core another job holds")
+    ap.add_argument("overrides", nargs="*", help="extra Hydra overrides for every step")
     args = ap.parse_args()
+    if args.threads:
+        import os
+
+        import torch
+
+        torch.set_num_threads(args.threads)
+        os.environ["OMP_NUM_THREADS"] = str(args.threads)
+        os.environ["VLLM_CPU_OMP_THREADS_BIND"] = "0" if args.threads == 1 else f"0-{args.threads - 1}"
     extra = [f"seed={args.seed}", *args.overrides]
     tmp = Path(tempfile.mkdtemp(prefix="codereset-step-bench-"))
+    paths = ([] if args.skip_old else [("old", OLD, "hf")]) + [("new", [], "hf")] + \
+        ([("vllm", [], "vllm")] if args.vllm else [])
     results = {}
-    for name, overrides in (("old", OLD), ("new", [])):
-        print(f"[{name}] one step with {' '.join(overrides + extra) or 'the defaults'} ...", flush=True)
-        results[name] = run_step([*overrides, *extra], tmp / name)
-        if name == "old":
+    for name, overrides, backend in paths:
+        print(f"[{name}] one step with backend={backend} {' '.join(overrides + extra)} ...", flush=True)
+        results[name] = run_step([*overrides, *extra], tmp / name, backend)
+        if name != "new":
             close(results[name]["trainer"])
     new = results["new"]
     trainer = new["trainer"]
@@ -151,26 +187,35 @@ def main() -> None:
     upd_base = plain_update(trainer, rollouts, trainer.cfg.trainer.micro_batch_size)
     close(trainer)
 
-    print(f"\n{'phase (s)':<14}{'old':>10}{'new':>10}{'old/new':>10}")
-    for phase in PHASES:
-        a, b = (results[k]["row"][f"time_{phase}_s"] for k in ("old", "new"))
-        print(f"{phase:<14}{a:>10.1f}{b:>10.1f}{(a / b if b else float('nan')):>10.2f}")
-    for key in ("verify_busy", ):
-        print(f"{key:<14}{results['old']['row']['time_verify_busy_s']:>10.1f}{new['row']['time_verify_busy_s']:>10.1f}")
-    for name in ("old", "new"):
+    names = list(results)
+    print(f"\n{'phase (s)':<14}" + "".join(f"{n:>10}" for n in names) + ("" if args.skip_old else f"{'old/new':>10}"))
+    for phase in [*PHASES, "verify_busy"]:
+        vals = [results[n]["row"][f"time_{phase}_s"] for n in names]
+        ratio = "" if args.skip_old else f"{(vals[0] / vals[1] if vals[1] else float('nan')):>10.2f}"
+        print(f"{phase:<14}" + "".join(f"{v:>10.1f}" for v in vals) + ratio)
+    for name in names:
         row, be = results[name]["row"], results[name]["backend"]
         kept = be.get("generated_tokens", 0) / be["row_steps"] if be.get("row_steps") else float("nan")
         print(f"[{name}] tokens generated {row['tokens_generated']} (trained {row['tokens_trained']}, seed search "
               f"{row['tokens_seed_search']}, localization {row['tokens_localization']}); backend calls "
               f"{row['gen_calls']}, rows/call {row['gen_rows_per_call']:.1f}; decoded row-steps kept {kept:.2f}; "
               f"forward tokens per trained token {row.get('forward_tokens_per_trained_token')}")
+        print(backend_line(name, row, be))
+    for name in [n for n in names if n != "old"]:
+        row = results[name]["row"]
+        gen_rate = row["tokens_generated"] / max(row["time_generate_s"] + row["time_localize_s"], 1e-9)
+        upd_rate = row["tokens_trained"] / max(row["time_train_s"], 1e-9)
+        print(f"generation [{name}]: {gen_rate:.1f} tokens/s of generate+localize vs plain batch-32 HF generate "
+              f"(prompt {prompt_len} tokens, 64 new) {gen_base:.1f} tokens/s: {gen_rate / gen_base:.2f}x (target >= 1.0)")
+        print(f"update [{name}]: {upd_rate:.1f} trained tokens/s of train time vs plain full-sequence "
+              f"forward+backward {upd_base:.1f}: {upd_rate / upd_base:.2f}x (target >= 0.6)")
+    if "vllm" in results:
+        v = results["vllm"]
+        print(f"vllm_over_hf_step={new['row']['time_step_s'] / v['row']['time_step_s']:.2f} (step wall, engine start "
+              f"{v['backend']['engine_start_s']:.1f} s not included)")
+    if args.skip_old:
+        return
     row = new["row"]
-    gen_rate = row["tokens_generated"] / max(row["time_generate_s"] + row["time_localize_s"], 1e-9)
-    upd_rate = row["tokens_trained"] / max(row["time_train_s"], 1e-9)
-    print(f"generation: new step {gen_rate:.1f} tokens/s of generate+localize vs plain batch-32 generate "
-          f"(prompt {prompt_len} tokens, 64 new) {gen_base:.1f} tokens/s: {gen_rate / gen_base:.2f}x (target >= 1.0)")
-    print(f"update: new step {upd_rate:.1f} trained tokens/s of train time vs plain full-sequence "
-          f"forward+backward {upd_base:.1f}: {upd_rate / upd_base:.2f}x (target >= 0.6)")
     speedup = results["old"]["row"]["time_step_s"] / row["time_step_s"]
     ftt = [results[k]["row"].get("forward_tokens_per_trained_token") for k in ("old", "new")]
     fmt = lambda v: "nan" if v is None else f"{v:.2f}"  # noqa: E731

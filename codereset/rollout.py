@@ -28,7 +28,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from typing import Any, Callable, Sequence
 
-from codereset.generation.base import Completion, Sampling, stop_cut
+from codereset.generation.base import Completion, EpisodeEnd, Sampling, stop_cut
 from codereset.infra import score_with_retry
 from codereset.schema import ROLLOUT
 from envs import transition
@@ -200,7 +200,9 @@ MODES: dict[str, str] = {
                    "written; cheap with a prefix-caching backend such as vLLM)",
     "continuous": "one generate call per rollout without a stop string, cut into thoughts at the "
                   "stop pattern afterwards with the same per-thought token budget; avoids "
-                  "re-encoding the prefix for every thought (much faster with HF generate on CPU)",
+                  "re-encoding the prefix for every thought (much faster with HF generate on CPU); "
+                  "the backend is told when each episode is over (`EpisodeEnd`), so a rollout stops "
+                  "decoding at its end instead of at the call's token budget",
 }
 
 
@@ -333,8 +335,10 @@ class Roller:
                 on_done(rollout)
 
         if self.batching == "step":  # one call for every start
+            watch = EpisodeEnd(self.rules.stop, self.rules.max_thought_tokens,
+                               lambda p, ids: self._over(starts[live[p]], ids)) if continuous else None
             self.backend.generate_streaming([starts[i].prefix_ids() for i in live], [counts[i] for i in live],
-                                            self.sampling, stop, first, max_new=budgets)
+                                            self.sampling, stop, first, max_new=budgets, episode_end=watch)
         else:  # the old cut: one call per distinct (count, budget)
             keys = [(counts[i], b) for i, b in zip(live, budgets)]
             for key in sorted(set(keys)):
@@ -353,6 +357,18 @@ class Roller:
                                             [self.rules.stop], more)
             active = [r for r in active if not r.done]
         return groups
+
+    def _over(self, start: Rollout, ids: list[int]) -> bool:
+        """Continuous mode: True when the episode of `start` continued by the generated `ids` has
+        ended within them (their thoughts as `split_thoughts` cuts them, the transition's status),
+        so the backend may stop that row: every further token would be discarded."""
+        probe = self._clone(start)
+        tokenizer = self.backend.tokenizer
+        for piece in split_thoughts(tokenizer, Completion(ids, tokenizer.decode(ids), "length"), self.rules):
+            self._append(probe, piece)
+            if probe.done:
+                return True
+        return False
 
     def _budget(self, start: Rollout) -> int:
         """Continuous mode: the tokens the remaining thoughts of `start` may use together. The

@@ -79,6 +79,30 @@ class Completion:
             raise ValueError(f"finish_reason must be one of {FINISH_REASONS}, got {self.finish_reason!r}")
 
 
+@dataclass(frozen=True)
+class EpisodeEnd:
+    """Lets a backend stop a long continuation as soon as the episode it extends is over, instead
+    of decoding tokens the caller would discard (continuous rollouts, `codereset.rollout`).
+
+    marker: the text at which the episode may end (the thought stop pattern).
+    every: the most tokens after a marker (or the start) without asking (the per-thought token
+        budget: an open thought that reaches it ends the episode).
+    over: over(prefix index, generated ids so far) -> True when the episode has ended within
+        those ids; it must be exact, because the row is then finished ("length") with those ids.
+    A backend that decodes rows one step at a time (HF) asks `over` at the token completing a
+    marker and after `every` tokens without one; a backend that cannot (vLLM, `model.generate`)
+    ignores it, which only costs the discarded tokens.
+    """
+
+    marker: str
+    every: int
+    over: Callable[[int, list[int]], bool]
+
+    def __post_init__(self) -> None:
+        if not self.marker or self.every < 1:
+            raise ValueError(f"EpisodeEnd needs a non-empty marker and every >= 1, got {self.marker!r}, {self.every}")
+
+
 class GenerationBackend(ABC):
     """Samples continuations of token-id (or text) prefixes from a causal language model.
 
@@ -107,11 +131,14 @@ class GenerationBackend(ABC):
         stop: Sequence[str] = (),
         on_done: Callable[[int, int, Completion], None] | None = None,
         max_new: Sequence[int] | None = None,
+        episode_end: EpisodeEnd | None = None,
     ) -> list[list[Completion]]:
         """`generate` for a whole step's worth of rows in one call: `n` continuations per prefix
         (or `n[i]` for prefix i), each at most `max_new[i]` tokens when given (else
         `sampling.max_new_tokens`), and on_done(prefix index, sample index, completion) for every
-        continuation once it is final. A backend that decodes rows independently (HF) calls it as
+        continuation once it is final. `episode_end` (optional, see `EpisodeEnd`) may end a row
+        early, with finish "length", once the caller says its episode is over; this default
+        ignores it. A backend that decodes rows independently (HF) calls it as
         each row ends, while the others still decode, so the caller can overlap work (scoring)
         with generation; this default makes one `generate` call per distinct (n, budget) and calls
         on_done when each returns."""

@@ -19,6 +19,12 @@ How it works:
   top_p = 1 and for greedy decoding (T = 1); with top_p < 1 vLLM renormalizes over the nucleus,
   so its value exceeds the contract's by -log(nucleus mass), which lies in [0, -log(top_p)]
   (at most 0.0513 at top_p 0.95), plus fp32 numerics (about 1e-5) on top.
+- Continuous rollouts (`generate_streaming` with an `EpisodeEnd` and no stop strings): the
+  engine cannot ask the roller per token whether an episode is over, so such a call runs in
+  rounds (`_episodes`): every unfinished row is one request ending at the thought marker or the
+  thought budget, the roller is asked, and rows that go on are sent again with the tokens so far
+  (served from the prefix cache). Without this every row would decode its call's whole token
+  budget past its final answer. At most max_thoughts rounds; rows are reported as rounds end.
 - `sync_weights(model)` rewrites the sync directory's weights file and has every worker reload
   it in place (vLLM's `reload_weights`, which re-runs the post-load weight processing such as
   the CPU GEMM weight prepacking, plus a refresh of tied embedding/head layers: see
@@ -53,7 +59,7 @@ from typing import Any, Sequence
 
 import torch
 
-from codereset.generation.base import Completion, GenerationBackend, Sampling, as_token_ids, stop_cut
+from codereset.generation.base import Completion, EpisodeEnd, GenerationBackend, Sampling, as_token_ids, stop_cut
 from codereset.generation.vllm_export import (
     base_model_of,
     export_adapter,
@@ -193,7 +199,8 @@ class VLLMBackend(GenerationBackend):
         self.use_adapter = is_peft_model(unwrap(model)) and self.cfg.lora_sync == "adapter"
         self.stats = {"calls": 0, "requests": 0, "prefix_tokens": 0, "prefix_tokens_cached": 0,
                       "prefix_cache_hit": 0.0, "last_prefix_cache_hit": 0.0, "generated_tokens": 0,
-                      "time_s": 0.0, "weight_syncs": 0, "sync_time_s": 0.0, "engine_start_s": 0.0}
+                      "time_s": 0.0, "weight_syncs": 0, "sync_time_s": 0.0, "engine_start_s": 0.0,
+                      "episode_rounds": 0}
         self._eos = self._eos_ids(model)
         self._lora_id = 0
         self._lora_request = None
@@ -288,9 +295,11 @@ class VLLMBackend(GenerationBackend):
 
     def generate_streaming(self, prefixes: Sequence[Sequence[int]] | Sequence[str], n: int | Sequence[int],
                            sampling: Sampling, stop: Sequence[str] = (), on_done: Any = None,
-                           max_new: Sequence[int] | None = None) -> list[list[Completion]]:
+                           max_new: Sequence[int] | None = None,
+                           episode_end: EpisodeEnd | None = None) -> list[list[Completion]]:
         """All rows in ONE `llm.generate` (per-request counts and token budgets); on_done is called
-        for every continuation when the engine returns (the offline engine does not stream)."""
+        for every continuation when the engine returns (the offline engine does not stream).
+        With `episode_end` and no stop strings (continuous rollouts), `_episodes` instead."""
         from vllm.inputs import TokensPrompt
 
         started = time.perf_counter()
@@ -302,6 +311,8 @@ class VLLMBackend(GenerationBackend):
                              f"counts {counts}, budgets {budgets}")
         greedy = sampling.greedy
         rows = [(p, j) for p in range(len(ids)) for j in range(1 if greedy and counts[p] else counts[p])]
+        if episode_end is not None and not stop:
+            return self._episodes(ids, counts, budgets, rows, sampling, episode_end, on_done)
         params = [self.sampling_params(replace(sampling, max_new_tokens=budgets[p]), stop,
                                        None if sampling.seed is None else sampling.seed + k)
                   for k, (p, _) in enumerate(rows)]
@@ -320,6 +331,55 @@ class VLLMBackend(GenerationBackend):
                 for j, completion in enumerate(group):
                     on_done(p, j, completion)
         return groups
+
+    def _episodes(self, ids: list[list[int]], counts: list[int], budgets: list[int], rows: list[tuple[int, int]],
+                  sampling: Sampling, watch: EpisodeEnd, on_done: Any) -> list[list[Completion]]:
+        """Continuous rollouts that stop at their episode's end: the engine cannot ask per token,
+        so each round sends every unfinished row as one request ending at `watch.marker` or
+        after `watch.every` tokens, then asks `watch.over`; rows whose episode is not over are
+        sent again, continued (their prefix and the tokens so far come from the prefix cache).
+        A row's pieces are joined into one Completion, as one long call would have returned it;
+        it ends "eos" at an EOS, else "length" (its episode over, or its budget spent)."""
+        from vllm.inputs import TokensPrompt
+
+        greedy = sampling.greedy
+        got: dict[tuple[int, int], list[int]] = {row: [] for row in rows}
+        lps: dict[tuple[int, int], list[float] | None] = {row: [] for row in rows}
+        results: dict[tuple[int, int], Completion] = {}
+        final: dict[tuple[int, int], Completion] = {}  # (prefix, sample) -> what on_done was given
+        live, rnd = list(rows), 0
+        while live:
+            started = time.perf_counter()
+            params = [self.sampling_params(replace(sampling, max_new_tokens=min(watch.every, budgets[p] - len(got[(p, j)]))),
+                                           [watch.marker],
+                                           None if sampling.seed is None else sampling.seed + rnd * len(rows) + k)
+                      for k, (p, j) in enumerate(live)]
+            prompts = [TokensPrompt(prompt_token_ids=ids[p] + got[(p, j)]) for p, j in live]
+            outs = self.llm.generate(prompts, params, use_tqdm=False, lora_request=self._lora_request)
+            ended = []
+            pieces = []
+            for row, out in zip(live, outs, strict=True):
+                piece = self._completion(out, [watch.marker])
+                pieces.append(piece)
+                got[row] += piece.token_ids
+                lps[row] = None if lps[row] is None or piece.logprobs is None else lps[row] + piece.logprobs
+                reason = "eos" if piece.finish_reason == "eos" else None
+                if reason is None and (len(got[row]) >= budgets[row[0]] or watch.over(row[0], list(got[row]))):
+                    reason = "length"
+                if reason is not None:
+                    results[row] = Completion(got[row], self.tokenizer.decode(got[row]), reason, lps[row],
+                                              piece.eos_logprob if reason == "eos" else None)
+                    ended.append(row)
+            self._count(outs, pieces, time.perf_counter() - started)
+            self.stats["episode_rounds"] += 1
+            for p, j in ended:  # greedy: one row per prefix, reported as its n independent copies
+                for k in range(counts[p]) if greedy else [j]:
+                    final[(p, k)] = results[(p, j)] if k == j else _copy(results[(p, j)])
+                    if on_done is not None:
+                        on_done(p, k, final[(p, k)])
+            live = [row for row in live if row not in results]
+            rnd += 1
+        return [[final[(p, j)] for j in range(counts[p])] for p in range(len(ids))]
 
     def _completion(self, out: Any, stop: Sequence[str]) -> Completion:
         """One vLLM request output as a Completion cut by the shared stop rule."""
@@ -386,3 +446,8 @@ class VLLMBackend(GenerationBackend):
         s["time_s"] += elapsed
         s["last_prefix_cache_hit"] = cached / prefix if prefix else 0.0
         s["prefix_cache_hit"] = s["prefix_tokens_cached"] / s["prefix_tokens"] if s["prefix_tokens"] else 0.0
+
+
+def _copy(c: Completion) -> Completion:
+    return Completion(list(c.token_ids), c.text, c.finish_reason, None if c.logprobs is None else list(c.logprobs),
+                      c.eos_logprob)

@@ -320,3 +320,41 @@ def test_nucleus_draw_keeps_exactly_the_top_p_set_and_its_proportions():
                                                                           abs=0.03)
     flat = torch.full((1, 5000), 1 / 5000)  # a nucleus wider than 1024 tokens takes the full sort
     assert len(set(torch.cat([_nucleus_draw(flat, 0.5, gen) for _ in range(200)]).tolist())) > 150
+
+
+@pytest.mark.parametrize("loop, ends", [
+    # " Alpha</thought>" forever: the episode is over at the 3rd thought (the thought budget)
+    ((" Alpha", "</", "thought", ">", " Alpha"), "truncated at the thought budget"),
+    # " Alpha" forever: the first thought is cut open at its 8-token budget
+    ((" Alpha", " Alpha"), "truncated by an open thought"),
+])
+def test_a_continuous_rollout_stops_decoding_when_its_episode_is_over(tok, loop, ends):
+    """Continuous rollouts give the backend an `EpisodeEnd`: the HF loop asks the roller at each
+    completed stop pattern and after a thought's token budget, and drops the row once its episode
+    is over. Same rollouts as the per-round path (which decodes to the call's token budget and
+    discards the rest), fewer decoded row-steps."""
+    from scripted_policy import make_task
+
+    from codereset.rollout import Roller, Rollout
+    from envs.rules import ThoughtRules
+
+    rules = ThoughtRules(max_thoughts=3, max_thought_tokens=8)
+    model = scripted(tok, {one(tok, "\n"): one(tok, " Alpha"), **chain(tok, *loop)})
+    got = {}
+    for batching in ("per_round", "step"):
+        be = HFBackend(model, tok)
+        roller = Roller(be, rules, mode="continuous", batching=batching)
+        start = Rollout(task=make_task(0), prompt_ids=[one(tok, "\n")], stop=rules.stop, eos_id=tok.eos_token_id)
+        got[batching] = (roller.run([start], 2)[0], dict(be.stats))
+    (old, old_stats), (new, new_stats) = got["per_round"], got["step"]
+    assert [(r.segments, r.status, r.finish) for r in new] == [(r.segments, r.status, r.finish) for r in old]
+    budget = rules.max_thoughts * rules.max_thought_tokens  # the continuous call's budget per row
+    assert old_stats["row_steps"] == 2 * budget and old_stats["episode_checks"] == 0
+    if len(loop) == 5:
+        assert [r.thoughts for r in new] == [(" Alpha</thought>",) * 3] * 2 and new[0].status == "truncated"
+        # asked at each of the 3 stop patterns; over at the third, after 12 of 24 tokens
+        assert new_stats["row_steps"] == 2 * 12 and new_stats["episode_checks"] == 2 * 3
+    else:
+        assert [r.segments for r in new] == [[[one(tok, " Alpha")] * 8]] * 2 and new[0].finish == "length"
+        assert new_stats["row_steps"] == 2 * 8 and new_stats["episode_checks"] == 2
+    assert new_stats["episode_ends"] == 2, ends

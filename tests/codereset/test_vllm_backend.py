@@ -119,6 +119,31 @@ def test_greedy_tokens_match_hf(served):
 
 
 @pytest.mark.vllm
+def test_continuous_rollouts_stop_at_their_episode_end_as_with_hf(served):
+    """Continuous rollouts pass an `EpisodeEnd`: vLLM serves it in rounds that end at the thought
+    marker (or the thought budget), HF per token; greedily both give the same rollouts, and the
+    rows stop at their episode's end, not at the call's token budget."""
+    from codereset.rollout import Roller
+    from envs.rules import ThoughtRules
+    from envs.tasks import load_suite
+
+    model, tok, backend = served
+    rules = ThoughtRules(max_thoughts=3, max_thought_tokens=48)
+    tasks = load_suite("basic", split="train", seed=0)[:3]
+    got, generated = {}, {}
+    for name, be in (("hf", make_backend("hf", model, tok)), ("vllm", backend)):
+        before = be.stats["generated_tokens"]
+        roller = Roller(be, rules, temperature=0.0, mode="continuous")
+        got[name] = [g[0] for g in roller.run([roller.fresh(t) for t in tasks], 1)]
+        generated[name] = be.stats["generated_tokens"] - before
+    assert [(r.segments, r.status, r.finish) for r in got["vllm"]] == \
+        [(r.segments, r.status, r.finish) for r in got["hf"]]
+    kept = sum(r.generated_tokens - r.ended_with_eos for r in got["hf"])
+    assert generated["hf"] == generated["vllm"] == kept  # nothing decoded past an episode's end
+    assert backend.stats["episode_rounds"] >= 2
+
+
+@pytest.mark.vllm
 def test_sampled_continuations_follow_the_contract(served):
     model, tok, backend = served
     prompts = _prompts(tok)
