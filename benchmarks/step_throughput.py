@@ -171,28 +171,49 @@ def main() -> None:
         os.environ["VLLM_CPU_OMP_THREADS_BIND"] = "0" if args.threads == 1 else f"0-{args.threads - 1}"
     extra = [f"seed={args.seed}", *args.overrides]
     tmp = Path(tempfile.mkdtemp(prefix="codereset-step-bench-"))
-    paths = ([] if args.skip_old else [("old", OLD, "hf")]) + [("new", [], "hf")] + \
-        ([("vllm", [], "vllm")] if args.vllm else [])
+    paths = ([] if args.skip_old else [("old", OLD)]) + [("new", [])]
     results = {}
-    for name, overrides, backend in paths:
-        print(f"[{name}] one step with backend={backend} {' '.join(overrides + extra)} ...", flush=True)
-        results[name] = run_step([*overrides, *extra], tmp / name, backend)
+    for name, overrides in paths:
+        print(f"[{name}] one step with backend=hf {' '.join(overrides + extra)} ...", flush=True)
+        results[name] = run_step([*overrides, *extra], tmp / name)
         if name != "new":
             close(results[name]["trainer"])
     new = results["new"]
     trainer = new["trainer"]
     rollouts = [r for g in new["buf"].groups for r in g.rollouts]
     prompt_len = round(sum(len(r.prompt_ids) for r in rollouts) / len(rollouts))
-    gen_base = plain_generate(trainer, prompt_len)
-    upd_base = plain_update(trainer, rollouts, trainer.cfg.trainer.micro_batch_size)
+    base = {"gen": plain_generate(trainer, prompt_len), "upd": plain_update(trainer, rollouts,
+                                                                         trainer.cfg.trainer.micro_batch_size),
+            "prompt_len": prompt_len}
     close(trainer)
+    report(results, base)
+    if args.vllm:  # last: the HF figures above stand even if the engine fails
+        print("[vllm] one step with backend=vllm (the new path) ...", flush=True)
+        results["vllm"] = run_step(extra, tmp / "vllm", "vllm")
+        close(results["vllm"]["trainer"])
+        report(results, base)
+        v = results["vllm"]
+        print(f"vllm_over_hf_step={new['row']['time_step_s'] / v['row']['time_step_s']:.2f} (step wall time; the "
+              f"engine start, {v['backend']['engine_start_s']:.1f} s, is once per run, not per step)")
+    if not args.skip_old:
+        row = new["row"]
+        speedup = results["old"]["row"]["time_step_s"] / row["time_step_s"]
+        ftt = [results[k]["row"].get("forward_tokens_per_trained_token") for k in ("old", "new")]
+        fmt = lambda v: "nan" if v is None else f"{v:.2f}"  # noqa: E731
+        print(f"step_speedup={speedup:.2f} gen_rows_per_call={row['gen_rows_per_call']:.1f} "
+              f"forward_tokens_per_trained_token={fmt(ftt[0])}/{fmt(ftt[1])}")
 
+
+def report(results: dict, base: dict) -> None:
+    """Per phase seconds of every path run, where generation went, and the rates against the
+    plain baselines (`base`: plain generate and update rates, the prompt length)."""
     names = list(results)
-    print(f"\n{'phase (s)':<14}" + "".join(f"{n:>10}" for n in names) + ("" if args.skip_old else f"{'old/new':>10}"))
+    ratio = "old" in results
+    print(f"\n{'phase (s)':<14}" + "".join(f"{n:>10}" for n in names) + (f"{'old/new':>10}" if ratio else ""))
     for phase in [*PHASES, "verify_busy"]:
-        vals = [results[n]["row"][f"time_{phase}_s"] for n in names]
-        ratio = "" if args.skip_old else f"{(vals[0] / vals[1] if vals[1] else float('nan')):>10.2f}"
-        print(f"{phase:<14}" + "".join(f"{v:>10.1f}" for v in vals) + ratio)
+        vals = {n: results[n]["row"][f"time_{phase}_s"] for n in names}
+        tail = f"{(vals['old'] / vals['new'] if vals['new'] else float('nan')):>10.2f}" if ratio else ""
+        print(f"{phase:<14}" + "".join(f"{v:>10.1f}" for v in vals.values()) + tail)
     for name in names:
         row, be = results[name]["row"], results[name]["backend"]
         kept = be.get("generated_tokens", 0) / be["row_steps"] if be.get("row_steps") else float("nan")
@@ -206,21 +227,10 @@ def main() -> None:
         gen_rate = row["tokens_generated"] / max(row["time_generate_s"] + row["time_localize_s"], 1e-9)
         upd_rate = row["tokens_trained"] / max(row["time_train_s"], 1e-9)
         print(f"generation [{name}]: {gen_rate:.1f} tokens/s of generate+localize vs plain batch-32 HF generate "
-              f"(prompt {prompt_len} tokens, 64 new) {gen_base:.1f} tokens/s: {gen_rate / gen_base:.2f}x (target >= 1.0)")
+              f"(prompt {base['prompt_len']} tokens, 64 new) {base['gen']:.1f} tokens/s: {gen_rate / base['gen']:.2f}x "
+              "(target >= 1.0)")
         print(f"update [{name}]: {upd_rate:.1f} trained tokens/s of train time vs plain full-sequence "
-              f"forward+backward {upd_base:.1f}: {upd_rate / upd_base:.2f}x (target >= 0.6)")
-    if "vllm" in results:
-        v = results["vllm"]
-        print(f"vllm_over_hf_step={new['row']['time_step_s'] / v['row']['time_step_s']:.2f} (step wall, engine start "
-              f"{v['backend']['engine_start_s']:.1f} s not included)")
-    if args.skip_old:
-        return
-    row = new["row"]
-    speedup = results["old"]["row"]["time_step_s"] / row["time_step_s"]
-    ftt = [results[k]["row"].get("forward_tokens_per_trained_token") for k in ("old", "new")]
-    fmt = lambda v: "nan" if v is None else f"{v:.2f}"  # noqa: E731
-    print(f"step_speedup={speedup:.2f} gen_rows_per_call={row['gen_rows_per_call']:.1f} "
-          f"forward_tokens_per_trained_token={fmt(ftt[0])}/{fmt(ftt[1])}")
+              f"forward+backward {base['upd']:.1f}: {upd_rate / base['upd']:.2f}x (target >= 0.6)")
 
 
 if __name__ == "__main__":
