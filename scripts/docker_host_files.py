@@ -44,6 +44,8 @@ SYSTEM_EXCLUDES = (
     # of the project runs
     "usr/local", "usr/share/package-lists", "usr/lib/jvm", "usr/lib/llvm-",
     "usr/lib/google-cloud-sdk", "usr/lib/node_modules", "usr/lib/postgresql", "usr/libexec/valgrind",
+    # the system's own Python (the image runs the prefix's interpreter) and its startup hooks
+    "usr/lib/python3", "usr/bin/python3",
 )
 # Parts of the interpreter's prefix the image does not need: CPython's own test suite and the
 # static library for embedding.
@@ -118,21 +120,56 @@ def _walk(top: str, skip) -> list[str]:
     return out
 
 
+def _under(path: str, dirs) -> bool:
+    return any(path == d or path.startswith(d + "/") for d in dirs)
+
+
+def _top_dirs(dists) -> set[str]:
+    """The top-level directories (packages, .dist-info) the distributions install into their
+    site directory."""
+    tops = set()
+    for dist in dists:
+        site = str(dist.locate_file(""))
+        for f in dist.files or []:
+            first = f.parts[0]
+            if len(f.parts) > 1 and first != "..":
+                tops.add(os.path.normpath(os.path.join(site, first)))
+    return tops
+
+
 def prefix_paths(keep: dict[str, md.Distribution]) -> list[str]:
-    """The interpreter's prefix without the files of distributions outside ``keep``."""
+    """The interpreter's prefix without the files of distributions outside ``keep`` and without
+    the `.pth` startup hooks that no distribution in ``keep`` owns.
+
+    A package directory that only those distributions use goes as a whole (files they did not
+    record included: a directory left behind would import as an empty namespace package), and so
+    does every directory left empty."""
     prefix = os.path.normpath(sys.prefix)
     others = [d for key, d in _all_dists().items() if key not in keep]
-    dropped = owned_files(others) - owned_files(keep.values())
+    kept_files = owned_files(keep.values())
+    dropped = owned_files(others) - kept_files
     version = sysconfig.get_python_version()
-    excluded_dirs = tuple(os.path.join(prefix, p.format(v=version)) for p in PREFIX_EXCLUDES)
+    dropped_dirs = {os.path.join(prefix, p.format(v=version)) for p in PREFIX_EXCLUDES}
+    dropped_dirs |= _top_dirs(others) - _top_dirs(keep.values())
 
     def skip(path: str) -> bool:
-        if path in dropped or path.startswith(excluded_dirs):
+        if path in dropped or _under(path, dropped_dirs):
+            return True
+        if path.endswith(".pth") and path not in kept_files:  # startup hooks of no selected package
             return True
         source = _source_of_pyc(path)
         return source is not None and source in dropped
 
     paths = _walk(prefix, skip)
+    # directories that hold nothing kept (e.g. a namespace package's dropped subpackage)
+    nonempty = set()
+    for path in paths:
+        if os.path.islink(path) or not os.path.isdir(path):
+            parent = os.path.dirname(path)
+            while parent not in nonempty and parent != "/":
+                nonempty.add(parent)
+                parent = os.path.dirname(parent)
+    paths = [p for p in paths if p in nonempty or os.path.islink(p) or not os.path.isdir(p)]
     # the parents of the prefix (e.g. /root/.pyenv/versions), as directories only
     parent = os.path.dirname(prefix)
     while parent != "/":

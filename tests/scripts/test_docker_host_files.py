@@ -87,6 +87,18 @@ def test_the_list_leaves_out_every_file_of_a_distribution_outside_the_closure(li
     dropped = {_rel(str(f.locate())) for d in others for f in d.files or []}
     kept = {_rel(str(f.locate())) for d in selected.values() for f in d.files or []}
     assert not (dropped - kept) & listed
+    # a package directory of the others only goes as a whole (left behind, even empty, it would
+    # import as a namespace package: torch would find a hollow `dill`)
+    def tops(dists):
+        return {_rel(str(d.locate_file(f.parts[0]))) for d in dists for f in d.files or []
+                if len(f.parts) > 1 and f.parts[0] != ".."}
+    only_others = tops(others) - tops(selected.values())
+    site = _rel(sysconfig.get_paths()["purelib"])
+    depth = len(site.split("/")) + 1
+    listed_tops = {"/".join(p.split("/")[:depth]) for p in listed if p.startswith(site + "/")}
+    assert only_others and listed_tops and not only_others & listed_tops
+    # only the selected packages' startup hooks
+    assert all(p in kept for p in listed if p.endswith(".pth"))
     # ... among them the checkout's editable install (its .pth hook would point at /work/main)
     editable = [f for f in md.distribution("codereset").files or [] if str(f).endswith(".pth")]
     assert all(_rel(str(f.locate())) not in listed for f in editable)
