@@ -80,17 +80,21 @@ def make_trainer(backend: dict, seed: int):
 
 
 class CallRecorder:
-    """Wraps a backend's `generate` to keep (prefixes, n, per-request (prefix, cached) tokens)."""
+    """Wraps a backend's `generate_streaming` (which its `generate` and the roller call) to keep,
+    per call, (prefixes, requests per prefix, per-request (prefix, cached) tokens)."""
 
     def __init__(self, backend) -> None:
         self.backend = backend
-        self.calls: list[tuple[list[list[int]], int, list[tuple[int, int]]]] = []
-        self._generate = backend.generate
-        backend.generate = self.generate
+        self.calls: list[tuple[list[list[int]], list[int], list[tuple[int, int]]]] = []
+        self._streaming = backend.generate_streaming
+        backend.generate_streaming = self.generate_streaming
 
-    def generate(self, prefixes, n, sampling, stop=()):
-        out = self._generate(prefixes, n, sampling, stop)
-        self.calls.append(([list(p) for p in prefixes], n, list(getattr(self.backend, "last_requests", []))))
+    def generate_streaming(self, prefixes, n, sampling, stop=(), on_done=None, max_new=None, episode_end=None):
+        out = self._streaming(prefixes, n, sampling, stop, on_done, max_new, episode_end)
+        counts = [n] * len(prefixes) if isinstance(n, int) else list(n)
+        if sampling.greedy:
+            counts = [min(k, 1) for k in counts]
+        self.calls.append(([list(p) for p in prefixes], counts, list(getattr(self.backend, "last_requests", []))))
         return out
 
 
@@ -138,10 +142,10 @@ def reset_cache_share(recorder: CallRecorder, resets, block: int) -> dict:
     for group in resets:
         first = group.rollouts[0]
         state = list(first.prompt_ids) + [t for seg in first.segments[: first.prefix_len] for t in seg]
-        for prefixes, n, requests in reversed(recorder.calls):  # the group's own (latest) call
+        for prefixes, counts, requests in reversed(recorder.calls):  # the group's own (latest) call
             if state in prefixes:
                 i = prefixes.index(state)
-                mine = requests[i * n:(i + 1) * n]
+                mine = requests[sum(counts[:i]):sum(counts[: i + 1])]
                 prefix_tokens += sum(p for p, _ in mine)
                 cached += sum(c for _, c in mine)
                 ceiling += sum(block * ((p - 1) // block) for p, _ in mine)
