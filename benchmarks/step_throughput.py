@@ -80,11 +80,16 @@ def run_step(overrides: list[str], out: Path, backend: str = "hf") -> dict:
     return {"row": row, "buf": kept["buf"], "trainer": trainer, "backend": stats}
 
 
-def backend_line(name: str, row: dict, be: dict) -> str:
-    """Where the step's generation time went: calls, rows, decode steps, discarded tokens."""
+def backend_line(name: str, result: dict) -> str:
+    """Where the step's generation time went: calls, rows, decode steps, discarded tokens (decoded
+    by the backend but in no rollout: past an episode's end; a backend does not count a sampled
+    EOS, a rollout does)."""
+    row, be, buf = result["row"], result["backend"], result["buf"]
+    rollouts = {id(r): r for p in buf.prompts for r in [*p.draws, *(x for g in p.groups for x in g.rollouts)]}
+    kept = row["tokens_generated"] - sum(r.ended_with_eos for r in rollouts.values())
     parts = [f"[{name}] backend: calls {be.get('calls', 0)}, rows {be.get('rows', be.get('requests', 0))}, "
-             f"generated {be.get('generated_tokens', 0)} tokens (kept in rollouts and localization "
-             f"{row['tokens_generated']}, so {be.get('generated_tokens', 0) - row['tokens_generated']} discarded)"]
+             f"generated {be.get('generated_tokens', 0)} tokens ({kept} kept in rollouts and localization "
+             f"without their EOS, so {be.get('generated_tokens', 0) - kept} discarded)"]
     if be.get("decode_steps"):
         parts.append(f"decode steps {be['decode_steps']} (mean rows per step {be['row_steps'] / be['decode_steps']:.1f}), "
                      f"prefill {be['prefill_tokens']} tokens in {be['prefill_s']:.1f} s, decode {be['decode_s']:.1f} s "
@@ -221,7 +226,7 @@ def report(results: dict, base: dict) -> None:
               f"{row['tokens_seed_search']}, localization {row['tokens_localization']}); backend calls "
               f"{row['gen_calls']}, rows/call {row['gen_rows_per_call']:.1f}; decoded row-steps kept {kept:.2f}; "
               f"forward tokens per trained token {row.get('forward_tokens_per_trained_token')}")
-        print(backend_line(name, row, be))
+        print(backend_line(name, results[name]))
     for name in [n for n in names if n != "old"]:
         row = results[name]["row"]
         gen_rate = row["tokens_generated"] / max(row["time_generate_s"] + row["time_localize_s"], 1e-9)
