@@ -1,6 +1,6 @@
 """One SRPO training step on the main job's defaults, through the old path and the new one, in ONE run.
 
-    python benchmarks/step_throughput.py [--seed 0] [override ...]   # e.g. trainer.prompts_per_step=4
+    python benchmarks/step_throughput.py [--seed 0] [--threads 1] [--vllm] [override ...]
 
 Both steps are `Trainer.train_step(1)` of a trainer built by the project's own `Trainer.setup()`
 from conf/train.yaml with `+agent=srpo backend=hf` (and any extra Hydra overrides given), the
@@ -22,6 +22,10 @@ Baselines measured in the same run, on the same model:
   trainer.micro_batch_size, the loss a plain sum of log-probs of the trained tokens) over the new
   step's trained rollouts; target: the new step's trained tokens per second of update time
   >= 0.6x its trained tokens per second.
+`--vllm` then runs the new path once more through `backend=vllm` (same seed) and prints its phases,
+engine start and weight-sync seconds and `vllm_over_hf_step=<HF step s / vLLM step s>`.
+Per path the backend's own counters show where generation time went: calls, rows, decode steps and
+mean live rows per step, prefill and decode seconds, tokens decoded past an episode's end.
 Targets on the 2-core machine (issue 12): step_speedup >= 4. The machine is shared: figures vary
 with the other jobs' load. The LAST line is exactly
 `step_speedup=<x> gen_rows_per_call=<mean> forward_tokens_per_trained_token=<old>/<new>`.
