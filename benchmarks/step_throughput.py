@@ -95,7 +95,8 @@ def backend_line(name: str, result: dict) -> str:
              f"generated {be.get('generated_tokens', 0)} tokens ({kept} kept in rollouts and localization "
              f"without their EOS, so {be.get('generated_tokens', 0) - kept} discarded)"]
     if be.get("decode_steps"):
-        parts.append(f"decode steps {be['decode_steps']} (mean rows per step {be['row_steps'] / be['decode_steps']:.1f}), "
+        mean_rows = be["row_steps"] / be["decode_steps"]
+        parts.append(f"decode steps {be['decode_steps']} (mean rows per step {mean_rows:.1f}), "
                      f"prefill {be['prefill_tokens']} tokens in {be['prefill_s']:.1f} s, decode {be['decode_s']:.1f} s "
                      f"({be['generated_tokens'] / max(be['decode_s'], 1e-9):.1f} tokens/s), "
                      f"episode ends {be.get('episode_ends', 0)}")

@@ -169,7 +169,8 @@ class HFBackend(GenerationBackend):
         # prefixes once per chunk); row_steps: rows x decode steps computed, finished rows included;
         # decode_steps: batched decode steps (row_steps / decode_steps = mean rows per step);
         # prefill_s / decode_s: seconds in the prefill forward / in the decode steps (forward,
-        # sampling and bookkeeping); the loop engine only
+        # sampling and bookkeeping); episode_checks / episode_ends: EpisodeEnd questions asked /
+        # rows ended by them; the loop engine only
         self.stats = {"calls": 0, "generate_calls": 0, "rows": 0, "prefix_tokens": 0, "prefill_tokens": 0,
                       "generated_tokens": 0, "row_steps": 0, "decode_steps": 0, "prefill_s": 0.0,
                       "decode_s": 0.0, "episode_checks": 0, "episode_ends": 0, "time_s": 0.0}

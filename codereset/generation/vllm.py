@@ -350,10 +350,11 @@ class VLLMBackend(GenerationBackend):
         live, rnd = list(rows), 0
         while live:
             started = time.perf_counter()
-            params = [self.sampling_params(replace(sampling, max_new_tokens=min(watch.every, budgets[p] - len(got[(p, j)]))),
-                                           [watch.marker],
-                                           None if sampling.seed is None else sampling.seed + rnd * len(rows) + k)
-                      for k, (p, j) in enumerate(live)]
+            params = []
+            for k, (p, j) in enumerate(live):  # a thought at most, within the row's remaining budget
+                part = replace(sampling, max_new_tokens=min(watch.every, budgets[p] - len(got[(p, j)])))
+                seed = None if sampling.seed is None else sampling.seed + rnd * len(rows) + k
+                params.append(self.sampling_params(part, [watch.marker], seed))
             prompts = [TokensPrompt(prompt_token_ids=ids[p] + got[(p, j)]) for p, j in live]
             outs = self.llm.generate(prompts, params, use_tqdm=False, lora_request=self._lora_request)
             ended = []
