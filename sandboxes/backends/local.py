@@ -6,13 +6,15 @@ per sandbox (``cgroup``: one memory, pids and CPU budget for all of a run's proc
 kernel offers one. The runner starts with an environment of its own (``RUNNER_ENV``), nothing of
 the host process's. Killing the runner (PID 1) tears down the whole PID namespace.
 
-Not as root (or with ``namespaces=False``) it degrades to a child subreaper with rlimits in a
-private scratch directory, and says so: the candidate then shares the host's filesystem view,
-network and uid.
+Not as root, where root may not create namespaces (an unprivileged container: no CAP_SYS_ADMIN;
+probed once, ``namespaces_refused``), or with ``namespaces=False`` it degrades to a child
+subreaper with rlimits in a private scratch directory, and says so: the candidate then shares the
+host's filesystem view, network and uid.
 """
 
 from __future__ import annotations
 
+import functools
 import os
 import shutil
 import socket
@@ -36,6 +38,23 @@ DEGRADED_LACKS = ("PID, mount and network namespaces", "network isolation",
                   "a uid apart from the runner's (the candidate can signal the runner)")
 
 
+# The full mode's unshare, tried in a child interpreter (it changes nothing here).
+_PROBE = ("import ctypes, sys\nlibc = ctypes.CDLL(None, use_errno=True)\n"
+          "sys.exit(0 if libc.unshare(0x00020000 | 0x20000000 | 0x40000000 | 0x08000000 | 0x04000000)"
+          " == 0 else ctypes.get_errno())")
+
+
+@functools.cache
+def namespaces_refused() -> str | None:
+    """None when this process may create the full mode's namespaces, else why not."""
+    done = subprocess.run([sys.executable, "-I", "-S", "-c", _PROBE], capture_output=True,
+                          timeout=30)
+    if done.returncode == 0:
+        return None
+    return (f"unshare refused: {os.strerror(done.returncode)} (root without CAP_SYS_ADMIN, "
+            f"e.g. in an unprivileged container)")
+
+
 @dataclass(frozen=True)
 class LocalConfig:
     namespaces: bool = True
@@ -51,7 +70,7 @@ class LocalBackend(Backend):
     config_class = LocalConfig
 
     def full(self) -> bool:
-        return self.config.namespaces and is_root()
+        return self.config.namespaces and is_root() and namespaces_refused() is None
 
     def unavailable(self) -> str | None:
         return None
@@ -65,10 +84,13 @@ class LocalBackend(Backend):
                                     "only)", "a full seccomp allowlist (only a denylist)"))
         has = ("rlimits", "separate process", "subreaper kill of all descendants",
                "private scratch directory", "seccomp denylist (runner.seccomp)")
+        lacks = DEGRADED_LACKS
+        if self.config.namespaces and is_root():
+            lacks += (f"namespaces: {namespaces_refused()}",)
         if is_root():
-            return Isolation(has + ("exclusive unprivileged uid",), DEGRADED_LACKS)
-        return Isolation(has, DEGRADED_LACKS + ("a uid apart from yours (the candidate can "
-                                                "signal your processes)",))
+            return Isolation(has + ("exclusive unprivileged uid",), lacks)
+        return Isolation(has, lacks + ("a uid apart from yours (the candidate can "
+                                       "signal your processes)",))
 
     def launch(self, uid: int, limits: Limits) -> Launched:
         mine, theirs = socket.socketpair()

@@ -132,6 +132,20 @@ def test_degraded_local_mode_judges_and_cleans_up(strays):
                 assert sb.run("import os\ndef f():\n    return os.getuid()\n", own).passed
 
 
+def test_local_degrades_where_root_may_not_create_namespaces(monkeypatch):
+    # an unprivileged container's root (no CAP_SYS_ADMIN): the full mode's unshare fails there
+    from sandboxes.backends import local
+    if os.geteuid() != 0:
+        pytest.skip("the full local mode needs root")
+    assert local.namespaces_refused() is None  # this machine's root may
+    reason = "unshare refused: Operation not permitted (root without CAP_SYS_ADMIN, ...)"
+    monkeypatch.setattr(local, "namespaces_refused", lambda: reason)
+    with make_sandbox("local", workers=1) as sb:
+        assert f"namespaces: {reason}" in sb.isolation.lacks
+        assert "PID, mount and network namespaces" in sb.isolation.lacks
+        assert sb.run("def f():\n    return 7\n", TESTS).passed
+
+
 def test_assign_cpus_policy(monkeypatch):
     import itertools
 
