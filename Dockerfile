@@ -11,7 +11,9 @@
 #   docker run --rm -v "$PWD/outputs:/work/outputs" codereset codereset.train +agent=srpo   # keep the runs
 #   docker run --rm -w /opt/codereset codereset pytest -x -q        # the test suite
 # Code answers run in the strongest sandbox the container offers (sandbox=auto: no docker inside,
-# so bwrap when the container allows user namespaces, else local; the log says which).
+# and an unprivileged container lets neither bwrap nor the local backend create namespaces, so the
+# local backend's degraded mode; the log says what it skipped and why, README "Install without the
+# checkout").
 ARG BASE=python:3.11-slim
 FROM ${BASE}
 # pypi: install the dependencies (CPU torch) from the registries; host: the base already has them.

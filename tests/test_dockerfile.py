@@ -71,35 +71,76 @@ def _docker(*args: str, timeout: float = 900, **kw) -> subprocess.CompletedProce
     return subprocess.run(["docker", *args], capture_output=True, text=True, timeout=timeout, **kw)
 
 
+def _remove_image_tree(image_id: str) -> None:
+    """Remove an image and every image built on it (the build's intermediate images too),
+    children first."""
+    listed = _docker("images", "-a", "-q", "--no-trunc", timeout=120).stdout.split()
+    parents = {}
+    if listed:
+        inspect = _docker("image", "inspect", "-f", "{{.Id}} {{.Parent}}", *listed, timeout=120)
+        parents = dict((line.split() + [""])[:2] for line in inspect.stdout.splitlines())
+    def depth(i: str) -> int | None:
+        """How many builds above ``image_id`` the image lies; None when not built on it."""
+        if i == image_id:
+            return 0
+        above = depth(parents[i]) if parents.get(i) else None
+        return None if above is None else above + 1
+    tree = sorted((i for i in parents if depth(i) is not None), key=depth, reverse=True)
+    for i in tree or [image_id]:
+        _docker("rmi", "-f", i, timeout=300)
+
+
 @pytest.fixture(scope="module")
 def image():
     reason = _docker_ready()
     if reason is not None:
         pytest.skip(reason)
+    base_id = None
     try:
         base = subprocess.run(["bash", "scripts/docker_host_base.sh"], cwd=ROOT, capture_output=True,
                               text=True, timeout=1200, env={**os.environ, "TAG": BASE_TAG})
         assert base.returncode == 0, base.stderr[-3000:]
-        build = _docker("build", "--build-arg", f"BASE={BASE_TAG}", "--build-arg", "DEPS=host",
+        base_id = _docker("image", "inspect", "-f", "{{.Id}}", BASE_TAG).stdout.strip()
+        build = _docker("build", "--force-rm", "--build-arg", f"BASE={BASE_TAG}", "--build-arg", "DEPS=host",
                         "-t", IMAGE_TAG, str(ROOT), timeout=1800)
         assert build.returncode == 0, build.stderr[-3000:]
         yield IMAGE_TAG
     finally:
         _docker("rmi", "-f", IMAGE_TAG, BASE_TAG, timeout=300)
+        if base_id:
+            _remove_image_tree(base_id)
 
 
 @pytest.mark.slow
 @pytest.mark.docker
-def test_the_offline_image_trains_one_step_with_the_sandbox_it_names(image, tmp_path):
+def test_the_offline_image_trains_one_step(image, tmp_path):
     tmp_path.chmod(0o777)
     run = _docker("run", "--rm", "-v", f"{tmp_path}:/work/outputs", image, "codereset.train",
                   "+agent=grpo", "model=tiny", "trainer.steps=1", "trainer.output_dir=/work/outputs/run",
                   "validation.max_tasks=2", "trainer.progress=false")
     assert run.returncode == 0, run.stderr[-3000:]
     assert (tmp_path / "run" / "metrics.jsonl").is_file()
+    assert "run finished at step 1" in run.stdout + run.stderr
+
+
+SANDBOX_IN_CONTAINER = """
+import logging
+logging.basicConfig(level=logging.INFO, format="%(message)s")
+from sandboxes import AssertTests, make_sandbox
+with make_sandbox("auto", workers=1) as sb:
+    print("verdict", sb.run("def f():\\n    return 7\\n", AssertTests("def check(c):\\n    assert c() == 7\\n", "f")).status)
+"""
+
+
+@pytest.mark.slow
+@pytest.mark.docker
+def test_in_the_container_auto_falls_back_to_local_and_says_why(image):
+    # no engine inside, bwrap and local's namespaces refused (no CAP_SYS_ADMIN): local, degraded
+    run = _docker("run", "--rm", "--entrypoint", "python", image, "-c", SANDBOX_IN_CONTAINER)
     log = run.stdout + run.stderr
-    # no docker engine in the container: auto says what it skipped and what it chose
-    assert re.search(r"sandbox.*\b(bwrap|local)\b", log), log[-3000:]
+    assert run.returncode == 0 and "verdict ok" in run.stdout, log[-3000:]
+    assert "auto skips 'docker'" in log and "auto skips 'bwrap'" in log, log[-3000:]
+    assert re.search(r"auto picked 'local' backend.*namespaces: unshare refused", log), log[-3000:]
 
 
 @pytest.mark.slow
@@ -123,7 +164,7 @@ def test_part_of_the_test_suite_passes_in_the_image(image):
 @pytest.mark.slow
 @pytest.mark.docker
 def test_an_unknown_variant_is_refused_with_the_valid_ones(image):
-    build = _docker("build", "--build-arg", f"BASE={BASE_TAG}", "--build-arg", "DEPS=hots",
+    build = _docker("build", "--force-rm", "--build-arg", f"BASE={BASE_TAG}", "--build-arg", "DEPS=hots",
                     "-t", "codereset:pytest-refused", str(ROOT), timeout=600)
     assert build.returncode != 0
-    assert "--build-arg DEPS=hots: use DEPS=pypi (the default) or DEPS=host" in build.stderr
+    assert "--build-arg DEPS=hots: use DEPS=pypi (the default) or DEPS=host" in build.stdout + build.stderr
