@@ -358,7 +358,8 @@ def main(argv: list[str] | None = None) -> int:
     described = describe(summary, agents, sweep, seeds, say)
     if preset.heldout:
         say("")
-        start = heldout_eval(preset, model_of(preset), None, sweep / "warm_start_heldout")
+        # beside the sweep, not in it: the report reads every run directory under the sweep
+        start = heldout_eval(preset, model_of(preset), None, sweep.with_name(f"{sweep.name}_warm_start_heldout"))
         described["heldout"] = heldout_table(agents, seeds, sweep, start, say)
     info = {"command": "python benchmarks/agent_comparison.py " + " ".join(argv if argv is not None else sys.argv[1:]),
             "preset": args.preset, "overrides": list(preset.overrides) + args.overrides,
