@@ -35,7 +35,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import random
 import shutil
 import statistics
@@ -47,9 +46,8 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-# samples.jsonl (~1 MB per run) stays in the sweep folder: a rebuilt report lacks only the
-# correction-rate-by-deviation panel; its numbers are in the committed summary.json.
-KEPT_FILES = ("metrics.jsonl", "eval.jsonl", "config.yaml", "run_status.json")
+sys.path.insert(0, str(ROOT / "benchmarks"))  # sweep_io, also when imported from elsewhere
+from sweep_io import KEPT_FILES, Tee, machine, read_jsonl  # noqa: E402
 LOCALIZING = ("rrpo", "srpo", "caro")
 
 
@@ -98,16 +96,6 @@ PRESETS: dict[str, Preset] = {
         agents=("grpo", "rrpo", "srpo"), seeds=(0, 1), threads=2, workers=1),
 }
 
-
-class Tee:
-    """Print and remember the lines (written to OUT/output.txt)."""
-
-    def __init__(self) -> None:
-        self.lines: list[str] = []
-
-    def __call__(self, text: str = "") -> None:
-        print(text, flush=True)
-        self.lines.append(text)
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -175,16 +163,18 @@ def heldout_eval(preset: Preset, model: str, checkpoint: Path | None, out_dir: P
     env = dict(os.environ, OMP_NUM_THREADS=str(preset.threads), TOKENIZERS_PARALLELISM="false")
     with open(out_dir.parent / f"{out_dir.name}.log", "w") as log:
         subprocess.run(cmd, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, check=False)
-    rows = [r for r in read_jsonl(out_dir / "eval.jsonl") if str(r.get("k")) == "1"]
+    return last_pass_at_1(out_dir / "eval.jsonl")
+
+
+def last_pass_at_1(eval_file: Path) -> float | None:
+    """The last greedy pass@1 (k = 1 row) of an eval.jsonl, None when it has none."""
+    rows = [r for r in read_jsonl(eval_file) if str(r.get("k")) == "1"]
     return float(rows[-1]["pass_at_k"]) if rows else None
 
 
 def model_of(preset: Preset) -> str:
     return next(o.split("=", 1)[1] for o in reversed(preset.overrides) if o.startswith("model.name="))
 
-
-def read_jsonl(path: Path) -> list[dict]:
-    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()] if path.is_file() else []
 
 
 def val_curve(run: Path) -> list[tuple[int, float]]:
@@ -212,14 +202,6 @@ def fmt_speedup(speed: dict) -> str:
     return f"{speed['value']:.2f}x" + (f" [{ci[0]:.2f}, {ci[1]:.2f}]" if ci else " (no CI)")
 
 
-def machine() -> dict:
-    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True)
-    import torch
-
-    return {"cpu": platform.processor() or platform.machine(), "cores": os.cpu_count(),
-            "platform": platform.platform(), "python": platform.python_version(),
-            "torch": torch.__version__, "commit": commit.stdout.strip()}
-
 
 def bootstrap_ci(values: list[float], draws: int = 4000, seed: int = 0) -> list[float] | None:
     """95% percentile interval of the mean of `values` (resampled with replacement); None for < 3."""
@@ -232,7 +214,7 @@ def bootstrap_ci(values: list[float], draws: int = 4000, seed: int = 0) -> list[
 
 def heldout_table(agents: list[str], seeds: list[int], sweep: Path, start: float | None, say: Tee) -> dict:
     """Held-out greedy pass@1 of each final checkpoint; per-seed paired difference against grpo."""
-    finals = {a: {s: v for s in seeds if (v := _heldout(sweep / f"{a}_s{s}")) is not None} for a in agents}
+    finals = {a: {s: v for s in seeds if (v := last_pass_at_1(sweep / f"{a}_s{s}" / "heldout" / "eval.jsonl")) is not None} for a in agents}
     say(f"held-out val pass@1 of the final checkpoints (warm-start {start if start is None else f'{start:.3f}'}); "
         "paired difference to grpo over seeds with a bootstrap 95% CI")
     out = {"warm_start": start, "agents": {}}
@@ -248,11 +230,6 @@ def heldout_table(agents: list[str], seeds: list[int], sweep: Path, start: float
                             "paired_difference_to_grpo": statistics.mean(diffs) if diffs else None,
                             "paired_difference_ci95": ci}
     return out
-
-
-def _heldout(run: Path) -> float | None:
-    rows = [r for r in read_jsonl(run / "heldout" / "eval.jsonl") if str(r.get("k")) == "1"]
-    return float(rows[-1]["pass_at_k"]) if rows else None
 
 
 def describe(summary: dict, agents: list[str], sweep: Path, seeds: list[int], say: Tee) -> dict:

@@ -29,7 +29,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import shutil
 import statistics
 import subprocess
@@ -39,21 +38,10 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "benchmarks"))  # sweep_io, also when imported from elsewhere
+from sweep_io import KEPT_FILES, Tee, machine, read_jsonl  # noqa: E402
 AGENTS = ("grpo", "rrpo", "srpo", "caro")
-# samples.jsonl (~1 MB per run) stays in the sweep folder; without it a rebuilt report lacks only
-# the correction-rate-by-deviation panel.
-KEPT_FILES = ("metrics.jsonl", "eval.jsonl", "config.yaml", "run_status.json")
 
-
-class Tee:
-    """Print to stdout and remember the lines (written to OUT/output.txt at the end)."""
-
-    def __init__(self) -> None:
-        self.lines: list[str] = []
-
-    def __call__(self, text: str = "") -> None:
-        print(text, flush=True)
-        self.lines.append(text)
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -100,9 +88,6 @@ def run_job(agent: str, seed: int, sft_dir: Path, sweep: Path, overrides: list[s
             "cpu_minutes": round((usage.ru_utime + usage.ru_stime) / 60, 2), "command": " ".join(cmd[1:])}
 
 
-def read_jsonl(path: Path) -> list[dict]:
-    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()] if path.is_file() else []
-
 
 def spread(values: list[float]) -> str:
     """mean ± sample std [min-max] (n)."""
@@ -133,14 +118,6 @@ def localization(runs: list[Path]) -> dict:
             "mean_abs_deviation": sum(abs(d) for d in devs) / n if n else None,
             "mean_deviation": sum(devs) / n if n else None}
 
-
-def machine() -> dict:
-    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True)
-    import torch
-
-    return {"cpu": platform.processor() or platform.machine(), "cores": os.cpu_count(),
-            "platform": platform.platform(), "python": platform.python_version(),
-            "torch": torch.__version__, "commit": commit.stdout.strip()}
 
 
 def main(argv: list[str] | None = None) -> int:

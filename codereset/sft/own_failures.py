@@ -40,6 +40,7 @@ import torch
 
 from codereset.sft import data as sd
 from codereset.sft.config import SFTConfig
+from codereset.sft.train import SUMMARY, rules_of
 from envs.oracle import first_error
 from envs.rules import ThoughtRules
 
@@ -97,7 +98,7 @@ class Failure:
 
 def first_stage_config(init: str) -> SFTConfig:
     """The SFTConfig the `init` checkpoint was trained with (its prompt settings and data)."""
-    path = Path(init) / "sft_summary.json"
+    path = Path(init) / SUMMARY
     if not path.is_file():
         raise FileNotFoundError(f"{path} not found: --init must be a checkpoint written by "
                                 "`python -m codereset.sft` (run that first)")
@@ -235,13 +236,13 @@ def run(cfg: OwnFailuresConfig, log: Callable[[str], None] = print) -> dict:
     """The whole stage; returns the `own_failures` section written into sft_summary.json."""
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    from codereset.sft.train import SUMMARY, load_problems, pass_rate, save
+    from codereset.sft.train import load_problems, pass_rate, save
 
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
     started = time.perf_counter()
     first = first_stage_config(cfg.init)
-    rules = ThoughtRules(max_thoughts=first.max_thoughts, max_thought_tokens=first.max_thought_tokens)
+    rules = rules_of(first)
     model = AutoModelForCausalLM.from_pretrained(cfg.init, dtype=torch.float32)
     tokenizer = AutoTokenizer.from_pretrained(cfg.init)
     warm, val = load_problems(dataclasses.replace(first, val_tasks=10 ** 9))
