@@ -87,13 +87,18 @@ PRESETS: dict[str, Preset] = {
                     (ARITH_OWN, "-m", "codereset.sft.own_failures", "--init", ARITH_SFT, "--out", ARITH_OWN)),
         heldout=("env=math_arith", "env.fewshot=false", "env.max_thoughts=8", "env.max_thought_tokens=48",
                  "eval.split=val", "eval.mode=continuous", "eval.progress=false")),
-    # The default model on the main job's suite and budget (conf/train.yaml), two threads per run.
+    # The default model on the main job's suite and per-step budget (conf/train.yaml: 4 prompts
+    # a step, 5 thoughts of 96 tokens), sized for about 2 hours of the 2-core CPU: 8 steps, greedy
+    # pass@1 on the first 32 held-out val tasks at steps 0, 4 and 8 (the main job's 8 tasks read
+    # 0.125-0.75 for near-identical models). `basic` has no step oracle, so CARO uses the
+    # Monte-Carlo one (`agent.oracle=auto` -> mc) at k=4 continuations per state, half the default,
+    # to fit the budget; the other agents ignore `agent.values`.
     "basic": Preset(
-        overrides=("trainer.steps=6", "trainer.prompts_per_step=4", "validation.every=2",
-                   "trainer.checkpoint_every=1000"),
+        overrides=("trainer.steps=8", "trainer.prompts_per_step=4", "validation.every=4",
+                   "validation.max_tasks=32", "trainer.checkpoint_every=1000", "agent.values.k=4"),
         title="Comparison on basic (SmolLM2-135M-Instruct, paired seeds)",
         sweep_dir="runs/agent_comparison/basic", out="benchmarks/results/agent_comparison_basic",
-        agents=("grpo", "rrpo", "srpo"), seeds=(0, 1), threads=2, workers=1),
+        seeds=(0, 1, 2), threads=1, workers=2),
 }
 
 
