@@ -97,6 +97,8 @@ class Group:
     choice: ResetChoice | None = None
     oracle: bool = False
     h_oracle: int | None = None
+    mc_judged: bool = False          # agent.values.diagnose judged the seed (codereset.values)
+    mc_h_oracle: int | None = None
     advantages: list[float] | None = None
     shaped_rewards: list[float] | None = None
 
@@ -132,9 +134,14 @@ class Group:
     @property
     def clean_prefix(self) -> bool | None:
         """Oracle view of the reset prefix: clean when h* <= h_oracle (or no error found)."""
-        if not self.oracle or self.choice is None:
+        return self.clean_against(self.h_oracle) if self.oracle else None
+
+    def clean_against(self, h_ref: int | None) -> bool | None:
+        """Whether the reset prefix is clean against a first error at thought `h_ref` (1-based;
+        None: no error found, so clean): h* <= h_ref. None for a group that does not reset."""
+        if self.choice is None:
             return None
-        return self.h_oracle is None or self.choice.h <= self.h_oracle
+        return h_ref is None or self.choice.h <= h_ref
 
 
 @dataclass

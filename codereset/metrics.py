@@ -23,7 +23,10 @@ reset groups (reset_depths the values), reset_groups_with_signal the share with 
 variance, correction_rate the share with at least one correct suffix. Under a step-level oracle
 (tasks with one, e.g. `arith`) also: localization_deviation (mean h* - h_oracle over groups where
 the oracle found an error), correction rates and suffix pass@4 (unbiased, k = min(4, group size))
-for clean prefixes (h* <= h_oracle, or no error found) and erroneous ones.
+for clean prefixes (h* <= h_oracle, or no error found) and erroneous ones. With
+`agent.values.diagnose` the same keys, prefixed mc_, against the Monte-Carlo first error of each
+reset seed (`codereset.values.record_mc_diagnostics`): localization quality on suites without an
+exact oracle (code). One rule (`oracle_metrics`) computes both.
 """
 
 from __future__ import annotations
@@ -101,8 +104,11 @@ def step_metrics(step: int, buf: StepBuffer, update: Any, times: dict[str, float
         row[f"tokens_trained_{kind}"] = sum(r.generated_tokens for r in trained if r.kind == kind)
     row.update(diagnostics)
     if any(_has_oracle(p.task) for p in buf.prompts):
-        row.update(oracle_metrics(resets))
+        row.update(oracle_metrics([(g, g.h_oracle) for g in resets if g.oracle]))
         when.add("oracle")
+    if any(g.mc_judged for g in resets):
+        row.update(oracle_metrics([(g, g.mc_h_oracle) for g in resets if g.mc_judged], prefix="mc_"))
+        when.add("mc_oracle")
     row.update({f"time_{name}_s": float(times.get(name, 0.0))
                 for name in ("generate", "verify", "localize", "train", "validate", "step")})
     row.update(time_verify_busy_s=float(times.get("verify_busy", 0.0)), gen_calls=buf.gen_calls,
@@ -120,14 +126,16 @@ def _has_oracle(task: Any) -> bool:
     return has_oracle(task)
 
 
-def oracle_metrics(resets: list[Group]) -> dict:
-    """Localization quality against the oracle (see the module docstring)."""
-    judged = [g for g in resets if g.oracle]
-    with_error = [g for g in judged if g.h_oracle is not None]
-    deviations = [g.choice.h - g.h_oracle for g in with_error]
-    clean = [g for g in judged if g.clean_prefix]
-    erroneous = [g for g in judged if not g.clean_prefix]
-    return {
+def oracle_metrics(judged: list[tuple[Group, int | None]], prefix: str = "") -> dict:
+    """Localization quality against a reference first error (see the module docstring):
+    `judged` pairs each judged reset group with that reference's first erroneous thought
+    (1-based; None: none found); keys are prefixed `prefix` ("" exact oracle, "mc_" Monte-Carlo)."""
+    with_error = [(g, h) for g, h in judged if h is not None]
+    deviations = [g.choice.h - h for g, h in with_error]
+    clean = [g for g, h in judged if g.clean_against(h)]
+    erroneous = [g for g, h in judged if not g.clean_against(h)]
+    return {f"{prefix}{key}": value for key, value in {
+        "h_oracle": [h for _, h in judged],
         "localization_deviation": _mean([float(d) for d in deviations]),
         "localization_deviations": deviations,
         "correction_rate_clean": _share([g.n_correct > 0 for g in clean]),
@@ -136,7 +144,7 @@ def oracle_metrics(resets: list[Group]) -> dict:
         "suffix_pass_at_4_erroneous": _suffix_pass_at_4(erroneous),
         "reset_groups_clean": len(clean),
         "reset_groups_erroneous": len(erroneous),
-    }
+    }.items()}
 
 
 def sample_rows(step: int, buf: StepBuffer, limit: int | None = None) -> list[dict]:
@@ -155,6 +163,9 @@ def sample_rows(step: int, buf: StepBuffer, limit: int | None = None) -> list[di
             if g.oracle:
                 row["h_oracle"] = g.h_oracle
                 when.add("oracle")
+            if g.mc_judged:
+                row["mc_h_oracle"] = g.mc_h_oracle
+                when.add("mc_oracle")
             rows.append(SAMPLE_GROUP.check(row, when))
         search = p.untrained_draws()
         if search:

@@ -98,12 +98,36 @@ class RowSchema:
         return row
 
 
+def _oracle_keys(prefix: str, reference: str, when: str) -> tuple[Key, ...]:
+    """The localization-quality keys of one reference for the first error (`codereset.metrics.
+    oracle_metrics`): the exact step oracle (no prefix) or the Monte-Carlo one ("mc_")."""
+    return (
+        Key(f"{prefix}h_oracle", f"{reference}: its first erroneous thought of each judged reset "
+            "seed (1-based; null: none found) (list)", when=when),
+        Key(f"{prefix}localization_deviation", f"mean h* - h_ref over reset groups where {reference} "
+            "found an error; null when none", when=when),
+        Key(f"{prefix}localization_deviations", "h* - h_ref of each such group (list)", when=when),
+        Key(f"{prefix}correction_rate_clean", "correction rate of reset groups with a clean prefix "
+            f"(h* <= h_ref or no error found), against {reference}; null when none", when=when),
+        Key(f"{prefix}correction_rate_erroneous", "correction rate of reset groups whose prefix holds "
+            f"the error of {reference}; null when none", when=when),
+        Key(f"{prefix}suffix_pass_at_4_clean", "unbiased suffix pass@4 (k = min(4, group size)) from "
+            "clean prefixes; null when none", when=when),
+        Key(f"{prefix}suffix_pass_at_4_erroneous", "the same from erroneous prefixes; null when none",
+            when=when),
+        Key(f"{prefix}reset_groups_clean", "reset groups with a clean prefix", when=when),
+        Key(f"{prefix}reset_groups_erroneous", "reset groups with an erroneous prefix", when=when),
+    )
+
+
 _TIME = "wall seconds of the step spent in the {} phase (0 when the phase did not run)"
 
 METRICS = RowSchema(
     file="metrics.jsonl",
     conditions={
         "oracle": "the step's batch holds a task with a step-level oracle (envs.oracle.has_oracle)",
+        "mc_oracle": "agent.values.diagnose: the step's reset seeds were judged by the Monte-Carlo "
+                     "oracle (codereset.values.record_mc_diagnostics)",
         "validation": "the step ran validation (validation.every / validation.at_end)",
         "agent": "always checked; the keys an agent records for itself (PromptBuffer.extra_tokens "
                  "as tokens_<kind>, PromptBuffer.diagnostics), declared here one by one as optional",
@@ -155,18 +179,8 @@ METRICS = RowSchema(
             "fallback rule (parse failures / localized_groups); null when no group was localized"),
         Key("localized_groups", "reset groups whose h* a localizer was asked for (SRPO: seeds of more "
             "than one thought; a one-thought seed has only h* = 1)"),
-        Key("localization_deviation", "mean h* - h_oracle over reset groups where the oracle found an "
-            "error; null when none", when="oracle"),
-        Key("localization_deviations", "h* - h_oracle of each such group (list)", when="oracle"),
-        Key("correction_rate_clean", "correction rate of reset groups with a clean prefix "
-            "(h* <= h_oracle or no error found); null when none", when="oracle"),
-        Key("correction_rate_erroneous", "correction rate of reset groups whose prefix holds the "
-            "oracle's error; null when none", when="oracle"),
-        Key("suffix_pass_at_4_clean", "unbiased suffix pass@4 (k = min(4, group size)) from clean "
-            "prefixes; null when none", when="oracle"),
-        Key("suffix_pass_at_4_erroneous", "the same from erroneous prefixes; null when none", when="oracle"),
-        Key("reset_groups_clean", "reset groups with a clean prefix", when="oracle"),
-        Key("reset_groups_erroneous", "reset groups with an erroneous prefix", when="oracle"),
+        *_oracle_keys("", "the oracle", "oracle"),
+        *_oracle_keys("mc_", "the Monte-Carlo first error (agent.values.diagnose)", "mc_oracle"),
         Key("time_generate_s", _TIME.format("generate (rollouts)")),
         Key("time_verify_s", _TIME.format("verify (rewards)")),
         Key("time_localize_s", _TIME.format("localize (SRPO)")),
@@ -196,10 +210,6 @@ METRICS = RowSchema(
             when="agent", optional=True),
         Key("tree_leaves", "spo_tree: leaves (whole episodes) of each prompt's tree (list)",
             when="agent", optional=True),
-        Key("mc_h_oracle", "agent.values.diagnose: the MC first error (1-based h; null: no drop) of "
-            "each reset seed (list)", when="agent", optional=True),
-        Key("mc_localization_deviations", "agent.values.diagnose: h* - MC first error for seeds where "
-            "the MC oracle found one (list)", when="agent", optional=True),
     ),
 )
 
@@ -226,6 +236,7 @@ SAMPLE_GROUP = RowSchema(
     conditions={
         "reset": "the group continues from a seed's reset state",
         "oracle": "the group's task has a step-level oracle",
+        "mc_oracle": "agent.values.diagnose judged the group's seed by the Monte-Carlo oracle",
     },
     keys=(
         Key("step", "training step"),
@@ -251,6 +262,8 @@ SAMPLE_GROUP = RowSchema(
         Key("oracle", "CARO: which oracle chose h*: exact or mc", when="reset", optional=True),
         Key("mc_values", "CARO with the mc oracle: MC values V_0..V_n of the seed", when="reset", optional=True),
         Key("h_oracle", "the oracle's first erroneous thought (1-based; null: none)", when="oracle"),
+        Key("mc_h_oracle", "the Monte-Carlo oracle's first erroneous thought (1-based; null: no value "
+            "drop)", when="mc_oracle"),
     ),
 )
 

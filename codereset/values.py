@@ -134,19 +134,15 @@ def mc_first_error(values: Sequence[float], threshold: float) -> int | None:
 def record_mc_diagnostics(prompts: Sequence[Any], roller: Any, verifier: Any, cfg: Any, times: Any = None) -> None:
     """Localization diagnostics against the MC oracle (`agent.values.diagnose`), for any suite:
     for every reset group's seed, its MC first error (`cfg.k` continuations per state, all seeds in
-    one batched call; `cfg.drop_threshold`), written to each prompt's diagnostics as
-    mc_h_oracle (1-based h of the MC first error, None when no drop) and
-    mc_localization_deviations (h* - that h, for seeds where it found one); the continuations
-    are counted as the prompt's "mc" tokens."""
+    one batched call; `cfg.drop_threshold`), stored on the group (`mc_judged`, `mc_h_oracle`:
+    1-based, None when no drop), from which `codereset.metrics.oracle_metrics` writes the mc_*
+    keys (h* against it, correction from clean vs erroneous prefixes); the continuations are
+    counted as the prompt's "mc" tokens."""
     resets = [(p, g) for p in prompts for g in p.groups if g.kind == "reset"]
     if not resets:
         return
     mc = mc_values([g.seed for _, g in resets], roller, verifier, cfg.k, times)
     for (p, g), v in zip(resets, mc.per_rollout):
         i = mc_first_error(v.values, cfg.drop_threshold)
-        h = None if i is None else i + 1
-        p.diagnostics.setdefault("mc_h_oracle", []).append(h)
-        deviations = p.diagnostics.setdefault("mc_localization_deviations", [])
-        if h is not None:
-            deviations.append(g.choice.h - h)
+        g.mc_judged, g.mc_h_oracle = True, None if i is None else i + 1
         p.extra_tokens["mc"] = p.extra_tokens.get("mc", 0) + v.tokens

@@ -27,7 +27,32 @@ AGENT_ORDER = ("grpo", "rrpo", "srpo", "caro", "critique_grpo", "score", "spo_tr
 #: The default smoothing window, in steps, capped at a quarter of the shortest run.
 DEFAULT_SMOOTH = 5
 FIGURES = ("learning_curves.png", "compute.png", "reset_diagnostics.png", "oracle_panels.png",
-           "final_eval.png")
+           "mc_oracle_panels.png", "final_eval.png")
+
+
+@dataclass(frozen=True)
+class Reference:
+    """A reference first error the localization is measured against.
+
+    prefix: its metric keys' prefix. sample_key: its per-group verdict in samples.jsonl.
+    symbol: how tables and figures name it. heading / summary_key / figure: where it goes.
+    """
+
+    prefix: str
+    sample_key: str
+    symbol: str
+    heading: str
+    summary_key: str
+    figure: str
+
+
+#: The exact step oracle (suites with step truth, e.g. arith) and the Monte-Carlo first error
+#: (`agent.values.diagnose`, any suite: code included).
+REFERENCES = (
+    Reference("", "h_oracle", "h_oracle", "Localization against the oracle", "oracle", "oracle_panels.png"),
+    Reference("mc_", "mc_h_oracle", "h_mc", "Localization against the Monte-Carlo first error",
+              "mc_oracle", "mc_oracle_panels.png"),
+)
 
 
 @dataclass
@@ -262,25 +287,27 @@ def _reset_section(doc, groups, smooth, colors, fig_dir, summary) -> None:
                    "where the model localizes the error). Middle: share of reset groups whose "
                    "rewards differ (they carry a gradient). Right: share with a correct suffix."),
             table)
-    if tb.has_oracle([r for rs in groups.values() for r in rs]):
-        _oracle_section(doc, groups, colors, fig_dir, summary)
+    for ref in REFERENCES:
+        if tb.has_oracle([r for rs in groups.values() for r in rs], ref.prefix):
+            _oracle_section(doc, groups, colors, fig_dir, summary, ref)
 
 
-def _oracle_section(doc, groups, colors, fig_dir, summary) -> None:
-    doc.add(Heading("Localization against the oracle", 3))
-    data, table = tb.oracle_section(groups)
-    summary["oracle"] = data
-    deviations = {g: agg.pooled(groups[g], "localization_deviations") for g in data}
+def _oracle_section(doc, groups, colors, fig_dir, summary, ref: Reference) -> None:
+    doc.add(Heading(ref.heading, 3))
+    data, table = tb.oracle_section(groups, ref.prefix)
+    summary[ref.summary_key] = data
+    deviations = {g: agg.pooled(groups[g], f"{ref.prefix}localization_deviations") for g in data}
     by_deviation, judged = {}, 0
     for g in data:
-        records = [rec for run in groups[g] for rec in reset_records(run.path)]
+        records = [rec for run in groups[g] for rec in reset_records(run.path, ref.sample_key)]
         judged += len(records)
         if records and (cells := correction_by_deviation(records)):
             by_deviation[g] = cells
-    summary["oracle_by_deviation"] = by_deviation
-    plots.oracle_panels(deviations, by_deviation, data, colors, fig_dir / "oracle_panels.png")
-    doc.add(Figure("figures/oracle_panels.png",
-                   "(a) h* − h_oracle: 0 is exact, < 0 resets before the first error (clean "
+    summary[f"{ref.summary_key}_by_deviation"] = by_deviation
+    plots.oracle_panels(deviations, by_deviation, data, colors, fig_dir / ref.figure, ref.symbol)
+    r = ref.symbol
+    doc.add(Figure(f"figures/{ref.figure}",
+                   f"(a) h* − {r}: 0 is exact, < 0 resets before the first error (clean "
                    "prefix), > 0 after it (the prefix already holds the error). (b) correction "
                    "rate per deviation, from the reset groups in samples.jsonl (n: groups). "
                    "(c, d) correction rate and suffix-group pass@4 from clean vs erroneous "
@@ -290,13 +317,13 @@ def _oracle_section(doc, groups, colors, fig_dir, summary) -> None:
         rows = [[g] + [f"{t[d]['rate']:.3f} ({t[d]['corrected']}/{t[d]['groups']})" if d in t
                        else "—" for d in devs] for g, t in by_deviation.items()]
         doc.add(Table(["agent"] + [f"{d:+d}" if d else "0" for d in devs], rows,
-                      "Correction rate by deviation h* − h_oracle (corrected / reset groups, "
+                      f"Correction rate by deviation h* − {r} (corrected / reset groups, "
                       "pooled over runs; from samples.jsonl)"))
     else:
         doc.add(Para(f"samples.jsonl holds {judged} oracle-judged reset group(s), none whose "
-                     "seed has an error the oracle found: no correction rate by deviation "
-                     "(panel b)." if judged else "No per-group oracle records (reset groups with "
-                     "h_oracle) in samples.jsonl: no correction rate by deviation (panel b)."))
+                     "seed has an error found: no correction rate by deviation "
+                     "(panel b)." if judged else f"No per-group records (reset groups with "
+                     f"{ref.sample_key}) in samples.jsonl: no correction rate by deviation (panel b)."))
 
 
 def _eval_section(doc, groups, colors, fig_dir, summary) -> None:

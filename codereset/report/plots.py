@@ -218,9 +218,10 @@ def _paired_bars(ax, data: dict[str, dict], keys: tuple[str, str], colors, title
 
 
 def oracle_panels(deviations: dict[str, list[float]], by_deviation: dict[str, dict[int, dict]],
-                  summary: dict[str, dict], colors: dict[str, str], path: Path) -> None:
+                  summary: dict[str, dict], colors: dict[str, str], path: Path,
+                  ref: str = "h_oracle") -> None:
     """The four panels: deviation histogram, correction rate by deviation, and correction rate
-    and suffix pass@4 for clean vs erroneous prefixes."""
+    and suffix pass@4 for clean vs erroneous prefixes; `ref` names the reference first error."""
     fig, axes = plt.subplots(2, 2, figsize=(13, 8.8))
     (a, b), (c, d) = axes
     values = [v for vs in deviations.values() for v in vs]
@@ -239,7 +240,7 @@ def oracle_panels(deviations: dict[str, list[float]], by_deviation: dict[str, di
     else:
         a.text(0.5, 0.5, "no localization of a seed\nwith an oracle-found error",
                ha="center", va="center", transform=a.transAxes, color="#777")
-    a.set_xlabel("localization deviation h* − h_oracle (≤ 0: clean prefix)")
+    a.set_xlabel(f"localization deviation h* − {ref} (≤ 0: clean prefix)")
     a.set_ylabel("share of localizations")
     a.set_title("(a) Deviation from the oracle's first error", fontsize=11)
     devs = sorted({dv for table in by_deviation.values() for dv in table})
@@ -259,7 +260,7 @@ def oracle_panels(deviations: dict[str, list[float]], by_deviation: dict[str, di
         b.text(0.5, 0.5, "no reset group with an oracle-found error\nin samples.jsonl",
                ha="center", va="center", transform=b.transAxes, color="#777")
     b.set_ylim(0, 1.1)
-    b.set_xlabel("localization deviation h* − h_oracle")
+    b.set_xlabel(f"localization deviation h* − {ref}")
     b.set_ylabel("correction rate (any suffix correct)")
     b.set_title("(b) Correction rate by deviation", fontsize=11)
     _paired_bars(c, summary, ("correction_rate_clean", "correction_rate_erroneous"), colors,

@@ -3,7 +3,8 @@ per-step averages cannot give (correction rate *by* deviation h* - h_oracle).
 
 Reads only rows of reset groups (keys of `codereset.schema.SAMPLE_GROUP`) that carry the
 oracle's verdict: `{"group": "reset",
-"reset_index": h*, "h_oracle": int | null, "rollouts": [{"correct": bool, ...}] or "rewards"}`.
+"reset_index": h*, "h_oracle": int | null, "rollouts": [{"correct": bool, ...}] or "rewards"}`
+(or the Monte-Carlo oracle's, "mc_h_oracle", from `agent.values.diagnose`).
 Runs without such rows give no records (the report then says the panel has no data). Damaged
 lines are skipped, as everywhere in the report.
 """
@@ -18,7 +19,7 @@ from pathlib import Path
 from codereset.report.runs import is_number
 from codereset.schema import ROLLOUT, SAMPLE_GROUP
 
-for _key in ("step", "group", "reset_index", "h_oracle", "rewards", "rollouts"):
+for _key in ("step", "group", "reset_index", "h_oracle", "mc_h_oracle", "rewards", "rollouts"):
     SAMPLE_GROUP.doc(_key)  # raises at import when the schema no longer declares a key read here
 ROLLOUT.doc("correct")
 
@@ -52,15 +53,16 @@ def _corrected(row: dict) -> bool | None:
     return None
 
 
-def reset_records(run_dir: Path) -> list[ResetRecord]:
-    """Oracle-judged reset groups of one run (empty when samples.jsonl lacks them)."""
+def reset_records(run_dir: Path, key: str = "h_oracle") -> list[ResetRecord]:
+    """Reset groups of one run judged by the oracle whose verdict is `key` ("h_oracle" exact,
+    "mc_h_oracle" Monte-Carlo); empty when samples.jsonl lacks them."""
     path = Path(run_dir) / "samples.jsonl"
     if not path.is_file():
         return []
     out = []
     with open(path, encoding="utf-8", errors="replace") as f:
         for line in f:
-            if '"h_oracle"' not in line:  # cheap skip of the many rows that cannot qualify
+            if f'"{key}"' not in line:  # cheap skip of the many rows that cannot qualify
                 continue
             try:
                 row = json.loads(line)
@@ -68,7 +70,9 @@ def reset_records(run_dir: Path) -> list[ResetRecord]:
                 continue
             if not isinstance(row, dict) or row.get("group") != "reset":
                 continue
-            h, h_oracle, corrected = row.get("reset_index"), row.get("h_oracle"), _corrected(row)
+            if key not in row:
+                continue
+            h, h_oracle, corrected = row.get("reset_index"), row.get(key), _corrected(row)
             if not is_number(h) or not is_number(row.get("step")) or corrected is None:
                 continue
             if h_oracle is not None and not is_number(h_oracle):

@@ -7,8 +7,9 @@ value, so seeds weigh equally whatever their length.
   refinement, Monte-Carlo values, ...), generation tokens/s, mean response length, totals.
 - resets: normalized reset position h*/n, share of reset groups with reward signal, correction
   rate (per run weighted by the number of reset groups in each step).
-- oracle: localization deviation h* - h_oracle, and correction rate / suffix pass@4 for clean
-  (h* <= h_oracle) versus erroneous prefixes, weighted by each kind's group count per step.
+- oracle: localization deviation h* - h_oracle, shares exact / within one, and correction rate /
+  suffix pass@4 for clean (h* <= h_oracle) versus erroneous prefixes, weighted by each kind's
+  group count per step; the same against the Monte-Carlo first error (mc_* keys).
 - eval: final pass@k per suite (last evaluated step of each run), with a Wilson 95% interval
   over the suite's tasks.
 """
@@ -137,33 +138,36 @@ def n_reset_groups(row: dict) -> float:
     return 1.0 if is_number(row.get("reset_depth")) else 0.0
 
 
-def _prefix_count(clean: bool) -> Callable[[dict], float]:
+def _prefix_count(clean: bool, prefix: str = "") -> Callable[[dict], float]:
     """Reset groups of a step with a clean (erroneous) prefix: `reset_groups_clean`
     (`reset_groups_erroneous`) when logged, else counted from the deviations (<= 0 is clean),
-    else 1 (each step weighs the same)."""
-    key = "reset_groups_clean" if clean else "reset_groups_erroneous"
+    else 1 (each step weighs the same). `prefix`: the reference ("" exact oracle, "mc_")."""
+    key = f"{prefix}reset_groups_clean" if clean else f"{prefix}reset_groups_erroneous"
 
     def count(row: dict) -> float:
         if is_number(row.get(key)):
             return float(row[key])
-        devs = row.get("localization_deviations")
+        devs = row.get(f"{prefix}localization_deviations")
         if isinstance(devs, list):
             return float(sum(1 for d in devs if is_number(d) and (d <= 0) == clean))
         return 1.0
     return count
 
 
-def _share_clean(run: Run) -> float:
-    """Share of oracle-judged reset groups with a clean prefix (no error found counts as clean
-    when the trainer logs the counts)."""
-    clean = sum(_prefix_count(True)(r) for r in run.metrics if _has_oracle_row(r))
-    bad = sum(_prefix_count(False)(r) for r in run.metrics if _has_oracle_row(r))
-    return clean / (clean + bad) if clean + bad > 0 else math.nan
+def _share_clean(prefix: str = "") -> Callable[[Run], float]:
+    """Share of judged reset groups with a clean prefix (no error found counts as clean when the
+    trainer logs the counts)."""
+    def fn(run: Run) -> float:
+        rows = [r for r in run.metrics if _has_oracle_row(r, prefix)]
+        clean = sum(_prefix_count(True, prefix)(r) for r in rows)
+        bad = sum(_prefix_count(False, prefix)(r) for r in rows)
+        return clean / (clean + bad) if clean + bad > 0 else math.nan
+    return fn
 
 
-def _has_oracle_row(row: dict) -> bool:
-    return any(k in row for k in ("reset_groups_clean", "localization_deviations",
-                                  "localization_deviation"))
+def _has_oracle_row(row: dict, prefix: str = "") -> bool:
+    return any(f"{prefix}{k}" in row for k in ("reset_groups_clean", "localization_deviations",
+                                               "localization_deviation"))
 
 
 def _pooled_mean(list_key: str, scalar_key: str) -> Callable[[Run], float]:
@@ -177,10 +181,14 @@ def _pooled_mean(list_key: str, scalar_key: str) -> Callable[[Run], float]:
     return fn
 
 
-def _share(list_key: str, test: Callable[[float], bool]) -> Callable[[Run], float]:
+def _share(list_key: str, test: Callable[[float], float], mean: bool = False) -> Callable[[Run], float]:
+    """Per run: the share of the pooled `list_key` values passing `test` (or, with `mean`, the
+    mean of test(value))."""
     def fn(run: Run) -> float:
         values = agg.pooled([run], list_key)
-        return sum(1 for v in values if test(v)) / len(values) if values else math.nan
+        if not values:
+            return math.nan
+        return sum(float(test(v)) if mean else float(bool(test(v))) for v in values) / len(values)
     return fn
 
 
@@ -205,35 +213,41 @@ def _per_group(run: Run, key: str) -> float:
     total = agg.run_sum(key)(run)
     return total / groups if groups > 0 and math.isfinite(total) else math.nan
 
-ORACLE_COLUMNS: list[_Col] = [
-    ("deviation", "deviation h*-h_oracle",
-     _pooled_mean("localization_deviations", "localization_deviation"), 2),
-    ("abs_deviation", "abs deviation", lambda r: _abs_mean(r), 2),
-    ("share_exact", "share exact", _share("localization_deviations", lambda d: d == 0), 3),
-    ("share_clean", "share clean", _share_clean, 3),
-    ("correction_rate_clean", "correction clean",
-     agg.run_weighted("correction_rate_clean", _prefix_count(True)), 3),
-    ("correction_rate_erroneous", "correction erroneous",
-     agg.run_weighted("correction_rate_erroneous", _prefix_count(False)), 3),
-    ("suffix_pass_at_4_clean", "suffix pass@4 clean",
-     agg.run_weighted("suffix_pass_at_4_clean", _prefix_count(True)), 3),
-    ("suffix_pass_at_4_erroneous", "suffix pass@4 erroneous",
-     agg.run_weighted("suffix_pass_at_4_erroneous", _prefix_count(False)), 3),
-]
+def oracle_columns(prefix: str = "") -> list[_Col]:
+    """Localization against a reference first error: the exact oracle (`prefix` "") or the
+    Monte-Carlo one ("mc_", `agent.values.diagnose`); the keys of `codereset.metrics.oracle_metrics`."""
+    devs = f"{prefix}localization_deviations"
+    ref = "h_mc" if prefix else "h_oracle"
+
+    def weighted(key: str, clean: bool) -> Callable[[Run], float]:
+        return agg.run_weighted(f"{prefix}{key}", _prefix_count(clean, prefix))
+
+    return [
+        ("deviation", f"deviation h*-{ref}", _pooled_mean(devs, f"{prefix}localization_deviation"), 2),
+        ("abs_deviation", "abs deviation", _share(devs, abs, mean=True), 2),
+        ("share_exact", "share exact", _share(devs, lambda d: d == 0), 3),
+        ("share_within_1", "share within 1", _share(devs, lambda d: abs(d) <= 1), 3),
+        ("share_clean", "share clean", _share_clean(prefix), 3),
+        ("correction_rate_clean", "correction clean", weighted("correction_rate_clean", True), 3),
+        ("correction_rate_erroneous", "correction erroneous", weighted("correction_rate_erroneous", False), 3),
+        ("suffix_pass_at_4_clean", "suffix pass@4 clean", weighted("suffix_pass_at_4_clean", True), 3),
+        ("suffix_pass_at_4_erroneous", "suffix pass@4 erroneous",
+         weighted("suffix_pass_at_4_erroneous", False), 3),
+    ]
 
 
-def _abs_mean(run: Run) -> float:
-    values = agg.pooled([run], "localization_deviations")
-    return sum(abs(v) for v in values) / len(values) if values else math.nan
+ORACLE_COLUMNS = oracle_columns()
+MC_ORACLE_COLUMNS = oracle_columns("mc_")
 
 
 def has_resets(runs: list[Run]) -> bool:
     return any(n_reset_groups(row) > 0 for run in runs for row in run.metrics)
 
 
-def has_oracle(runs: list[Run]) -> bool:
-    return any(is_number(row.get("localization_deviation"))
-               or isinstance(row.get("localization_deviations"), list)
+def has_oracle(runs: list[Run], prefix: str = "") -> bool:
+    """Whether any run logged localization against the reference (`prefix`: "" exact, "mc_")."""
+    return any(is_number(row.get(f"{prefix}localization_deviation"))
+               or isinstance(row.get(f"{prefix}localization_deviations"), list)
                for run in runs for row in run.metrics)
 
 
@@ -246,13 +260,15 @@ def reset_section(groups: Groups) -> tuple[dict, Table]:
                         "shares weighted by reset groups per step)")
 
 
-def oracle_section(groups: Groups) -> tuple[dict, Table]:
-    """Localization against the oracle, for the groups whose runs logged it."""
-    groups = {k: v for k, v in groups.items() if has_oracle(v)}
-    summary = _summary(groups, ORACLE_COLUMNS)
+def oracle_section(groups: Groups, prefix: str = "") -> tuple[dict, Table]:
+    """Localization against a reference first error, for the groups whose runs logged it."""
+    groups = {k: v for k, v in groups.items() if has_oracle(v, prefix)}
+    columns = oracle_columns(prefix)
+    summary = _summary(groups, columns)
     data = {label: {k: s.as_dict() for k, s in st.items()} for label, st in summary.items()}
-    return data, _table(groups, summary, ORACLE_COLUMNS, "Localization vs the oracle (clean prefix: "
-                        "h* <= h_oracle; mean ± SE over runs)")
+    ref = "the Monte-Carlo first error h_mc" if prefix else "the oracle"
+    return data, _table(groups, summary, columns, f"Localization vs {ref} (clean prefix: h* <= "
+                        f"{'h_mc' if prefix else 'h_oracle'}; within 1: |h* - ref| <= 1; mean ± SE over runs)")
 
 
 def final_evals(run: Run) -> dict[tuple, dict]:

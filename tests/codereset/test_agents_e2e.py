@@ -27,7 +27,8 @@ def rows(path):
     ("vineppo", ["agent.values.k=2"], {"tokens_mc", "mc_start_values"}, {"base"}),
     ("caro", ["agent.values.k=2"], set(), {"base", "reset"}),   # basic has no exact oracle: mc
     ("srpo", ["agent.values.diagnose=true", "agent.values.k=2"],   # h* against the MC first error
-     {"mc_h_oracle", "mc_localization_deviations", "tokens_mc"}, {"base", "reset"}),
+     {"mc_h_oracle", "mc_localization_deviations", "mc_correction_rate_clean", "mc_reset_groups_clean",
+      "tokens_mc"}, {"base", "reset"}),
 ])
 def test_two_steps_on_the_tiny_model_with_the_real_sandbox(agent, extra, keys, groups, tmp_path):
     out = tmp_path / "run"
@@ -54,5 +55,9 @@ def test_two_steps_on_the_tiny_model_with_the_real_sandbox(agent, extra, keys, g
         assert resets and all(s["oracle"] == "mc" and len(s["mc_values"]) == s["seed_n_thoughts"] + 1
                               for s in resets)
         assert all(m["tokens_localization"] > 0 for m in metrics)  # the MC oracle's continuations
+    if "agent.values.diagnose=true" in extra:  # each reset group carries its seed's MC verdict
+        resets = [s for s in samples if s["group"] == "reset"]
+        assert resets and all("mc_h_oracle" in s for s in resets)
+        assert sum(len(m["mc_h_oracle"]) for m in metrics) == len(resets)
     status = json.loads((out / "run_status.json").read_text())
     assert status["state"] == "finished" and status["last_step"] == 2

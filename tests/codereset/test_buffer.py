@@ -153,6 +153,26 @@ def test_metrics_row_of_a_known_step(tok):
     assert len(samples[1]["seed_thoughts"]) == 3
 
 
+@pytest.mark.parametrize("h_mc, clean", [(1, False), (2, True), (None, True)])
+def test_metrics_row_against_the_mc_first_error(tok, h_mc, clean):
+    # agent.values.diagnose marks the judged reset groups; the row gets the mc_* keys by the same
+    # rule as the exact oracle's (h* = 2 here; clean when h* <= h_mc or no drop found)
+    buf, _, _ = build(tok, {0: "RWRW" + "RWWW", 1: "R" * 12}, n_tasks=2, h=2)
+    assign_advantages(buf.groups, "group_norm")
+    reset = next(g for g in buf.groups if g.kind == "reset")
+    reset.mc_judged, reset.mc_h_oracle = True, h_mc
+    row = step_metrics(7, buf, NO_UPDATE, {})
+    assert row["mc_h_oracle"] == [h_mc]
+    assert row["mc_localization_deviations"] == ([] if h_mc is None else [2 - h_mc])
+    assert row["mc_reset_groups_clean"] == int(clean) and row["mc_reset_groups_erroneous"] == int(not clean)
+    corrected, missing = ("mc_correction_rate_clean", "mc_correction_rate_erroneous")[::1 if clean else -1]
+    assert row[corrected] == 1.0 and row[missing] is None  # one of 4 suffixes is correct
+    assert row[f"mc_suffix_pass_at_4_{'clean' if clean else 'erroneous'}"] == 1.0
+    assert "localization_deviation" not in row     # still no exact oracle
+    samples = sample_rows(7, buf)
+    assert samples[1]["mc_h_oracle"] == h_mc and "mc_h_oracle" not in samples[0]
+
+
 def _search_view(p):
     """What the seed search decided for one prompt: seeds by draw index, trained group shapes."""
     index = {id(r): i for i, r in enumerate(p.draws)}
