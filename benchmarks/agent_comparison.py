@@ -2,7 +2,7 @@
 evaluation and the report's speed-up rule.
 
     python benchmarks/agent_comparison.py                      # preset arith: tiny model, 4 agents x 5 seeds
-    python benchmarks/agent_comparison.py --preset basic       # SmolLM2-135M on the `basic` code suite
+    python benchmarks/agent_comparison.py --preset basic       # SmolLM2-135M on the `basic` code suite, 4 agents x 2 seeds
     python benchmarks/agent_comparison.py --agents grpo srpo --seeds 0 1 --override trainer.steps=10
 
 Steps:
@@ -90,7 +90,8 @@ PRESETS: dict[str, Preset] = {
     # The default model on the main job's suite and per-step budget (conf/train.yaml: 4 prompts
     # a step, 5 thoughts of 96 tokens), sized for about 2 hours of the 2-core CPU: 8 steps, greedy
     # pass@1 on the first 32 held-out val tasks at steps 0, 4 and 8 (the main job's 8 tasks read
-    # 0.125-0.75 for near-identical models). `basic` has no step oracle, so CARO uses the
+    # 0.125-0.75 for near-identical models), 2 paired seeds (a third did not fit: one run took
+    # 25-35 min on the shared machine, benchmarks/results/agent_comparison_basic). `basic` has no step oracle, so CARO uses the
     # Monte-Carlo one (`agent.oracle=auto` -> mc) at k=4 continuations per state, half the default,
     # to fit the budget; the other agents ignore `agent.values`.
     "basic": Preset(
@@ -98,7 +99,7 @@ PRESETS: dict[str, Preset] = {
                    "validation.max_tasks=32", "trainer.checkpoint_every=1000", "agent.values.k=4"),
         title="Comparison on basic (SmolLM2-135M-Instruct, paired seeds)",
         sweep_dir="runs/agent_comparison/basic", out="benchmarks/results/agent_comparison_basic",
-        seeds=(0, 1, 2), threads=1, workers=2),
+        seeds=(0, 1), threads=1, workers=2),
 }
 
 
