@@ -47,7 +47,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "benchmarks"))  # sweep_io, also when imported from elsewhere
-from sweep_io import KEPT_FILES, Tee, machine, read_jsonl  # noqa: E402
+from sweep_io import KEPT_FILES, Tee, last_pass_at_1, machine, read_jsonl  # noqa: E402
 LOCALIZING = ("rrpo", "srpo", "caro")
 
 
@@ -170,12 +170,6 @@ def heldout_eval(preset: Preset, model: str, checkpoint: Path | None, out_dir: P
     with open(out_dir.parent / f"{out_dir.name}.log", "w") as log:
         subprocess.run(cmd, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, check=False)
     return last_pass_at_1(out_dir / "eval.jsonl")
-
-
-def last_pass_at_1(eval_file: Path) -> float | None:
-    """The last greedy pass@1 (k = 1 row) of an eval.jsonl, None when it has none."""
-    rows = [r for r in read_jsonl(eval_file) if str(r.get("k")) == "1"]
-    return float(rows[-1]["pass_at_k"]) if rows else None
 
 
 def model_of(preset: Preset) -> str:

@@ -17,13 +17,12 @@ Prints one line per agent and seed (prompts matching / prompts), then `check_pai
 from __future__ import annotations
 
 import argparse
-import re
 import sys
 from collections.abc import Callable
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # sweep_io
-from sweep_io import read_jsonl  # noqa: E402
+from sweep_io import agent_runs, read_jsonl  # noqa: E402
 
 PAIRED = 4  # first draws per prompt that come from the seeded paired call (trainer.paired)
 
@@ -66,12 +65,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("sweeps", nargs="+", type=Path, help="sweep folders holding <agent>_s<seed>/ run dirs")
     p.add_argument("--baseline", default="grpo")
     args = p.parse_args(argv)
-    runs: dict[tuple[str, int], Path] = {}
-    for sweep in args.sweeps:
-        for d in sorted(sweep.iterdir()):
-            m = re.fullmatch(r"(.+)_s(\d+)", d.name)
-            if m and (d / "samples.jsonl").is_file():
-                runs[(m.group(1), int(m.group(2)))] = d
+    runs = agent_runs(args.sweeps, needs="samples.jsonl")
     bad = []
     for (agent, seed), d in sorted(runs.items()):
         if agent == args.baseline:

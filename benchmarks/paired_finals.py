@@ -15,32 +15,24 @@ agent END higher than GRPO" where the speed-up ("does it get there sooner") has 
 from __future__ import annotations
 
 import argparse
-import re
 import sys
 from pathlib import Path
 
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # sweep_io
-from sweep_io import read_jsonl  # noqa: E402
+from sweep_io import agent_runs, last_pass_at_1  # noqa: E402
 
 from codereset.report.build import AGENT_ORDER  # noqa: E402
 from codereset.report.speedup import SpeedupRule, bootstrap_mean  # noqa: E402
 
 
-def last_pass_at_1(path: Path) -> float | None:
-    rows = [r for r in read_jsonl(path) if str(r.get("k")) == "1"] if path.is_file() else []
-    return float(rows[-1]["pass_at_k"]) if rows else None
-
-
 def finals(folders: list[Path], file: str) -> dict[str, dict[int, float]]:
     """agent -> seed -> last pass@1 of `file`."""
     out: dict[str, dict[int, float]] = {}
-    for folder in folders:
-        for d in sorted(folder.iterdir()):
-            m = re.fullmatch(r"(.+)_s(\d+)", d.name)
-            if m and (v := last_pass_at_1(d / file)) is not None:
-                out.setdefault(m.group(1), {})[int(m.group(2))] = v
+    for (agent, seed), d in agent_runs(folders, needs=file).items():
+        if (v := last_pass_at_1(d / file)) is not None:
+            out.setdefault(agent, {})[seed] = v
     return out
 
 

@@ -1,12 +1,15 @@
-"""What the sweep benchmarks (tiny_lm_comparison.py, agent_comparison.py) share: the printout
-they keep (`Tee`), the run files they copy into a result folder (`KEPT_FILES`), JSONL reading and
-the machine record of run_info.json."""
+"""What the sweep benchmarks (tiny_lm_comparison.py, agent_comparison.py, and check_pairing.py /
+paired_finals.py that read their folders) share: the printout they keep (`Tee`), the run files
+they copy into a result folder (`KEPT_FILES`), JSONL reading, the `<agent>_s<seed>` run folders
+(`agent_runs`), a run's last greedy pass@1 (`last_pass_at_1`) and the machine record of
+run_info.json."""
 
 from __future__ import annotations
 
 import json
 import os
 import platform
+import re
 import subprocess
 from pathlib import Path
 
@@ -29,6 +32,24 @@ class Tee:
 
 def read_jsonl(path: Path) -> list[dict]:
     return [json.loads(line) for line in path.read_text().splitlines() if line.strip()] if path.is_file() else []
+
+
+def agent_runs(folders: list[Path], needs: str | None = None) -> dict[tuple[str, int], Path]:
+    """(agent, seed) -> run folder, for the `<agent>_s<seed>` folders directly under `folders`
+    (those holding the file `needs`, when given); a later folder's run replaces an earlier one's."""
+    out: dict[tuple[str, int], Path] = {}
+    for folder in folders:
+        for d in sorted(folder.iterdir()):
+            m = re.fullmatch(r"(.+)_s(\d+)", d.name)
+            if m and d.is_dir() and (needs is None or (d / needs).is_file()):
+                out[(m.group(1), int(m.group(2)))] = d
+    return out
+
+
+def last_pass_at_1(eval_file: Path) -> float | None:
+    """The last greedy pass@1 (k = 1 row) of an eval.jsonl, None when it has none."""
+    rows = [r for r in read_jsonl(eval_file) if str(r.get("k")) == "1"]
+    return float(rows[-1]["pass_at_k"]) if rows else None
 
 
 def machine() -> dict:

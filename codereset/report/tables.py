@@ -181,15 +181,17 @@ def _pooled_mean(list_key: str, scalar_key: str) -> Callable[[Run], float]:
     return fn
 
 
-def _share(list_key: str, test: Callable[[float], float], mean: bool = False) -> Callable[[Run], float]:
-    """Per run: the share of the pooled `list_key` values passing `test` (or, with `mean`, the
-    mean of test(value))."""
-    def fn(run: Run) -> float:
+def _pooled_mean_of(list_key: str, fn: Callable[[float], float]) -> Callable[[Run], float]:
+    """Per run: the mean of fn(value) over the pooled `list_key` values (nan when none)."""
+    def per_run(run: Run) -> float:
         values = agg.pooled([run], list_key)
-        if not values:
-            return math.nan
-        return sum(float(test(v)) if mean else float(bool(test(v))) for v in values) / len(values)
-    return fn
+        return sum(float(fn(v)) for v in values) / len(values) if values else math.nan
+    return per_run
+
+
+def _share(list_key: str, test: Callable[[float], bool]) -> Callable[[Run], float]:
+    """Per run: the share of the pooled `list_key` values passing `test`."""
+    return _pooled_mean_of(list_key, lambda v: bool(test(v)))
 
 
 RESET_COLUMNS: list[_Col] = [
@@ -224,7 +226,7 @@ def oracle_columns(prefix: str = "") -> list[_Col]:
 
     return [
         ("deviation", f"deviation h*-{ref}", _pooled_mean(devs, f"{prefix}localization_deviation"), 2),
-        ("abs_deviation", "abs deviation", _share(devs, abs, mean=True), 2),
+        ("abs_deviation", "abs deviation", _pooled_mean_of(devs, abs), 2),
         ("share_exact", "share exact", _share(devs, lambda d: d == 0), 3),
         ("share_within_1", "share within 1", _share(devs, lambda d: abs(d) <= 1), 3),
         ("share_clean", "share clean", _share_clean(prefix), 3),

@@ -24,6 +24,7 @@ import tempfile
 from dataclasses import dataclass
 
 from ..layout import RUNNER_DIR, host_layout
+from ..runner.nsroot import UNSHARE_FLAGS
 from ..specs import MiB, Limits
 from .base import RUNNER_ENV, Backend, Isolation, Launched, boot_args, is_root
 from .cgroup import available as cgroups_unavailable
@@ -38,10 +39,9 @@ DEGRADED_LACKS = ("PID, mount and network namespaces", "network isolation",
                   "a uid apart from the runner's (the candidate can signal the runner)")
 
 
-# The full mode's unshare, tried in a child interpreter (it changes nothing here).
+# The full mode's unshare (runner.nsroot's flags), tried in a child interpreter (it changes nothing here).
 _PROBE = ("import ctypes, sys\nlibc = ctypes.CDLL(None, use_errno=True)\n"
-          "sys.exit(0 if libc.unshare(0x00020000 | 0x20000000 | 0x40000000 | 0x08000000 | 0x04000000)"
-          " == 0 else ctypes.get_errno())")
+          f"sys.exit(0 if libc.unshare({UNSHARE_FLAGS:#x}) == 0 else ctypes.get_errno())")
 
 
 @functools.cache

@@ -29,6 +29,8 @@ from . import server
 
 CLONE_NEWNS, CLONE_NEWUTS, CLONE_NEWIPC = 0x00020000, 0x04000000, 0x08000000
 CLONE_NEWPID, CLONE_NEWNET = 0x20000000, 0x40000000
+#: The namespaces `enter` unshares (also what the local backend probes for, `namespaces_refused`).
+UNSHARE_FLAGS = CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWNET | CLONE_NEWIPC | CLONE_NEWUTS
 MS_RDONLY, MS_NOSUID, MS_NODEV, MS_NOEXEC = 1, 2, 4, 8
 MS_REMOUNT, MS_BIND, MS_REC, MS_PRIVATE = 32, 4096, 16384, 1 << 18
 MNT_DETACH = 2
@@ -121,8 +123,7 @@ def build_root(layout: dict, tmp_bytes: int) -> None:
 def enter(config: dict) -> None:
     """Launch the local sandbox (see the module docstring); never returns."""
     server.prctl(server.PR_SET_PDEATHSIG, signal.SIGKILL)
-    _check(_libc.unshare(CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWNET | CLONE_NEWIPC | CLONE_NEWUTS),
-           "unshare")
+    _check(_libc.unshare(UNSHARE_FLAGS), "unshare")
     pid = os.fork()
     if pid:
         os.close(config["fd"])
