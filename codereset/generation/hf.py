@@ -39,7 +39,7 @@ from __future__ import annotations
 
 import time
 from contextlib import nullcontext
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from typing import Any, Callable, Sequence
 
 import torch
@@ -47,38 +47,10 @@ from transformers import StoppingCriteria
 
 from codereset.generation.base import Completion, EpisodeEnd, GenerationBackend, Sampling, as_token_ids
 from codereset.generation.hf_cache import decode_attention, preallocate
+from codereset.generation.options import HFConfig
 
-ENGINES = ("loop", "generate")
 DEAD_SHARE = 0.25  # compact the batch once this share of its rows has finished
 CACHE_ROOM = 128  # fast_decode: free KV positions allocated at a time (one cache copy per this many steps)
-
-
-@dataclass
-class HFConfig:
-    """Options of the Hugging Face backend.
-
-    max_batch_size: most rows (prefix x sample) decoded together; lower it when memory is short,
-        raise it on a GPU.
-    sort_by_length: put rows of similar prefix length in the same chunk (less padding).
-    engine: "loop" (our decoding loop, see the module docstring) or "generate" (one
-        `model.generate` call per chunk: every row decodes until the chunk's longest is done and
-        every sample re-encodes its prefix; kept as the measured baseline of
-        benchmarks/step_throughput.py).
-    fast_decode: the loop's KV cache keeps free room instead of growing by concatenation every
-        step, and one-token attention uses the unrepeated KV heads (`hf_cache`: the same tokens,
-        a decode step 1.5-3x faster on SmolLM2 on a CPU); False runs transformers' defaults.
-    """
-
-    max_batch_size: int = 64
-    sort_by_length: bool = True
-    engine: str = "loop"
-    fast_decode: bool = True
-
-    def __post_init__(self) -> None:
-        if self.max_batch_size < 1:
-            raise ValueError(f"max_batch_size must be >= 1, got {self.max_batch_size}")
-        if self.engine not in ENGINES:
-            raise ValueError(f"unknown HF engine {self.engine!r}; known: {list(ENGINES)}")
 
 
 class StopStrings(StoppingCriteria):

@@ -171,3 +171,16 @@ def test_every_field_is_documented_in_its_class_docstring():
         doc = cls.__doc__ or ""
         for f in dataclasses.fields(cls):
             assert re.search(rf"\b{f.name}:", doc), f"{cls.__name__}.{f.name} is not documented"
+
+
+def test_reading_the_config_schema_imports_no_backend():
+    """A config error must come fast: the schema (backend options included) imports neither
+    transformers nor vLLM, and each backend re-exports the very dataclass the schema uses."""
+    import subprocess
+    import sys
+
+    code = ("import sys, codereset.config; "
+            "print(sorted(m for m in ('transformers', 'vllm') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
+    assert BackendConfig().hf.__class__ is HFConfig and BackendConfig().vllm.__class__ is VLLMConfig
