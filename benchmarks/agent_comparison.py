@@ -35,7 +35,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import random
 import shutil
 import statistics
 import subprocess
@@ -48,6 +47,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "benchmarks"))  # sweep_io, also when imported from elsewhere
 from sweep_io import KEPT_FILES, Tee, last_pass_at_1, machine, read_jsonl  # noqa: E402
+
+from codereset.report.speedup import SpeedupRule, bootstrap_mean  # noqa: E402
+
 LOCALIZING = ("rrpo", "srpo", "caro")
 
 
@@ -203,15 +205,6 @@ def fmt_speedup(speed: dict) -> str:
 
 
 
-def bootstrap_ci(values: list[float], draws: int = 4000, seed: int = 0) -> list[float] | None:
-    """95% percentile interval of the mean of `values` (resampled with replacement); None for < 3."""
-    if len(values) < 3:
-        return None
-    rng = random.Random(seed)
-    means = sorted(statistics.mean(rng.choices(values, k=len(values))) for _ in range(draws))
-    return [means[int(0.025 * draws)], means[int(0.975 * draws) - 1]]
-
-
 def heldout_table(agents: list[str], seeds: list[int], sweep: Path, start: float | None, say: Tee) -> dict:
     """Held-out greedy pass@1 of each final checkpoint; per-seed paired difference against grpo."""
     finals = {a: {s: v for s in seeds if (v := last_pass_at_1(sweep / f"{a}_s{s}" / "heldout" / "eval.jsonl")) is not None} for a in agents}
@@ -223,7 +216,7 @@ def heldout_table(agents: list[str], seeds: list[int], sweep: Path, start: float
         if not values:
             continue
         diffs = [finals[a][s] - finals["grpo"][s] for s in finals[a] if s in finals.get("grpo", {})] if a != "grpo" else []
-        ci = bootstrap_ci(diffs)
+        ci = bootstrap_mean(diffs, SpeedupRule()).ci95 if diffs else None
         say(f"  {a:<14} {statistics.mean(values):.3f} (n={len(values)})"
             + (f"  minus grpo {statistics.mean(diffs):+.3f}" + (f" [{ci[0]:+.3f}, {ci[1]:+.3f}]" if ci else "") if diffs else ""))
         out["agents"][a] = {"per_seed": finals[a], "mean": statistics.mean(values),

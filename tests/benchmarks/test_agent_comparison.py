@@ -1,0 +1,69 @@
+"""benchmarks/agent_comparison.py: its pure parts on hand-made run folders, known answers (the
+sweep itself, which trains, is exercised by running the script)."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+_spec = importlib.util.spec_from_file_location("agent_comparison", ROOT / "benchmarks/agent_comparison.py")
+agent_comparison = importlib.util.module_from_spec(_spec)
+sys.modules["agent_comparison"] = agent_comparison   # its dataclasses look their module up
+_spec.loader.exec_module(agent_comparison)
+
+
+def write_jsonl(path: Path, rows: list[dict]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+
+
+def heldout(sweep: Path, run: str, value: float) -> None:
+    write_jsonl(sweep / run / "heldout" / "eval.jsonl", [{"step": 60, "k": 1, "pass_at_k": value},
+                                                         {"step": 60, "k": 4, "pass_at_k": 0.9}])
+
+
+def test_heldout_table_pairs_each_seed_with_grpos(tmp_path):
+    for s, (g, r) in enumerate([(0.10, 0.15), (0.20, 0.20), (0.30, 0.40)]):
+        heldout(tmp_path, f"grpo_s{s}", g)
+        heldout(tmp_path, f"rrpo_s{s}", r)
+    heldout(tmp_path, "srpo_s0", 0.5)                      # one seed: a difference, no interval
+    say = agent_comparison.Tee()
+    out = agent_comparison.heldout_table(["grpo", "rrpo", "srpo", "caro"], [0, 1, 2], tmp_path, 0.17, say)
+    rrpo = out["agents"]["rrpo"]
+    assert rrpo["per_seed"] == {0: 0.15, 1: 0.20, 2: 0.40}
+    assert rrpo["paired_difference_to_grpo"] == pytest.approx((0.05 + 0.0 + 0.10) / 3)
+    lo, hi = rrpo["paired_difference_ci95"]
+    assert 0.0 <= lo <= rrpo["paired_difference_to_grpo"] <= hi <= 0.10 + 1e-12   # within the per-seed range
+    assert out["agents"]["srpo"]["paired_difference_to_grpo"] == pytest.approx(0.5 - 0.10)
+    assert out["agents"]["srpo"]["paired_difference_ci95"] is None
+    assert out["agents"]["grpo"]["paired_difference_to_grpo"] is None
+    assert "caro" not in out["agents"]                     # no held-out file: no row
+    assert any(line.strip().startswith("rrpo") and "minus grpo +0.050" in line for line in say.lines)
+
+
+def test_val_curve_and_localization_read_the_run_files(tmp_path):
+    write_jsonl(tmp_path / "eval.jsonl", [{"step": 0, "k": 1, "pass_at_k": 0.1}, {"step": 0, "k": 4, "pass_at_k": 0.3},
+                                          {"step": 5, "k": "1", "pass_at_k": 0.2}])
+    write_jsonl(tmp_path / "metrics.jsonl", [{"step": 1, "localization_deviations": [0, 1, -2]},
+                                             {"step": 2, "localization_deviations": None},
+                                             {"step": 3, "localization_deviations": [0]}])
+    assert agent_comparison.val_curve(tmp_path) == [(0, 0.1), (5, 0.2)]
+    assert agent_comparison.localization(tmp_path) == {"n": 4, "exact": 0.5, "within_1": 0.75}
+
+
+def test_presets_name_known_agents_and_the_model_their_heldout_check_loads():
+    from codereset.agents import AGENTS
+
+    for name, preset in agent_comparison.PRESETS.items():
+        if preset.heldout:                                 # the held-out check loads model.name
+            assert agent_comparison.model_of(preset), name
+        assert set(preset.agents) <= set(AGENTS), name
+    args = agent_comparison.parse_args(["--preset", "basic", "--seeds", "3", "--override", "trainer.steps=2"])
+    assert (args.preset, args.seeds, args.overrides) == ("basic", [3], ["trainer.steps=2"])
+    with pytest.raises(SystemExit):
+        agent_comparison.parse_args(["--preset", "no_such_preset"])
