@@ -52,11 +52,32 @@ def last_pass_at_1(eval_file: Path) -> float | None:
     return float(rows[-1]["pass_at_k"]) if rows else None
 
 
+SIMD_FLAGS = ("avx512f", "avx512_bf16", "avx2", "fma")  # what torch's CPU kernels dispatch on
+
+
+def cpu_model(cpuinfo: str | None = None) -> dict:
+    """The CPU's model name and the SIMD flags torch's kernels choose between: float results of the
+    same seeded run agree bitwise on one machine but not across CPUs (a warm-start remade on
+    another CPU is another checkpoint), so a sweep records which CPU it ran on."""
+    if cpuinfo is None:
+        try:
+            cpuinfo = Path("/proc/cpuinfo").read_text()
+        except OSError:
+            cpuinfo = ""
+    fields: dict[str, str] = {}
+    for line in cpuinfo.splitlines():
+        key, _, value = line.partition(":")
+        fields.setdefault(key.strip(), value.strip())
+    flags = set(fields.get("flags", "").split())
+    return {"model": fields.get("model name") or platform.processor() or platform.machine(),
+            "simd": [f for f in SIMD_FLAGS if f in flags]}
+
+
 def machine() -> dict:
-    """CPU, cores, platform, Python, torch and the checkout's commit."""
+    """CPU (model and SIMD flags), cores, platform, Python, torch and the checkout's commit."""
     import torch
 
     commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True)
-    return {"cpu": platform.processor() or platform.machine(), "cores": os.cpu_count(),
+    return {"cpu": platform.processor() or platform.machine(), "cpu_model": cpu_model(), "cores": os.cpu_count(),
             "platform": platform.platform(), "python": platform.python_version(),
             "torch": torch.__version__, "commit": commit.stdout.strip()}
