@@ -6,8 +6,8 @@ and its default is here; the YAML files under `conf/` only pick presets (config 
 model, env, backend, sandbox) and the CPU budget of the main job. Defaults follow
 shared/docs/method.md; the model config (`ModelConfig`) and the loss config (`LossConfig`) are the
 model helper's, reused as they are; each generation backend's options are that backend's own
-dataclass (`HFConfig`, `VLLMConfig`, in `codereset.generation.options`, which imports neither torch
-nor a backend) under `backend.hf` / `backend.vllm`.
+dataclass (`HFConfig`, `VLLMConfig`, in `codereset.generation.options`, which imports no backend)
+under `backend.hf` / `backend.vllm`.
 
 Every node is typed, and `unknown_keys` reports keys the schema does not have (Hydra's `+key=`
 adds them silently), so a typo fails with the list of valid keys instead of being ignored.

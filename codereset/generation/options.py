@@ -1,7 +1,8 @@
 """The generation backends' option dataclasses (`backend.hf`, `backend.vllm` in the trainer's
-config), kept apart from the backends so that reading or validating a config never imports torch,
-transformers or vLLM. Each backend module re-exports its own (`codereset.generation.hf.HFConfig`,
-`codereset.generation.vllm.VLLMConfig`) and declares it as its `Config`."""
+config), kept apart from the backends so that the config schema (`codereset.config`) imports neither
+transformers nor vLLM: a config error is reported before any backend loads. Each backend module
+re-exports its own (`codereset.generation.hf.HFConfig`, `codereset.generation.vllm.VLLMConfig`) and
+declares it as its `Config`."""
 
 from __future__ import annotations
 
@@ -19,7 +20,7 @@ class HFConfig:
     max_batch_size: most rows (prefix x sample) decoded together; lower it when memory is short,
         raise it on a GPU.
     sort_by_length: put rows of similar prefix length in the same chunk (less padding).
-    engine: "loop" (our decoding loop, see the module docstring) or "generate" (one
+    engine: "loop" (our decoding loop, see `codereset.generation.hf`) or "generate" (one
         `model.generate` call per chunk: every row decodes until the chunk's longest is done and
         every sample re-encodes its prefix; kept as the measured baseline of
         benchmarks/step_throughput.py).
