@@ -56,9 +56,9 @@ SIMD_FLAGS = ("avx512f", "avx512_bf16", "avx2", "fma")  # what torch's CPU kerne
 
 
 def cpu_model(cpuinfo: str | None = None) -> dict:
-    """The CPU's model name and the SIMD flags torch's kernels choose between: float results of the
-    same seeded run agree bitwise on one machine but not across CPUs (a warm-start remade on
-    another CPU is another checkpoint), so a sweep records which CPU it ran on."""
+    """The CPU's model name and the SIMD flags torch's kernels choose between. A seeded run repeats
+    bitwise on one machine, but float results may differ on another CPU (a warm-start remade on a
+    fresh machine came out as another checkpoint), so a sweep records which CPU it ran on."""
     if cpuinfo is None:
         try:
             cpuinfo = Path("/proc/cpuinfo").read_text()

@@ -72,8 +72,7 @@ from codereset.generation.vllm_export import (
 from codereset.generation.options import DTYPE_NAMES, VLLMConfig
 from codereset.generation.vllm_worker import QUALNAME as WORKER_EXTENSION
 
-DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
-assert tuple(DTYPES) == DTYPE_NAMES
+DTYPES = {name: getattr(torch, name) for name in DTYPE_NAMES}
 
 
 def _on_cpu() -> bool:
