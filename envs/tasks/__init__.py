@@ -3,7 +3,7 @@
 Registered suites (see `SUITES`; each names its loader, imported on first use):
   code: ``basic`` (default training suite), ``stdio``, ``humaneval``, ``humaneval_plus``,
   ``mbpp_plus`` (the last two need the optional `evalplus` package);
-  math: ``arith``, ``pairsum`` (the learning control's task);
+  math: ``arith``, ``chain`` (late first errors, knob ``critical_depth``), ``pairsum`` (the learning control's task);
   file loaders (``path=`` or a hub dataset): ``jsonl``, ``mbpp``, ``livecodebench``, ``apps``,
   ``code_contests``, ``gsm8k``, ``math``.
 """
@@ -23,6 +23,8 @@ register_suite(SuiteSpec("mbpp_plus", "code", "envs.tasks.evalplus_suites:load_m
                          "MBPP+ through evalplus's loader (optional extra 'evalplus')"))
 register_suite(SuiteSpec("arith", "math", "envs.tasks.arith:load", SPLITS,
                          "procedural multi-step arithmetic word problems with step-level truth"))
+register_suite(SuiteSpec("chain", "math", "envs.tasks.chain:load", SPLITS,
+                         "long arithmetic chains, one hard step at a controlled depth (critical_depth)"))
 register_suite(SuiteSpec("pairsum", "math", "envs.tasks.pairsum:load", SPLITS,
                          "a + b for single digits, one thought (the learning control's task)"))
 
