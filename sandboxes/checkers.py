@@ -178,7 +178,7 @@ def check_call(link: RunnerLink, code: str, spec: CallTests, limits: Limits):
         except Stop as stop:
             results += _stopped(s, stop, n - len(results), lambda j: label(len(results) + j))
         s.finish()
-    return results, s.stdout, s.stderr
+    return [s.charge(r) for r in results], s.stdout, s.stderr
 
 
 def _call_result(reply: dict, expected, spec: CallTests, name: str) -> CaseResult:
@@ -349,7 +349,7 @@ def check_assert(link: RunnerLink, code: str, spec: AssertTests, limits: Limits)
             for i, n in enumerate(names):
                 cases.results.setdefault(i, CaseResult(failure.status, failure.message, n))
         s.finish()
-    results = [cases.results.get(i, CaseResult("runtime_error", "not reached", n))
+    results = [s.charge(cases.results.get(i, CaseResult("runtime_error", "not reached", n)))
                for i, n in enumerate(names)]
     return results, s.stdout, s.stderr
 
@@ -404,7 +404,7 @@ def check_stdio(link: RunnerLink, code: str, spec: StdioTests, limits: Limits):
                             for j in range(i, len(spec.cases))]
                 shown = shown or s
                 break
-            result = _stdio_result(reply, expected, out, same, spec.float_tol, name)
+            result = s.charge(_stdio_result(reply, expected, out, same, spec.float_tol, name))
         except Malformed as e:
             result = CaseResult("runtime_error", f"malformed reply: {e}", name)
         results.append(result)

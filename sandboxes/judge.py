@@ -19,14 +19,16 @@ Test code and expected answers live here and in no other process. A worker keeps
 ``SANDBOXES_PER_WORKER`` sandboxes (each its own runner, uid and PID namespace or container) and
 alternates between them: the cleanup and re-fork after a run (which must finish before the next
 candidate may start in that sandbox) then overlaps the next run instead of delaying it. Runs are
-still judged one at a time. A runner that goes down is replaced before its next use; the user's
-side retries the request once. With ``cpu`` set, the judge pins itself to that CPU before it
+still judged one at a time. A runner that goes down is replaced before its next candidate (within
+a run too: between the cases of a stdio run); only a sandbox that cannot be replaced, or an error
+of the judge's own, gives ``sandbox_error``, which the user's side retries once. With ``cpu`` set, the judge pins itself to that CPU before it
 launches anything, so its runners and their candidates inherit it (docker containers get it as
 their cpuset).
 """
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import resource
@@ -103,35 +105,34 @@ class Judge:
         self.start_vm = _vm_bytes()
 
     def link(self, k: int) -> RunnerLink:
-        """Sandbox ``k``, (re)started if it is down or was poisoned by its previous run."""
+        """Sandbox ``k``, started on first use; the link replaces it whenever it went down or
+        was poisoned by its previous run (``RunnerLink.ensure``)."""
         link = self.links[k]
-        if link is not None:
-            try:
-                link.collect()
-            except RunnerDown:  # it died cleaning up after the previous run: replace it
-                pass
-        if link is None or not link.alive:
-            launched = self.backend.launch(self.uids[k], self.limits)
-            link = self.links[k] = RunnerLink(launched.sock, launched.kill,
-                                              launched.start_timeout, budget=launched.budget)
-            link.budget_limits = self.limits
+        if link is None:
+            launch = functools.partial(self.backend.launch, self.uids[k], self.limits)
+            launched = launch()
+            link = self.links[k] = RunnerLink(
+                launched.sock, launched.kill, launched.start_timeout, budget=launched.budget,
+                relaunch=launch, tmp_mb=getattr(self.backend.config, "tmp_mb", 0))
+        link.ensure()
         return link
 
-    def size_budget(self, link: RunnerLink, limits: Limits) -> None:
-        """Resize the sandbox's cgroup for a run whose limits differ from the last one's."""
-        if link.budget is not None and link.budget_limits != limits:
-            link.budget.set_limits(limits, getattr(self.backend.config, "tmp_mb", 0))
-            link.budget_limits = limits
-
     def run(self, request: dict, started) -> dict:
-        """Judge one run; ``started()`` is called once its sandbox is ready."""
-        spec = spec_from_dict(request["tests"])
-        limits = Limits.from_dict(request["limits"])
+        """Judge one run; ``started()`` is called once its sandbox is ready.
+
+        ``sandbox_error`` is left only for what no candidate can cause: a sandbox that cannot
+        be (re)started, an error of the judge's own (a test spec it cannot read). A runner that
+        dies while a candidate runs is that candidate's failure (``Session.fault``)."""
         k, self.turn = self.turn, (self.turn + 1) % len(self.links)
         t0 = time.monotonic()
         try:
+            spec = spec_from_dict(request["tests"])
+            limits = Limits.from_dict(request["limits"])
+        except (ValueError, TypeError, KeyError, RecursionError, MemoryError) as e:
+            return {"sandbox_error": f"the judge cannot read the tests: {type(e).__name__}: "
+                                     f"{str(e)[:200]}"}
+        try:
             link = self.link(k)
-            self.size_budget(link, limits)
             started()
             with Bounds(_cpu_budget(spec, limits)):
                 results, out, err = CHECKERS[spec.kind](link, request["code"], spec, limits)

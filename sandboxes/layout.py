@@ -20,6 +20,17 @@ LIBRARY_DIRS = ("/lib", "/lib64", "/lib32", "/usr/lib", "/usr/lib64", "/usr/lib3
                 "/usr/local/lib")
 RUNNER_DIR = str(Path(__file__).resolve().parent / "runner")
 RUNNER_MOUNT = "/opt/codereset/runner"  # where bwrap and docker mount RUNNER_DIR
+SHM_MB = 64
+"""Size of the private tmpfs /dev/shm every backend gives (multiprocessing needs one)."""
+SCRATCH_INODES = 32768
+"""Files and directories each scratch tmpfs (/tmp, /dev/shm) may hold: inodes take kernel
+memory that no size limit counts (250k empty directories cost the sandbox's cgroup ~200 MiB and
+seconds of cleanup)."""
+
+
+def tmpfs_options(size_bytes: int, mode: str = "1777") -> str:
+    """Mount options of a scratch tmpfs: its size and inode limits."""
+    return f"size={size_bytes},nr_inodes={SCRATCH_INODES},mode={mode}"
 
 
 def _prefixes() -> list[str]:

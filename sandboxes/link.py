@@ -4,7 +4,13 @@ It keeps one candidate process forked in advance (the "spare"): a run ends with 
 that the judge does not wait for, so cleanup and the next fork happen off the critical path.
 
 Every request has a time limit: a runner that does not answer, answers nonsense, or says it is
-poisoned is declared down (``RunnerDown``), and the judge replaces the whole sandbox.
+poisoned is declared down (``RunnerDown``). With a ``relaunch`` function the link replaces the
+whole sandbox itself before its next candidate is spawned (never while one runs), so a runner
+that a candidate killed or poisoned costs the next candidate nothing but the start of a fresh
+sandbox; a relaunch that fails is the one ``RunnerDown`` no candidate could cause.
+
+The link also sizes the sandbox's cgroup (``budget``) for each run's limits before its candidate
+is spawned.
 """
 
 from __future__ import annotations
@@ -26,20 +32,48 @@ class RunnerLink:
     """Request/response over the control socket, with file descriptors passed on spawn."""
 
     def __init__(self, sock: socket.socket, kill: Callable[[], None], start_timeout: float,
-                 timeout: float = 10.0, budget=None):
+                 timeout: float = 10.0, budget=None, relaunch: Callable | None = None,
+                 tmp_mb: int = 0):
+        self.timeout = timeout
+        self.relaunch = relaunch  # () -> backends.base.Launched: a fresh sandbox
+        self.tmp_mb = tmp_mb
+        self.launches = 0
+        self._connect(sock, kill, start_timeout, budget)
+
+    def _connect(self, sock, kill, start_timeout: float, budget) -> None:
         self.sock = sock
         self.kill = kill
         self.budget = budget  # the sandbox's cgroup (backends.cgroup.Cgroup) or None
         self.budget_limits = None  # the Limits it was last sized for
-        self.timeout = timeout
         self.alive = True
         self.spare: tuple | None = None      # (key, fds) of a candidate forked in advance
         self.inflight: tuple | None = None   # key of a recycle whose reply is not read yet
+        self.launches += 1
         hello = self._recv(start_timeout)[0]
         if not hello.get("hello"):
             self.close()
             raise RunnerDown(f"runner did not start: {hello}")
         self.hello = hello
+
+    def ensure(self) -> None:
+        """Read a pending recycle reply; replace the sandbox if it is down (``relaunch``)."""
+        try:
+            self.collect()
+        except RunnerDown:
+            pass
+        if self.alive and self.inflight is None and select.select([self.sock], [], [], 0)[0]:
+            self.close()  # idle, it can only have closed: it died between runs
+        if not self.alive:
+            if self.relaunch is None:
+                raise RunnerDown("runner server is down")
+            launched = self.relaunch()
+            self._connect(launched.sock, launched.kill, launched.start_timeout, launched.budget)
+
+    def size(self, limits) -> None:
+        """Resize the sandbox's cgroup for a run whose ``Limits`` differ from the last one's."""
+        if self.budget is not None and self.budget_limits != limits:
+            self.budget.set_limits(limits, self.tmp_mb)
+            self.budget_limits = limits
 
     def _recv(self, timeout: float, with_fds: bool = False):
         ready, _, _ = select.select([self.sock], [], [], timeout)
@@ -100,11 +134,26 @@ class RunnerLink:
                 os.close(fd)
             self.spare = None
 
-    def spawn(self, mode: str, limits: dict) -> list[int]:
+    def spawn(self, mode: str, limits: dict, sized=None) -> list[int]:
         """A candidate process: the spare forked in advance if it has this mode and these limits,
-        else a fresh one. Returns [channel, stdout, stderr(, stdin)] descriptors."""
+        else a fresh one (in a fresh sandbox if this one went down: see ``ensure``). ``sized``:
+        the run's ``Limits``, for the cgroup. Returns [channel, stdout, stderr(, stdin)]
+        descriptors."""
         key = (mode, json.dumps(limits, sort_keys=True))
-        self.collect()
+        self.ensure()
+        if sized is not None:
+            self.size(sized)
+        try:
+            return self._spawn(key, mode, limits)
+        except RunnerDown:  # it went down between runs: one fresh sandbox, then it is ours
+            if self.relaunch is None:
+                raise
+            self.ensure()
+            if sized is not None:
+                self.size(sized)
+            return self._spawn(key, mode, limits)
+
+    def _spawn(self, key, mode: str, limits: dict) -> list[int]:
         if self.spare is not None and self.spare[0] == key:
             fds = self.spare[1]
             self.spare = None

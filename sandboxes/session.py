@@ -18,7 +18,7 @@ import signal
 import socket
 import time
 
-from .link import RunnerLink
+from .link import RunnerDown, RunnerLink
 from .runner import codec
 from .runner.wire import FrameBuffer, WireError
 from .specs import MiB, Limits
@@ -81,8 +81,10 @@ class Session:
     def __init__(self, link: RunnerLink, mode: str, limits: Limits, stdin: bytes = b""):
         self.link, self.limits, self.mode = link, limits, mode
         self.done = False
-        self.oom_kills = link.budget.oom_kills() if link.budget is not None else 0
-        fds = link.spawn(mode, limits.for_runner())
+        fds = link.spawn(mode, limits.for_runner(), sized=limits)
+        self.budget = link.budget  # this sandbox's cgroup (spawn may have replaced the sandbox)
+        self.oom_kills = self.budget.oom_kills() if self.budget is not None else 0
+        self.runner_down: str | None = None  # why the runner died while this candidate ran
         self.t0 = time.monotonic()
         self.deadline = self.t0 + limits.wall_time_s
         self.chan = socket.socket(fileno=fds[0])
@@ -233,7 +235,10 @@ class Session:
         if not self.done:
             self.done = True
             self.seconds = time.monotonic() - self.t0
-            self.report = self.link.recycle(self.mode, self.limits.for_runner(), need_report)
+            try:
+                self.report = self.link.recycle(self.mode, self.limits.for_runner(), need_report)
+            except RunnerDown as e:  # the link is closed; the next spawn gets a fresh sandbox
+                self.runner_down = str(e)
             for fd in list(self.pipes):
                 if self.stop is None or self.stop.status != "output_limit":
                     self._read_pipe(fd)
@@ -256,9 +261,31 @@ class Session:
             return stop.status, stop.message
         report = self.finish(need_report=True)
         if report is None:
-            return "runtime_error", stop.message
-        oom = self.link.budget is not None and self.link.budget.oom_kills() > self.oom_kills
-        return process_status(report, self.limits, oom)
+            return self.fault() or ("runtime_error", stop.message)
+        return process_status(report, self.limits, self._oom())
+
+    def _oom(self) -> bool:
+        return self.budget is not None and self.budget.oom_kills() > self.oom_kills
+
+    def fault(self) -> tuple[str, str] | None:
+        """What this candidate did to its sandbox, read after ``finish``, which no answer makes
+        right: the kernel's OOM killer ended a process of its sandbox (every process in it but
+        the runner is this candidate's: the runner is never the OOM killer's choice), or the
+        runner died while the candidate ran. None when neither happened."""
+        if self._oom():
+            return "memory_limit", (f"the run's processes together went past its memory budget "
+                                    f"({self.limits.memory_mb} MiB plus the sandbox's own)")
+        if self.runner_down is not None:
+            return "runtime_error", ("the sandbox's runner died while this program ran "
+                                     f"({self.runner_down[:120]})")
+        return None
+
+    def charge(self, result):
+        """``result`` (a ``CaseResult``), unless it is ok and the candidate faulted (``fault``)."""
+        if result.status != "ok":
+            return result
+        fault = self.fault()
+        return result if fault is None else type(result)(fault[0], fault[1], result.name)
 
     @property
     def stdout(self) -> bytes:

@@ -104,6 +104,31 @@ def boot_args(python: str, runner_parent: str, entry: str, config: dict) -> list
     return [python, "-I", "-S", "-B", "-c", code, json.dumps(config)]
 
 
+def protect_from_oom() -> None:
+    """Make the calling process (a launcher, just before it executes) and all it starts exempt
+    from the OOM killer (oom_score_adj -1000; needs CAP_SYS_RESOURCE, which the sandbox drops
+    later). The runner raises the value to 1000 around each fork, so candidates are always the
+    OOM killer's first choice and the runner and launcher never are. Without the privilege
+    nothing changes (the runner's candidates still go first)."""
+    try:
+        with open("/proc/self/oom_score_adj", "w") as f:
+            f.write("-1000")
+    except OSError:
+        pass
+
+
+def launcher_preexec(budget, then: Callable[[], None] | None = None) -> Callable[[], None]:
+    """``Popen(preexec_fn=...)`` for a launcher: into the sandbox's cgroup, out of the OOM
+    killer's reach (``protect_from_oom``), then ``then()``."""
+    def preexec() -> None:
+        if budget is not None:
+            budget.enter()
+        protect_from_oom()
+        if then is not None:
+            then()
+    return preexec
+
+
 def is_root() -> bool:
     return os.geteuid() == 0
 

@@ -21,10 +21,13 @@ import stat
 import subprocess
 import tempfile
 from dataclasses import dataclass
+from typing import Callable
 
-from ..layout import RUNNER_DIR, RUNNER_MOUNT, host_layout
+from ..layout import RUNNER_DIR, RUNNER_MOUNT, SHM_MB, host_layout, tmpfs_options
+from ..runner import nsroot
 from ..specs import MiB, Limits
-from .base import DEV_PREFIX, RUNNER_ENV, Backend, Isolation, Launched, boot_args, is_root
+from .base import (DEV_PREFIX, RUNNER_ENV, Backend, Isolation, Launched, boot_args, is_root,
+                   launcher_preexec)
 from .cgroup import available as cgroups_unavailable
 from .cgroup import sandbox_cgroup
 
@@ -68,16 +71,35 @@ def make_devices() -> str:
     other sandbox and the next run). The runner replaces its sandbox when these change."""
     path = tempfile.mkdtemp(prefix=f"{DEV_PREFIX}{os.getpid()}-")  # the judge's pid
     os.chmod(path, 0o755)
+    for scratch in ("tmp", "shm"):
+        os.mkdir(os.path.join(path, scratch), 0o755)
     for name, (major, minor) in DEVICES.items():
         os.mknod(os.path.join(path, name), 0o666 | stat.S_IFCHR, os.makedev(major, minor))
         os.chmod(os.path.join(path, name), 0o666)
     return path
 
 
+def scratch_mounts(devdir: str, tmp_mb: int) -> Callable[[], None]:
+    """In the launcher (as root, just before it executes bwrap): a mount namespace of its own
+    holding the sandbox's /tmp and /dev/shm, tmpfs with size and inode limits (bwrap's
+    ``--tmpfs`` sets no inode limit), mounted on ``devdir``/tmp and /shm for bwrap to bind. The
+    host never sees them; they go when the sandbox's last process does."""
+    def mount() -> None:
+        nsroot._check(nsroot._libc.unshare(nsroot.CLONE_NEWNS), "unshare")
+        nsroot._mount(None, "/", None, nsroot.MS_REC | nsroot.MS_PRIVATE)
+        flags = nsroot.MS_NOSUID | nsroot.MS_NODEV
+        nsroot._mount("tmpfs", os.path.join(devdir, "tmp"), "tmpfs", flags,
+                      tmpfs_options(tmp_mb * MiB))
+        nsroot._mount("tmpfs", os.path.join(devdir, "shm"), "tmpfs", flags,
+                      tmpfs_options(SHM_MB * MiB))
+    return mount
+
+
 def _private_dev(devdir: str) -> list[str]:
     args = ["--perms", "0755", "--tmpfs", "/dev"]
     for name in DEVICES:
         args += ["--dev-bind", os.path.join(devdir, name), f"/dev/{name}"]
+    args += ["--bind", os.path.join(devdir, "shm"), "/dev/shm"]
     for name, target in (("fd", "/proc/self/fd"), ("stdin", "/proc/self/fd/0"),
                          ("stdout", "/proc/self/fd/1"), ("stderr", "/proc/self/fd/2")):
         args += ["--symlink", target, f"/dev/{name}"]
@@ -137,11 +159,16 @@ class BwrapBackend(Backend):
             args += ["--perms", "0755", "--tmpfs", path, "--remount-ro", path]
         for target, path in layout["symlinks"]:
             args += ["--symlink", target, path]
-        args += ["--proc", "/proc"] + (_private_dev(devdir) if devdir else ["--dev", "/dev"])
-        args += ["--perms", "1777", "--size", str(self.config.tmp_mb * MiB), "--tmpfs", "/tmp",
-                 "--remount-ro", "/", "--chdir", "/tmp"]
+        args += ["--proc", "/proc"]
+        if devdir:  # as root: scratch tmpfs with inode limits, mounted by ``scratch_mounts``
+            args += _private_dev(devdir) + ["--bind", os.path.join(devdir, "tmp"), "/tmp"]
+        else:
+            args += ["--dev", "/dev", "--perms", "1777", "--size", str(SHM_MB * MiB),
+                     "--tmpfs", "/dev/shm", "--perms", "1777",
+                     "--size", str(self.config.tmp_mb * MiB), "--tmpfs", "/tmp"]
+        args += ["--remount-ro", "/", "--chdir", "/tmp"]
         config = {"uid": uid if is_root() else None, "uid_exclusive": is_root(),
-                  "scratch": ["/tmp"]}
+                  "scratch": ["/tmp", "/dev/shm"]}
         return args + ["--"], {"python": layout["python"], **config}
 
     def launch(self, uid: int, limits: Limits) -> Launched:
@@ -156,7 +183,8 @@ class BwrapBackend(Backend):
                 args + boot_args(python, os.path.dirname(RUNNER_MOUNT), "server.main", config),
                 pass_fds=[theirs.fileno()], stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                 env=RUNNER_ENV, start_new_session=True,
-                preexec_fn=budget.enter if budget else None)
+                preexec_fn=launcher_preexec(
+                    budget, scratch_mounts(devdir, self.config.tmp_mb) if devdir else None))
         except BaseException:
             if budget:
                 budget.remove()

@@ -5,8 +5,9 @@ RLIMIT_AS), and CPU affinity is the candidate's to widen. So, where the kernel l
 the memory, pids and cpu controllers of cgroup v1 or v2), each sandbox's runner starts inside a
 cgroup of its own, and everything it forks stays there:
 
-    memory   Limits.memory_mb + the tmpfs /tmp + RUNNER_HEADROOM_MB, swap off: every process of
-             the run (and its files in /tmp) together; the kernel's OOM killer ends the largest
+    memory   Limits.memory_mb + the tmpfs /tmp and /dev/shm + RUNNER_HEADROOM_MB, swap off: every
+             process of the run (and its files there) together; the kernel's OOM killer ends a
+             candidate process first (the runner raises each to oom_score_adj 1000)
     pids     Limits.max_processes + PIDS_HEADROOM (the runner and the launcher count too)
     cpu      one CPU's worth of time (CFS quota = period): spinners in many processes or sessions,
              on any CPUs, share one CPU and cannot starve other workers
@@ -24,6 +25,7 @@ import os
 import time
 import uuid
 
+from ..layout import SHM_MB
 from ..specs import MiB, Limits
 
 V1_ROOT = "/sys/fs/cgroup"
@@ -90,8 +92,30 @@ def available() -> str | None:
 class Cgroup:
     """One sandbox's cgroup (a directory per controller on v1, one directory on v2)."""
 
+    owned = True  # made (and sized, and removed) here
+
     def __init__(self, dirs: list[str], v2: bool):
         self.dirs, self.v2 = dirs, v2
+
+    @classmethod
+    def of_process(cls, pid: int) -> Cgroup | None:
+        """The cgroup another manager made for process ``pid`` (a docker container's), to read
+        its counters only; None where it cannot be found."""
+        try:
+            with open(f"/proc/{pid}/cgroup") as f:
+                lines = [line.rstrip("\n").split(":", 2) for line in f]
+        except OSError:
+            return None
+        v2 = not _v1()
+        paths = {c: path for _, names, path in lines for c in names.split(",")} if not v2 \
+            else {c: path for _, names, path in lines if names == "" for c in CONTROLLERS}
+        dirs = [f"{V2_ROOT}{paths.get(c, '')}" if v2 else f"{V1_ROOT}/{c}{paths.get(c, '')}"
+                for c in (CONTROLLERS[:1] if v2 else CONTROLLERS)]
+        if any(c not in paths for c in CONTROLLERS) or not all(map(os.path.isdir, dirs)):
+            return None
+        group = cls(dirs, v2)
+        group.owned = False
+        return group
 
     @classmethod
     def create(cls, name: str, limits: Limits, tmp_mb: int) -> Cgroup:
@@ -120,7 +144,9 @@ class Cgroup:
         return f"{self.dirs[0 if self.v2 else CONTROLLERS.index(controller)]}/{name}"
 
     def set_limits(self, limits: Limits, tmp_mb: int) -> None:
-        memory = (limits.memory_mb + tmp_mb + RUNNER_HEADROOM_MB) * MiB
+        if not self.owned:  # its manager sized it (docker: per container)
+            return
+        memory = (limits.memory_mb + tmp_mb + SHM_MB + RUNNER_HEADROOM_MB) * MiB
         pids = limits.max_processes + PIDS_HEADROOM
         if self.v2:
             _write(self._file("memory", "memory.max"), str(memory))
@@ -161,6 +187,8 @@ class Cgroup:
         return 0
 
     def remove(self, wait_s: float = 5.0) -> None:
+        if not self.owned:
+            return
         for d in self.dirs:
             _rmdir_when_empty(d, wait_s)
 

@@ -28,9 +28,10 @@ import uuid
 from dataclasses import dataclass
 
 from ..dockerimage import ensure_offline_image
-from ..layout import RUNNER_DIR, RUNNER_MOUNT, host_layout
-from ..specs import Limits
+from ..layout import RUNNER_DIR, RUNNER_MOUNT, SHM_MB, host_layout, tmpfs_options
+from ..specs import MiB, Limits
 from .base import SOCKDIR_PREFIX, Backend, Isolation, Launched, boot_args, usable_cpus
+from .cgroup import Cgroup
 
 SOCKET_DIR = "/run/codereset"
 API_TIMEOUT_S = 60
@@ -134,7 +135,8 @@ class DockerBackend(Backend):
 
         c = self.config
         memory = f"{limits.memory_mb + c.memory_headroom_mb}m"
-        tmpfs = {"/tmp": f"rw,nosuid,nodev,size={c.tmp_mb}m,mode=1777"}
+        tmpfs = {"/tmp": f"rw,nosuid,nodev,{tmpfs_options(c.tmp_mb * MiB)}",
+                 "/dev/shm": f"rw,nosuid,nodev,noexec,{tmpfs_options(SHM_MB * MiB)}"}
         volumes = {sockdir: {"bind": SOCKET_DIR, "mode": "ro"}}
         kwargs = dict(name=name, auto_remove=True, network_mode="none",
                       read_only=True, cap_drop=["ALL"], security_opt=["no-new-privileges"],
@@ -253,4 +255,13 @@ class DockerBackend(Backend):
         os.unlink(path)  # nothing else can connect now; the container keeps its mount
         os.rmdir(sockdir)
         conn.settimeout(None)
-        return Launched(conn, kill, start_timeout=c.start_timeout_s)
+        return Launched(conn, kill, start_timeout=c.start_timeout_s, budget=self._cgroup(name))
+
+    def _cgroup(self, name: str) -> Cgroup | None:
+        """The container's cgroup on this host, read (never written) for its OOM-kill counter;
+        None for a remote engine or where it cannot be found."""
+        try:
+            pid = self.client.api.inspect_container(name)["State"]["Pid"]
+        except Exception:  # noqa: BLE001 - the engine went away: no counters
+            return None
+        return Cgroup.of_process(pid) if pid else None

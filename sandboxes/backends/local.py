@@ -23,15 +23,16 @@ import sys
 import tempfile
 from dataclasses import dataclass
 
-from ..layout import RUNNER_DIR, host_layout
+from ..layout import RUNNER_DIR, SHM_MB, host_layout, tmpfs_options
 from ..runner.nsroot import UNSHARE_FLAGS
 from ..specs import MiB, Limits
-from .base import RUNNER_ENV, Backend, Isolation, Launched, boot_args, is_root
+from .base import (RUNNER_ENV, Backend, Isolation, Launched, boot_args, is_root,
+                   launcher_preexec)
 from .cgroup import available as cgroups_unavailable
 from .cgroup import sandbox_cgroup
 
 FULL = ("PID, mount, network, IPC and UTS namespaces", "minimal read-only root",
-        "private tmpfs /tmp", "exclusive unprivileged uid", "rlimits", "no_new_privs",
+        "private tmpfs /tmp and /dev/shm (size and inode limits)", "exclusive unprivileged uid", "rlimits", "no_new_privs",
         "seccomp denylist (runner.seccomp)")
 BUDGET = "cgroup memory/pids/CPU budget per run (backends.cgroup)"
 DEGRADED_LACKS = ("PID, mount and network namespaces", "network isolation",
@@ -98,7 +99,8 @@ class LocalBackend(Backend):
         if self.full():
             config = {"fd": theirs.fileno(), "uid": uid, "uid_exclusive": True,
                       "layout": host_layout(self.config.allow_site_packages),
-                      "tmp_bytes": self.config.tmp_mb * MiB}
+                      "tmp": tmpfs_options(self.config.tmp_mb * MiB),
+                      "shm": tmpfs_options(SHM_MB * MiB)}
             args = boot_args(sys.executable, os.path.dirname(RUNNER_DIR),
                              "nsroot.enter", config)
         else:
@@ -114,7 +116,7 @@ class LocalBackend(Backend):
             proc = subprocess.Popen(args, pass_fds=[theirs.fileno()], stdin=subprocess.DEVNULL,
                                     stdout=subprocess.DEVNULL, cwd=scratch or "/",
                                     env=RUNNER_ENV, start_new_session=True,
-                                    preexec_fn=budget.enter if budget else None)
+                                    preexec_fn=launcher_preexec(budget))
         except BaseException:
             if budget:
                 budget.remove()

@@ -11,7 +11,8 @@ the new PID namespace, and there builds the root the candidate sees, like bubble
     <symlinks>   as on the host (e.g. /lib -> usr/lib)
     /dev         null, zero, full, random, urandom only (read-only binds: no utime on them)
     /proc        a new procfs: it shows this PID namespace only
-    /tmp         a private tmpfs of ``tmp_bytes`` (mode 1777), the only writable place
+    /tmp         a private tmpfs (``tmp``: its mount options, size and inode limits)
+    /dev/shm     a private tmpfs (``shm``); with /tmp the only writable places
 
 The network namespace has no interface up, so no connection can be made. The server then drops to
 the worker's unprivileged uid (``server.main``). The launching parent stays outside and exits when
@@ -72,7 +73,7 @@ def _mkpoint(path: str, like: str) -> None:
         open(path, "a").close()
 
 
-def build_root(layout: dict, tmp_bytes: int) -> None:
+def build_root(layout: dict, tmp: str, shm: str) -> None:
     """Make the minimal root described in the module docstring the root of this process."""
     _mount(None, "/", None, MS_REC | MS_PRIVATE)
     # Stage 1: move the host root aside (to /old) on a scratch tmpfs, like bubblewrap does, so
@@ -106,10 +107,12 @@ def build_root(layout: dict, tmp_bytes: int) -> None:
     for name, target in (("fd", "/proc/self/fd"), ("stdin", "/proc/self/fd/0"),
                          ("stdout", "/proc/self/fd/1"), ("stderr", "/proc/self/fd/2")):
         os.symlink(target, f"/new/dev/{name}")
+    os.makedirs("/new/dev/shm", 0o755)
+    _mount("tmpfs", "/new/dev/shm", "tmpfs", MS_NOSUID | MS_NODEV, shm)
     os.makedirs("/new/proc", 0o755)
     _mount("proc", "/new/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC)
     os.makedirs("/new/tmp", 0o755)
-    _mount("tmpfs", "/new/tmp", "tmpfs", MS_NOSUID | MS_NODEV, f"size={tmp_bytes},mode=1777")
+    _mount("tmpfs", "/new/tmp", "tmpfs", MS_NOSUID | MS_NODEV, tmp)
     os.mkdir("/new/.old")
     _check(_libc.umount2(b"/old", MNT_DETACH), "umount /old")
     # Stage 2: the minimal root becomes the root; the staging tmpfs goes away with it.
@@ -131,9 +134,9 @@ def enter(config: dict) -> None:
         os._exit(os.waitstatus_to_exitcode(status) & 0xFF)
     try:
         server.prctl(server.PR_SET_PDEATHSIG, signal.SIGKILL)
-        build_root(config["layout"], config["tmp_bytes"])
+        build_root(config["layout"], config["tmp"], config["shm"])
         _libc.sethostname(b"sandbox", 7)
     except BaseException as e:  # noqa: BLE001 - report on stderr, then die
         os.write(2, f"sandboxes local launcher: {e}\n".encode())
         os._exit(72)
-    server.main({**config, "scratch": ["/tmp"]})
+    server.main({**config, "scratch": ["/tmp", "/dev/shm"]})

@@ -217,8 +217,16 @@ class Server:
     """One warm runner: spawn a candidate, then finish it, over and over."""
 
     def __init__(self, sock: socket.socket, scratch: list[str], uid_exclusive: bool,
-                 seccomp: bool):
+                 seccomp: bool, oom_fd: int | None = None):
         self.sock = sock
+        self.oom_fd, self.oom_base = oom_fd, "0"
+        if oom_fd is not None:
+            try:  # raised around each fork, so it must be restorable: writing it back proves it
+                self.oom_base = os.pread(oom_fd, 16, 0).decode().strip()
+                os.pwrite(oom_fd, self.oom_base.encode(), 0)
+            except OSError:
+                os.close(oom_fd)
+                self.oom_fd = None
         self.seccomp = seccomp
         self.scratch = scratch
         self.uid_exclusive = uid_exclusive
@@ -285,11 +293,14 @@ class Server:
         if not self.uid_exclusive:  # the per-uid limit also counts the user's other processes
             limits["max_processes"] += _threads_of_uid(os.getuid())
         vm_bytes = _vm_bytes()
+        self._oom_score("1000")  # inherited by the candidate: the OOM killer's first choice
         try:
             pid = os.fork()
         except OSError as e:
             pid = -1
             reply["error"] = f"fork failed: {e}"
+        if pid != 0:
+            self._oom_score(self.oom_base)
         if pid == 0:
             parent.close()
             _candidate_main(child.fileno(), (stdin_r, out_w, err_w), self.rundir, limits,
@@ -312,6 +323,12 @@ class Server:
         fds = [os.dup(parent.fileno()), out_r, err_r] + ([stdin_w] if stdin_w >= 0 else [])
         parent.close()
         return fds
+
+    def _oom_score(self, value: str) -> None:
+        """Set this server's oom_score_adj (through the descriptor opened before it dropped
+        privileges and became non-dumpable: its /proc files are root's now)."""
+        if self.oom_fd is not None:
+            os.pwrite(self.oom_fd, value.encode(), 0)
 
     def _reap(self, flags: int) -> bool:
         """Reap what is dead; False once no child is left at all."""
@@ -394,6 +411,17 @@ class Server:
         return report
 
 
+def _open_oom_score() -> int | None:
+    """This process's oom_score_adj, opened for writing while it still may (before it drops to
+    the candidates' uid and becomes non-dumpable). The launcher set it to -1000 where it could
+    (``backends.base.protect_from_oom``); the server raises it to 1000 only around each fork, so
+    every candidate process is the OOM killer's first choice and the server never is."""
+    try:
+        return os.open("/proc/self/oom_score_adj", os.O_RDWR | os.O_CLOEXEC)
+    except OSError:
+        return None
+
+
 def _drop_privileges(uid: int) -> None:
     os.setgroups([])
     os.setresgid(uid, uid, uid)
@@ -421,6 +449,7 @@ def main(config: dict) -> None:
         sock.connect(config["connect"])
     else:
         sock = socket.socket(fileno=config["fd"])
+    oom_fd = _open_oom_score()
     if config.get("uid") is not None and os.getuid() == 0:
         _drop_privileges(config["uid"])
     prctl(PR_SET_NO_NEW_PRIVS, 1)
@@ -437,5 +466,6 @@ def main(config: dict) -> None:
         _wipe(path)
     gc.collect()
     gc.freeze()  # forked candidates then do not copy-on-write the server's objects in a GC pass
-    Server(sock, config["scratch"], config.get("uid_exclusive", True), filtered).serve()
+    Server(sock, config["scratch"], config.get("uid_exclusive", True), filtered,
+           oom_fd).serve()
     os._exit(0)

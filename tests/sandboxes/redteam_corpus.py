@@ -358,3 +358,62 @@ PROCESS_ATTACKS: list[tuple[str, str, object, bool]] = [
     ("limits/fork-bomb", FORK_BOMB, ADD, False),
     ("judge-bound/c-loop-in-check/good", ADD_GOOD, C_LOOP_IN_CHECK, False),
 ]
+
+# Issue 24 (third red team). Class 1: a wrong program must never buy itself a sandbox_error
+# (which the trainer drops instead of scoring 0). Each attack answers wrong; a sound sandbox fails
+# it with the candidate's own status and stays usable.
+MEMFD_HOG = '''
+import os
+def add(a, b):
+    buf = b"x" * (1 << 20)
+    for i in range(900):            # ~900 MiB in memfds: charged to the cgroup, in no RSS
+        if i % 15 == 0:
+            fd = os.memfd_create("x")
+        os.write(fd, buf)
+    return 0
+'''
+MEMFD_HOG_STDIO = '''
+import os
+buf = b"x" * (1 << 20)
+for i in range(900):
+    if i % 15 == 0:
+        fd = os.memfd_create("x")
+    os.write(fd, buf)
+print(0)
+'''
+EMPTY_DIRS = '''
+import os
+def add(a, b):
+    os.chdir("/tmp")
+    i = 0
+    while True:                     # until the tmpfs refuses: inodes cost kernel memory
+        os.mkdir(str(i))
+        i += 1
+'''
+TMP_AND_SHM_FULL = '''
+import os
+def add(a, b):
+    for d in ("/tmp", "/dev/shm"):
+        try:
+            with open(f"{d}/fill", "wb") as f:
+                while True:
+                    f.write(b"x" * (1 << 20))
+        except OSError:
+            pass
+    return 0
+'''
+UTIME_DEV_NULL_STDIO = ("import os\ntry:\n    os.utime('/dev/null')\nexcept OSError:\n    pass\n"
+                        + SUM_STDIO)
+THREE_CASES = StdioTests([("2 3\n", "5\n"), ("1 1\n", "2\n"), ("4 4\n", "8\n")])
+ADD_ONE_CALL = CallTests("add", [((1, 2), 3)])
+
+CLASS1_ATTACKS: list[tuple[str, str, object, bool]] = [
+    ("no-sandbox-error/memfd-900MiB", MEMFD_HOG, ADD_ONE_CALL, False),
+    ("no-sandbox-error/memfd-900MiB-stdio", MEMFD_HOG_STDIO, THREE_CASES, False),
+    ("no-sandbox-error/empty-dirs-in-tmp", EMPTY_DIRS, ADD_ONE_CALL, False),
+    ("no-sandbox-error/tmp-and-shm-full", TMP_AND_SHM_FULL, ADD_ONE_CALL, False),
+    ("no-sandbox-error/utime-dev-null-stdio/good", UTIME_DEV_NULL_STDIO, THREE_CASES, True),
+    ("no-sandbox-error/utime-dev-null-stdio/wrong",
+     UTIME_DEV_NULL_STDIO.replace("a + b", "a - b"), THREE_CASES, False),
+]
+

@@ -1,0 +1,109 @@
+"""Red team, third round (issue 24), one group per class, each on every backend.
+
+1. A candidate can never cause ``sandbox_error`` (the trainer drops such a rollout instead of
+   scoring it 0: a policy that crashes the verifier when wrong would escape every negative
+   advantage). The attacks of ``redteam_corpus.CLASS1_ATTACKS`` end in the candidate's own
+   status; a runner that dies while a candidate runs is that candidate's failure.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import threading
+import time
+
+import pytest
+
+from sandboxes import CallTests, Limits, make_sandbox
+
+import redteam_corpus as corpus
+
+ADD = CallTests("add", [((1, 2), 3), ((20, 22), 42)])
+GOOD = "def add(a, b):\n    return a + b\n"
+WRONG = "def add(a, b):\n    return 0\n"
+
+
+def judged_right(sandbox) -> None:
+    verdicts = sandbox.run_many([(GOOD, ADD), (WRONG, ADD)] * 2)
+    assert [v.passed for v in verdicts] == [True, False] * 2, verdicts
+
+
+def _entries(entries):
+    return [pytest.param(code, tests, want, id=name) for name, code, tests, want in entries]
+
+
+# -- 1: no sandbox_error from a candidate ----------------------------------------------------
+@pytest.mark.parametrize("code, tests, must_pass", _entries(corpus.CLASS1_ATTACKS))
+def test_attack_ends_in_the_candidates_own_status(sandbox, code, tests, must_pass):
+    v = sandbox.run(code, tests)
+    assert v.status != "sandbox_error" and v.attempts == 1, v
+    assert v.passed == must_pass, v
+    judged_right(sandbox)
+
+
+def test_memfd_hog_is_a_memory_limit(sandbox):
+    """The OOM killer takes the candidate (oom_score_adj 1000), not the runner, and the
+    sandbox's OOM counter names the cause."""
+    v = sandbox.run(corpus.MEMFD_HOG, corpus.ADD_ONE_CALL)
+    assert v.status == "memory_limit", v
+
+
+def test_candidates_are_the_oom_killers_first_choice(sandbox):
+    code = ("def f():\n    with open('/proc/self/oom_score_adj') as f:\n"
+            "        return int(f.read())\n")
+    v = sandbox.run(code, CallTests("f", [((), 1000)]))
+    assert v.passed, v
+
+
+def _kill_runners(backend: str, judge_pid: int) -> int:
+    """SIGKILL the sandboxes of the judge ``judge_pid`` from outside: every process it started
+    (docker: its containers)."""
+    if backend == "docker":
+        from sandboxes.backends.docker import connect
+        client = connect()
+        found = [c for c in client.containers.list()
+                 if c.name.startswith(f"codereset-sandbox-{os.getpid()}-")]
+        for c in found:
+            c.kill()
+        return len(found)
+    parents = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/stat") as f:
+                    parents[int(entry)] = int(f.read().rsplit(")", 1)[1].split()[1])
+            except (OSError, ValueError, IndexError):
+                continue
+    killed = 0
+    for pid in parents:
+        p, chain = pid, set()
+        while p in parents and p not in chain:
+            chain.add(p)
+            p = parents[p]
+        if judge_pid in chain and pid != judge_pid:  # launchers, runners, candidates
+            try:
+                os.kill(pid, signal.SIGKILL)
+                killed += 1
+            except OSError:
+                continue
+    return killed
+
+
+def test_runner_killed_mid_run_is_the_candidates_failure_not_a_sandbox_error(backend_name):
+    """Whatever killed it, a runner that dies while a candidate runs gives that candidate's
+    verdict (runtime_error here: no OOM kill), and the next run gets a fresh sandbox."""
+    slow = "import time\ndef add(a, b):\n    time.sleep(1.5)\n    return a + b\n"
+    with make_sandbox(backend_name, workers=1, limits=Limits(wall_time_s=5.0)) as sb:
+        judged_right(sb)
+        judge = sb.workers[0].proc.pid
+        timer = threading.Timer(0.7, _kill_runners, (backend_name, judge))
+        timer.start()
+        v = sb.run(slow, ADD)
+        timer.join()
+        assert v.status == "runtime_error" and v.attempts == 1, v
+        assert "runner died" in v.results[0].message, v
+        time.sleep(0.2)
+        judged_right(sb)
+        assert sb.workers[0].proc.pid == judge  # the judge stayed; only its sandbox was new
+
