@@ -10,6 +10,7 @@ any value in bounded time and never fails (an int of 5,000 digits has no ``repr`
 from __future__ import annotations
 
 import math
+import re
 from typing import Callable
 
 from .runner.codec import Opaque
@@ -165,14 +166,25 @@ def _lines(text: str) -> list[str]:
     return lines
 
 
+_INT_TOKEN = re.compile(r"[+-]?[0-9]+")
+_DECIMAL_TOKEN = re.compile(r"[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?")
+
+
 def _token_equal(e: str, a: str, tol: float | None) -> bool:
+    """Tokens equal as text or, with ``tol``, as decimal numbers within it; never an integer
+    expected token (``1000000999999`` is not ``1000000000000``): that needs the same integer,
+    and never Python's other float spellings (``nan``, ``inf``, ``1_000``)."""
     if e == a:
         return True
     if tol is None:
         return False
+    if _INT_TOKEN.fullmatch(e):
+        return _INT_TOKEN.fullmatch(a) is not None and int(e) == int(a)
+    if not (_DECIMAL_TOKEN.fullmatch(e) and _DECIMAL_TOKEN.fullmatch(a)):
+        return False
     try:
         fe, fa = float(e), float(a)
-    except ValueError:
+    except (ValueError, OverflowError):
         return False
     return _floats_close(fe, fa, tol, tol)
 

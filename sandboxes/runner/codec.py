@@ -8,6 +8,8 @@ is a one-key tag:
     {"t": [...]} tuple        {"d": [[k, v], ...]} dict   {"s": [...]} set   {"f": [...]} frozenset
     {"b": "<base64>"} bytes   {"x": "nan"|"inf"|"-inf"} float   {"i": "<hex>"} big int
     {"c": [re, im]} complex   {"r": [start, stop, step]} range
+    {"u": "<base64 of UTF-32-LE>"} a str holding surrogate code points (JSON's escapes would
+        merge a pair of lone surrogates into one character: 3 code points would become 2)
     {"g": [...]} an iterator the candidate returned (materialized)
     {"o": ["<type name>", "<repr excerpt>"(, handle)]} anything else (an opaque value)
     {"n": ["type", "<name>"]} a built-in type, {"n": ["handle", k]} the candidate's object
@@ -37,6 +39,7 @@ import base64
 import json
 import math
 import numbers
+import re
 from collections import Counter
 from collections.abc import Callable, Iterator, KeysView
 
@@ -95,11 +98,22 @@ def _int(x: int):
     return x if -BIG_INT < x < BIG_INT else {"i": hex(x)}
 
 
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _str(x: str):
+    if x.isascii() or _SURROGATE.search(x) is None:
+        return x
+    return {"u": base64.b64encode(x.encode("utf-32-le", "surrogatepass")).decode("ascii")}
+
+
 def encode(value, strict: bool = True):
     """JSON-safe tagged form of ``value`` (see the module docstring)."""
     t = type(value)
-    if value is None or t is bool or t is str:
+    if value is None or t is bool:
         return value
+    if t is str:
+        return _str(value)
     if t is int:
         return _int(value)
     if t is float:
@@ -158,7 +172,7 @@ def _encode_loose(value):
     if isinstance(value, numbers.Real):
         return _float(float(value))
     if isinstance(value, str):
-        return str.__str__(value)
+        return _str(str.__str__(value))
     if isinstance(value, bytes):
         return encode(bytes(value), False)
     if isinstance(value, tuple):
@@ -255,6 +269,8 @@ def _decode(data, resolve=None):
             return set(items) if tag == "s" else frozenset(items)
         if tag == "b":
             return base64.b64decode(body, validate=True)
+        if tag == "u":
+            return base64.b64decode(body, validate=True).decode("utf-32-le", "surrogatepass")
         if tag in ("x", "i"):
             return _dec_float(data) if tag == "x" else _dec_int(data)
         if tag == "c":

@@ -417,3 +417,16 @@ CLASS1_ATTACKS: list[tuple[str, str, object, bool]] = [
      UTIME_DEV_NULL_STDIO.replace("a + b", "a - b"), THREE_CASES, False),
 ]
 
+# Class 3: comparison false passes.
+TOKENS_TOL = StdioTests([("", "1000000000000\n")], compare="tokens", float_tol=1e-6)
+FLOAT_TOKENS_TOL = StdioTests([("", "0.333333\n")], compare="tokens", float_tol=1e-5)
+EMOJI = CallTests("f", [((), "\U0001F600x")])
+CLASS3_ATTACKS: list[tuple[str, str, object, bool]] = [
+    ("compare/int-token-with-float-tol/wrong", "print(1000000999999)\n", TOKENS_TOL, False),
+    ("compare/int-token-with-float-tol/good", "print(1000000000000)\n", TOKENS_TOL, True),
+    ("compare/int-token-as-float/wrong", "print(1000000000000.0)\n", TOKENS_TOL, False),
+    ("compare/nan-token/wrong", "print('nan')\n", FLOAT_TOKENS_TOL, False),
+    ("compare/float-token-within-tol/good", "print(1 / 3)\n", FLOAT_TOKENS_TOL, True),
+    ("compare/lone-surrogate-pair/wrong", "def f():\n    return '\\ud83d\\ude00x'\n", EMOJI, False),
+    ("compare/emoji/good", "def f():\n    return '\\U0001F600x'\n", EMOJI, True),
+]

@@ -4,6 +4,7 @@
    scoring it 0: a policy that crashes the verifier when wrong would escape every negative
    advantage). The attacks of ``redteam_corpus.CLASS1_ATTACKS`` end in the candidate's own
    status; a runner that dies while a candidate runs is that candidate's failure.
+3. Comparison: no tolerance for integer tokens; strings cross the wire losslessly.
 """
 
 from __future__ import annotations
@@ -16,6 +17,8 @@ import time
 import pytest
 
 from sandboxes import CallTests, Limits, make_sandbox
+from sandboxes.compare import STDIO_COMPARERS
+from sandboxes.runner import codec
 
 import redteam_corpus as corpus
 
@@ -107,3 +110,28 @@ def test_runner_killed_mid_run_is_the_candidates_failure_not_a_sandbox_error(bac
         judged_right(sb)
         assert sb.workers[0].proc.pid == judge  # the judge stayed; only its sandbox was new
 
+
+# -- 3: comparison -----------------------------------------------------------------------------
+@pytest.mark.parametrize("code, tests, must_pass", _entries(corpus.CLASS3_ATTACKS))
+def test_comparison(sandbox, code, tests, must_pass):
+    v = sandbox.run(code, tests)
+    assert v.passed == must_pass, v
+
+
+@pytest.mark.parametrize("expected, actual, same", [
+    ("1000000000000", "1000000999999", False),   # was within 1e-6 relative
+    ("1000000000000", "1000000000000.0", False),
+    ("3", "+3", True),
+    ("0.5", "0.5000001", True),
+    ("2.0", "2", True),                          # a float token accepts an integer spelling
+    ("1.0", "1_0", False),                       # Python's float() spellings are not tokens
+    ("inf", "1e999", False),
+])
+def test_token_tolerance_never_applies_to_integers(expected, actual, same):
+    assert STDIO_COMPARERS["tokens"](expected, actual, 1e-6) is same
+
+
+@pytest.mark.parametrize("text", ["\ud83d\ude00x", "\ud800", "a\udfffb", "\U0001F600", "é"])
+def test_strings_cross_the_wire_losslessly(text):
+    back = codec.decode(codec.loads(codec.dumps(codec.encode(text))))
+    assert back == text and len(back) == len(text)
