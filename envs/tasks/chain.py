@@ -31,6 +31,12 @@ DEFAULT_LENGTHS = (6, 7, 8)
 EASY_OPERANDS = (2, 3, 4)
 CRITICAL_FACTORS = (3, 4, 5, 6, 7)
 START_RANGE = (12, 30)
+# Each event and its thought are named by an ordinal word, so a small model can find the event a
+# thought must perform (without it a warm-started 0.9M-parameter model lost its place in the
+# chain: 34 of 40 greedy val failures at thought 1). Words, not numerals: numbers stated in the
+# problem count as true quantities for the oracle.
+ORDINALS = ("First", "Second", "Third", "Fourth", "Fifth", "Sixth", "Seventh", "Eighth", "Ninth",
+            "Tenth", "Eleventh", "Twelfth")
 
 
 def _easy(rng: random.Random, value: int, who: tuple[str, str, str], item: str):
@@ -50,7 +56,7 @@ def _critical(rng: random.Random, value: int, who: tuple[str, str, str], item: s
     """The hard event: the count is multiplied by a factor in CRITICAL_FACTORS."""
     name, _, _ = who
     k = rng.choice(CRITICAL_FACTORS)
-    sentence = f"Then the number of {item} {name} has becomes {k} times as large."
+    sentence = f"The number of {item} {name} has becomes {k} times as large."
     return value * k, sentence, f"The count becomes {k} times as large: {value} * {k} = {value * k}."
 
 
@@ -58,6 +64,8 @@ def make_problem(rng: random.Random, length: int, critical_depth: int,
                  stop: str = DEFAULT_STOP) -> tuple[str, tuple[str, ...], tuple[str, ...]]:
     """(problem text, reference thoughts, step values) of one chain with its hard event at
     thought `critical_depth` (1-based) of `length`."""
+    if not 1 <= length <= len(ORDINALS):
+        raise ValueError(f"chain length must be in 1..{len(ORDINALS)}, got {length}")
     if not 1 <= critical_depth <= length:
         raise ValueError(f"chain critical_depth must be in 1..{length} (the chain's length), "
                          f"got {critical_depth}")
@@ -69,10 +77,10 @@ def make_problem(rng: random.Random, length: int, critical_depth: int,
     for i in range(length):
         event = _critical if i + 1 == critical_depth else _easy
         value, sentence, step = event(rng, value, who, item)
-        sentences.append(sentence)
+        sentences.append(f"{ORDINALS[i]}, {sentence[0].lower()}{sentence[1:]}")
         if i == 0:
             step = f"{who[0]} starts with {start} {item}. " + step
-        thoughts.append(step)
+        thoughts.append(f"{ORDINALS[i]}: {step}")
         values.append(str(value))
     sentences.append(f"How many {item} does {who[0]} have now?")
     thoughts[-1] += f" The answer is \\boxed{{{value}}}."
