@@ -99,10 +99,35 @@ class Load:
                                                        f"{names[0]!r}")
 
 
-def _value(reply: dict):
+def apply_mutations(args: tuple, reply: dict) -> None:
+    """Change the tests' own list, dict and set arguments in place as the candidate's call
+    changed its copies (``mutated`` in the reply), so a test of an in-place function sees what
+    it would see in one process. Only objects the tests passed to the call change, and only to
+    plain data of the same type."""
+    mutated = reply.get("mutated")
+    if mutated is None:
+        return
+    if type(mutated) is not dict:
+        raise CandidateError("malformed 'mutated' field")
+    for key, encoded in mutated.items():
+        i = int(key) if type(key) is str and key.isdigit() else -1
+        if not 0 <= i < len(args):
+            raise CandidateError("malformed 'mutated' field")
+        target, new = args[i], codec.decode(encoded)
+        if type(target) is not type(new):
+            raise CandidateError("a mutated argument changed its type")
+        if type(target) is list:
+            target[:] = new
+        elif type(target) in (dict, set):
+            target.clear()
+            target.update(new)
+
+
+def _value(reply: dict, args: tuple = ()):
     try:
         if "exc" in reply:
             _raise_candidate(replies.exc_info(reply["exc"]))
+        apply_mutations(args, reply)
         return codec.decode(reply["value"])
     except codec.TooComplex as e:
         raise ValueRefused(str(e)) from None
@@ -133,9 +158,9 @@ class CallStream:
             self.cursor += 1
             reply = self.session.reply()
             if name == self.entry and k == key:
-                return _value(reply)
+                return _value(reply, args)
         self.session.send({"op": "calls", "name": name, "calls": [encoded]})
-        return _value(self.session.reply())
+        return _value(self.session.reply(), args)
 
 
 class CandidateFunction:
@@ -370,9 +395,21 @@ def _stdio_case(link: RunnerLink, code: str, stdin: str, limits: Limits):
             s.send({"op": "main", "code": code})
             reply = s.reply()
         except Stop as stop:
-            reply = _Stopped(*s.resolve(stop))
+            reply = _exited(s, stop)
         s.finish()
     return reply, s
+
+
+def _exited(s: Session, stop: Stop):
+    """A stdio program that ended without the final reply: one that exited with status 0
+    (``os._exit(0)`` after printing its answer) ended normally, as under ``python3``, and its
+    output is judged (complete: the sandbox is emptied before the rest is read); else why."""
+    if stop.status is None:
+        report = s.finish(need_report=True)
+        if (report is not None and report.get("exit") == 0 and report.get("signal") is None
+                and s.fault() is None):
+            return {"exit": 0}
+    return _Stopped(*s.resolve(stop))
 
 
 def _stdio_result(reply, expected: str, out: str, same, tol, name: str) -> CaseResult:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 import re
+from decimal import Decimal
 from typing import Callable
 
 from .runner.codec import Opaque
@@ -69,11 +70,25 @@ def values_equal(expected, actual, rel_tol: float = 1e-6, abs_tol: float = 1e-9,
     ``strict_sequences`` is False), a complex is not a float; a float expected value accepts an
     int or float within tolerance (a complex expected value also a complex); containers compare
     element-wise with the same rules, set elements and dict keys by typed keys (exactly, no
-    tolerance)."""
+    tolerance). Iterative: nesting costs no Python frames."""
+    pending = [(expected, actual)]
+    while pending:
+        children = _shallow_equal(*pending.pop(), rel_tol, abs_tol, strict_sequences)
+        if children is False:
+            return False
+        if children is not True:
+            pending.extend(children)
+    return True
+
+
+def _shallow_equal(expected, actual, rel_tol, abs_tol, strict_sequences):
+    """False, True, or the pairs of elements still to compare (``values_equal``'s one level)."""
     te, ta = type(expected), type(actual)
     if ta is Opaque or te is Opaque:
         return False
     if te is float or te is complex:
+        if ta is Decimal and te is float:
+            return _floats_close(expected, float(actual), rel_tol, abs_tol)
         if ta not in (int, float) and not (ta is complex and te is complex):
             return False
         a = actual if ta is complex else _as_float(actual)
@@ -84,23 +99,21 @@ def values_equal(expected, actual, rel_tol: float = 1e-6, abs_tol: float = 1e-9,
             return (_floats_close(expected.real, a.real, rel_tol, abs_tol)
                     and _floats_close(expected.imag, a.imag, rel_tol, abs_tol))
         return _floats_close(expected, a, rel_tol, abs_tol)
+    if ta is Decimal and te in (int, Decimal):  # as Python compares them: exactly
+        return expected == actual
     seq = (list, tuple)
     if te in seq and ta in seq:
         if strict_sequences and te is not ta:
             return False
-        return len(expected) == len(actual) and all(
-            values_equal(e, a, rel_tol, abs_tol, strict_sequences)
-            for e, a in zip(expected, actual))
+        return len(expected) == len(actual) and list(zip(expected, actual))
     if te is not ta:
         return False
     if te is dict:
         if len(expected) != len(actual):
             return False
         matched = _keys_match(expected, actual)
-        return matched is not None and all(
-            values_equal(expected[ke], actual[matched[1][k]], rel_tol, abs_tol,
-                         strict_sequences)
-            for k, ke in matched[0].items())
+        return matched is not None and [(expected[ke], actual[matched[1][k]])
+                                        for k, ke in matched[0].items()]
     if te in (set, frozenset):
         return len(expected) == len(actual) and _keys_match(expected, actual) is not None
     return expected == actual  # None, bool, int, str, bytes, range

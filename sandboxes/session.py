@@ -2,7 +2,8 @@
 
 ``Session`` spawns the candidate through the runner, then moves bytes in one ``select`` loop:
 requests out, reply frames in, stdout/stderr drained continuously (counted against the output
-limit, never read only after the process ends), stdin fed (stdio tests). The wall-clock deadline
+limit, never read only after the process ends); a stdio program's stdin is written whole before
+it starts (a regular file to the program). The wall-clock deadline
 runs from the spawn; when it passes, or output overflows, the session raises ``Stop`` and
 ``finish()`` has the runner kill everything in the sandbox. ``Stop`` derives from BaseException so
 that test code catching ``Exception`` cannot swallow it.
@@ -91,12 +92,10 @@ class Session:
         self.chan.setblocking(False)
         self.pipes = {fds[1]: "stdout", fds[2]: "stderr"}  # open output pipes
         self.output = {"stdout": bytearray(), "stderr": bytearray()}
-        self.stdin_fd = fds[3] if len(fds) > 3 else None
-        for fd in fds[1:]:
+        for fd in fds[1:3]:
             os.set_blocking(fd, False)
-        self.stdin = memoryview(stdin)
-        if self.stdin_fd is not None and not stdin:
-            self._close_stdin()
+        if len(fds) > 3:  # stdio: the program's stdin, a memfd written before it starts
+            self._write_stdin(fds[3], stdin)
         self.frames = FrameBuffer(limits.max_result_bytes + 1024)
         self.outgoing = bytearray()
         self.output_bytes = 0
@@ -141,10 +140,14 @@ class Session:
         if self.stop is None:
             self.stop = Stop(status, message)
 
-    def _close_stdin(self) -> None:
-        if self.stdin_fd is not None:
-            os.close(self.stdin_fd)
-            self.stdin_fd = None
+    @staticmethod
+    def _write_stdin(fd: int, data: bytes) -> None:
+        try:
+            view, done = memoryview(data), 0
+            while done < len(view):  # pwrite: the candidate's own descriptor keeps offset 0
+                done += os.pwrite(fd, view[done:done + (1 << 24)], done)
+        finally:
+            os.close(fd)
 
     def _read_pipe(self, fd: int) -> bool:
         """Drain what is there; False at EOF."""
@@ -173,8 +176,7 @@ class Session:
             self._halt("timeout", f"wall-clock limit of {self.limits.wall_time_s}s")
             return
         readers = [fd for fd in self.pipes] + ([self.chan] if self.chan_open else [])
-        writers = ([self.chan] if self.outgoing and self.chan_open else []) + (
-            [self.stdin_fd] if self.stdin_fd is not None else [])
+        writers = [self.chan] if self.outgoing and self.chan_open else []
         readable, writable, _ = select.select(readers, writers, [], timeout)
         for fd in readable:
             if fd is self.chan:
@@ -182,11 +184,8 @@ class Session:
             elif not self._read_pipe(fd):
                 del self.pipes[fd]
                 os.close(fd)
-        for fd in writable:
-            if fd is self.chan:
-                self._write_chan()
-            elif fd == self.stdin_fd:
-                self._write_stdin()
+        if writable:
+            self._write_chan()
 
     def _read_chan(self) -> None:
         try:
@@ -216,18 +215,6 @@ class Session:
             return
         del self.outgoing[:sent]
 
-    def _write_stdin(self) -> None:
-        try:
-            sent = os.write(self.stdin_fd, self.stdin[:1 << 16])
-        except BlockingIOError:
-            return
-        except OSError:  # EPIPE: the program stopped reading; that is its business
-            self._close_stdin()
-            return
-        self.stdin = self.stdin[sent:]
-        if not self.stdin:
-            self._close_stdin()
-
     # -- end ---------------------------------------------------------------------------------
     def finish(self, need_report: bool = False) -> dict | None:
         """Have the runner kill everything in the sandbox and fork the next candidate (once);
@@ -246,7 +233,6 @@ class Session:
         return self.report
 
     def close_fds(self) -> None:
-        self._close_stdin()
         for fd in list(self.pipes):
             try:
                 os.close(fd)

@@ -12,14 +12,23 @@ handle; the tests pass them back by handle ("n" values, see ``codec``), resolved
                                      -> {"loaded": {name: kind}, "values": {name: encoded}}
                                         | {"syntax_error": info} | {"exc": info}
     {"op": "calls", "name", "calls": [[args, kwargs], ...]}
-                                     -> one {"value": encoded} | {"exc": info} | {"too_big": n} each
+                                     -> one {"value": encoded(, "mutated": {position: encoded})}
+                                        | {"exc": info} | {"too_big": n} each (``mutated``: the
+                                        list, dict and set arguments the call changed in place)
     {"op": "main", "code"}           -> runs the program as __main__ on the process's stdin/stdout:
                                         {"syntax_error": info} | {"exit": status} | {"exc": info}
+
+A program run as __main__ ends as under ``python3 main.py``: non-daemon threads are joined,
+atexit handlers run, and every open file is flushed before the reply (``_shutdown``), so output
+written by a thread, an atexit handler or an unclosed ``open(1, "w")`` is complete.
 """
 
 from __future__ import annotations
 
+import atexit
 import builtins
+import gc
+import io
 import os
 import socket
 import sys
@@ -138,11 +147,16 @@ class Candidate:
             return {"exc": {"type": "NameError", "builtin": True, "line": None, "errno": None,
                             "msg": f"the program defines no function {name!r}"}}
         try:
-            value = fn(*codec.decode(args, self.resolve), **codec.decode(kwargs, self.resolve))
+            positional = codec.decode(args, self.resolve)
+            value = fn(*positional, **codec.decode(kwargs, self.resolve))
         except BaseException as e:  # noqa: BLE001
             return {"exc": describe(e)}
         try:
-            return {"value": codec.encode(value, strict=False)}
+            reply = {"value": codec.encode(value, strict=False)}
+            mutated = _mutated(args, positional)
+            if mutated:
+                reply["mutated"] = mutated
+            return reply
         except BaseException as e:  # noqa: BLE001 - a hostile __iter__, or nesting too deep
             return {"exc": describe(e)}
 
@@ -163,15 +177,58 @@ class Candidate:
         except BaseException as e:  # noqa: BLE001
             traceback.print_exc()
             result = {"exc": describe(e)}
-        for stream in (sys.stdout, sys.stderr):
-            try:
-                stream.flush()
-            except BaseException:  # noqa: BLE001
-                pass
+        shutdown_status = _shutdown()
+        if result is None and status == 0 and shutdown_status:
+            status = shutdown_status
         return result or {"exit": status}
 
 
 _MISSING = object()
+
+
+def _mutated(encoded_args, args) -> dict:
+    """{position: new encoding} of the list, dict and set arguments the call changed in place
+    (the tests' own objects are updated to match: ``checkers.apply_mutations``)."""
+    raw = encoded_args.get("t") if type(encoded_args) is dict else None
+    if type(raw) is not list or type(args) is not tuple:
+        return {}
+    changed = {}
+    for i, (before, arg) in enumerate(zip(raw, args)):
+        if type(arg) in (list, dict, set):
+            after = codec.encode(arg, strict=False)
+            if after != before:
+                changed[str(i)] = after
+    return changed
+
+
+def _shutdown() -> int:
+    """What the interpreter does when a program ends: join its non-daemon threads, run its
+    atexit handlers, flush its open files (sys.stdout first). Returns an exit status a
+    ``SystemExit`` raised there asks for (0 if none)."""
+    status = 0
+    try:
+        import threading
+        threading._shutdown()  # joins non-daemon threads, as Py_FinalizeEx does
+    except BaseException:  # noqa: BLE001
+        pass
+    try:
+        atexit._run_exitfuncs()
+    except SystemExit as e:
+        status = e.code if type(e.code) is int else (1 if e.code else 0)
+    except BaseException:  # noqa: BLE001 - printed by atexit itself
+        pass
+    streams = [sys.stdout, sys.stderr]
+    try:
+        streams += [o for o in gc.get_objects() if isinstance(o, io.IOBase)]
+    except BaseException:  # noqa: BLE001
+        pass
+    for stream in streams:
+        try:
+            if not stream.closed and stream.writable():
+                stream.flush()
+        except BaseException:  # noqa: BLE001
+            pass
+    return status
 
 
 def serve(chan_fd: int, max_result_bytes: int) -> None:

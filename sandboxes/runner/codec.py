@@ -11,6 +11,10 @@ is a one-key tag:
     {"u": "<base64 of UTF-32-LE>"} a str holding surrogate code points (JSON's escapes would
         merge a pair of lone surrogates into one character: 3 code points would become 2)
     {"g": [...]} an iterator the candidate returned (materialized)
+    {"v": [...]} a dict.values() (``DictValues``: len() and iteration work; equal to nothing
+        else, as in Python); a dict.items() is a set ("s") when its values are hashable
+    {"m": "<str>"} a decimal.Decimal (compared as Python does: exactly with an int, within the
+        tolerance with a float)
     {"o": ["<type name>", "<repr excerpt>"(, handle)]} anything else (an opaque value)
     {"n": ["type", "<name>"]} a built-in type, {"n": ["handle", k]} the candidate's object
         behind an opaque value (trusted side to candidate only: arguments)
@@ -26,7 +30,8 @@ object itself never leaves the candidate process.
 
 The trusted side decodes what the candidate sends under bounds, so a forged reply costs the judge
 no more than an honest one: ``loads`` refuses a frame with more than ``MAX_CONTAINERS`` JSON
-arrays and objects (memory), ``decode`` refuses nesting deeper than the recursion limit and a set,
+arrays and objects (memory), ``decode`` works without recursion (its cost follows the data's size;
+JSON parsing bounds the nesting at ~1000 arrays and objects) and refuses a set,
 frozenset or dict whose elements share a hash more than ``MAX_SAME_HASH`` times (a hash-collision
 set costs the candidate milliseconds to send and a hash table quadratic time to build). The "n"
 tag is decoded only with a ``resolve`` function (the candidate side); the trusted side never
@@ -40,8 +45,9 @@ import json
 import math
 import numbers
 import re
+import sys
 from collections import Counter
-from collections.abc import Callable, Iterator, KeysView
+from collections.abc import Callable, ItemsView, Iterator, KeysView, ValuesView
 
 BIG_INT = 2**62
 MAX_ITEMS = 10_000_000  # iterator materialization cap (the wall-time limit bounds it anyway)
@@ -186,7 +192,19 @@ def _encode_loose(value):
         return {tag: [encode(v, False) for v in value]}
     if isinstance(value, KeysView):
         return {"s": [encode(v, False) for v in value]}
-    if isinstance(value, Iterator) or type(value).__name__ in ("dict_values", "dict_items"):
+    if isinstance(value, ItemsView):  # set-like when its values are hashable, as in Python
+        items = list(value)
+        try:
+            hash(tuple(items))
+        except TypeError:
+            return {"v": [encode(v, False) for v in items]}
+        return {"s": [encode(v, False) for v in items]}
+    if isinstance(value, ValuesView):
+        return {"v": [encode(v, False) for v in value]}
+    decimal = sys.modules.get("decimal")
+    if decimal is not None and isinstance(value, decimal.Decimal):
+        return {"m": decimal.Decimal.__str__(value)}
+    if isinstance(value, Iterator):
         items = []
         for item in value:
             if len(items) >= MAX_ITEMS:
@@ -219,12 +237,6 @@ def _dec_int(x):
     raise CodecError(f"bad int encoding {x!r:.80}")
 
 
-def _list(x, resolve):
-    if type(x) is not list:
-        raise CodecError(f"expected a JSON array, got {type(x).__name__}")
-    return [_decode(v, resolve) for v in x]
-
-
 def _few_collisions(items) -> None:
     """Refuse elements that share a hash often (see MAX_SAME_HASH); O(n), before hashing them
     into a table. Raises TypeError for unhashable elements (a malformed encoding)."""
@@ -237,62 +249,140 @@ def _few_collisions(items) -> None:
 
 def decode(data, resolve: Callable[[list], object] | None = None):
     """Rebuild the plain value of an encoding; raises CodecError on anything malformed.
-    ``resolve`` rebuilds "n" values (only the candidate side passes one)."""
-    try:
-        return _decode(data, resolve)
-    except RecursionError:
-        raise CodecError("value nested too deeply") from None
+    ``resolve`` rebuilds "n" values (only the candidate side passes one). Iterative: its cost
+    is bounded by the data's size, not by Python's recursion limit (JSON parsing bounds the
+    nesting, at ~1000 JSON arrays and objects)."""
+    top = [None]
+    stack: list[list] = []  # frames [items, results, next index, finish, target, index]
+    _visit(data, top, 0, stack, resolve)
+    while stack:
+        frame = stack[-1]
+        items, results, k = frame[0], frame[1], frame[2]
+        if k < len(items):
+            frame[2] = k + 1
+            _visit(items[k], results, k, stack, resolve)
+            continue
+        stack.pop()
+        finish, tag = frame[3], frame[6]
+        try:
+            frame[4][frame[5]] = finish(results)
+        except CodecError:
+            raise
+        except (TypeError, ValueError) as e:  # unhashable keys, wrong arity, ...
+            raise CodecError(f"malformed {tag!r} encoding: {e}") from None
+    return top[0]
 
 
-def _decode(data, resolve=None):
+def _dict(pairs):
+    for pair in pairs:
+        if type(pair) is not list or len(pair) != 2:
+            raise CodecError("dict entries must be [key, value] pairs")
+    _few_collisions([k for k, _ in pairs])
+    return dict(pairs)
+
+
+def _set(items):
+    _few_collisions(items)
+    return set(items)
+
+
+def _frozenset(items):
+    _few_collisions(items)
+    return frozenset(items)
+
+
+class DictValues:
+    """A ``dict.values()`` the candidate returned: sized and iterable, and, as in Python, equal
+    to nothing but itself."""
+
+    __slots__ = ("items",)
+
+    def __init__(self, items):
+        self.items = tuple(items)
+
+    def __len__(self):
+        return len(self.items)
+
+    def __iter__(self):
+        return iter(self.items)
+
+    def __reversed__(self):
+        return reversed(self.items)
+
+    def __contains__(self, x):
+        return x in self.items
+
+    def __eq__(self, other):
+        return self is other
+
+    __hash__ = object.__hash__
+
+    def __repr__(self):
+        return f"dict_values({list(self.items)!r})"
+
+
+_CONTAINERS = {"t": tuple, "d": _dict, "s": _set, "f": _frozenset, "g": iter, "v": DictValues}
+
+
+def _visit(data, target: list, index: int, stack: list, resolve) -> None:
+    """Decode a leaf into ``target[index]`` now, or push the frame of a container."""
     t = type(data)
     if data is None or t in (bool, int, float, str):
-        return data
+        target[index] = data
+        return
     if t is list:
-        return _list(data, resolve)
+        stack.append([data, [None] * len(data), 0, _identity, target, index, "list"])
+        return
     if t is not dict or len(data) != 1:
         raise CodecError(f"malformed encoding {data!r:.80}")
     (tag, body), = data.items()
+    finish = _CONTAINERS.get(tag)
+    if finish is None and tag == "n" and resolve is not None:
+        finish = resolve
+    if finish is not None:
+        if type(body) is not list:
+            raise CodecError(f"expected a JSON array, got {type(body).__name__}")
+        stack.append([body, [None] * len(body), 0, finish, target, index, tag])
+        return
     try:
-        if tag == "t":
-            return tuple(_list(body, resolve))
-        if tag == "d":
-            pairs = _list(body, resolve)
-            for pair in pairs:
-                if type(pair) is not list or len(pair) != 2:
-                    raise CodecError("dict entries must be [key, value] pairs")
-            _few_collisions([k for k, _ in pairs])
-            return dict(pairs)
-        if tag in ("s", "f"):
-            items = _list(body, resolve)
-            _few_collisions(items)
-            return set(items) if tag == "s" else frozenset(items)
-        if tag == "b":
-            return base64.b64decode(body, validate=True)
-        if tag == "u":
-            return base64.b64decode(body, validate=True).decode("utf-32-le", "surrogatepass")
-        if tag in ("x", "i"):
-            return _dec_float(data) if tag == "x" else _dec_int(data)
-        if tag == "c":
-            re_, im = body
-            return complex(_dec_float(re_), _dec_float(im))
-        if tag == "r":
-            start, stop, step = (_dec_int(v) for v in body)
-            return range(start, stop, step)
-        if tag == "g":
-            return iter(_list(body, resolve))
-        if tag == "n" and resolve is not None:
-            return resolve(_list(body, resolve))
-        if tag == "o":
-            name, text, *handle = body
-            if handle and (len(handle) > 1 or type(handle[0]) is not int or handle[0] < 0):
-                raise CodecError("an opaque value's handle must be one int >= 0")
-            return Opaque(name[:100] if type(name) is str else "?",
-                          text[:200] if type(text) is str else "?", *handle)
+        target[index] = _leaf(tag, body, data)
     except CodecError:
         raise
-    except (TypeError, ValueError) as e:  # unhashable keys, bad base64, wrong arity, ...
+    except (TypeError, ValueError) as e:  # bad base64, wrong arity, ...
         raise CodecError(f"malformed {tag!r} encoding: {e}") from None
+
+
+def _identity(x):
+    return x
+
+
+def _leaf(tag: str, body, data):
+    if tag == "b":
+        return base64.b64decode(body, validate=True)
+    if tag == "u":
+        return base64.b64decode(body, validate=True).decode("utf-32-le", "surrogatepass")
+    if tag == "m":
+        import decimal
+        if type(body) is not str or len(body) > 10_000:
+            raise CodecError("a Decimal is a string of at most 10,000 characters")
+        try:
+            return decimal.Decimal(body)
+        except decimal.InvalidOperation:
+            raise CodecError(f"bad Decimal {body[:40]!r}") from None
+    if tag in ("x", "i"):
+        return _dec_float(data) if tag == "x" else _dec_int(data)
+    if tag == "c":
+        re_, im = body
+        return complex(_dec_float(re_), _dec_float(im))
+    if tag == "r":
+        start, stop, step = (_dec_int(v) for v in body)
+        return range(start, stop, step)
+    if tag == "o":
+        name, text, *handle = body
+        if handle and (len(handle) > 1 or type(handle[0]) is not int or handle[0] < 0):
+            raise CodecError("an opaque value's handle must be one int >= 0")
+        return Opaque(name[:100] if type(name) is str else "?",
+                      text[:200] if type(text) is str else "?", *handle)
     raise CodecError(f"unknown tag {tag!r}")
 
 

@@ -7,8 +7,9 @@ Control requests (one at a time, from the trusted judge; see ``wire``):
 
     {"op": "spawn", "mode": "call"|"stdio", "limits": {...}}
         forks a candidate process with the limits applied and replies ``{"spawned": true}`` with
-        the trusted side's ends of its channel and stdout/stderr(/stdin) pipes (passed as file
-        descriptors).
+        the trusted side's ends of its channel and stdout/stderr pipes (passed as file
+        descriptors), and for stdio its stdin: a memfd the judge fills before the program starts,
+        a regular file to the program (``os.fstat(0).st_size`` is its size).
     {"op": "recycle", "mode", "limits"}
         finish, then spawn: the judge sends it at the end of a run without waiting, so the next
         run finds its candidate process already forked.
@@ -86,13 +87,12 @@ def _prepare_process(rundir: str) -> None:
     os.environ.clear()
     os.environ.update(HOME=rundir, TMPDIR=rundir, PATH="/usr/bin:/bin", LANG="C.UTF-8")
     sys.argv = ["main.py"]
-    sys.stdin = sys.__stdin__ = io.TextIOWrapper(io.FileIO(0, "r", closefd=False),
-                                                 encoding="utf-8", errors="replace")
-    sys.stdout = sys.__stdout__ = io.TextIOWrapper(io.FileIO(1, "w", closefd=False),
-                                                   encoding="utf-8", errors="backslashreplace")
-    sys.stderr = sys.__stderr__ = io.TextIOWrapper(io.FileIO(2, "w", closefd=False),
-                                                   encoding="utf-8", errors="backslashreplace",
-                                                   line_buffering=True)
+    # the file objects ``python3 main.py`` has (FastIO templates read .mode, .buffer, fileno())
+    sys.stdin = sys.__stdin__ = open(0, "r", encoding="utf-8", errors="replace", closefd=False)
+    sys.stdout = sys.__stdout__ = open(1, "w", encoding="utf-8", errors="backslashreplace",
+                                       closefd=False)
+    sys.stderr = sys.__stderr__ = open(2, "w", encoding="utf-8", errors="backslashreplace",
+                                       closefd=False, buffering=1)
 
 
 def _candidate_main(chan: int, stdio: tuple[int, int, int], rundir: str, limits: dict,
@@ -283,8 +283,11 @@ class Server:
         self.count += 1
         os.mkdir(self.rundir, 0o700)  # wiped by the previous finish
         parent, child = socket.socketpair()
-        if msg["mode"] == "stdio":
-            stdin_r, stdin_w = os.pipe()
+        if msg["mode"] == "stdio":  # a regular file, as under ``python3 main.py < input``: the
+            # judge writes it (pwrite) before the program starts; the candidate's descriptor is
+            # read-only, with an offset of its own
+            stdin_w = os.memfd_create("stdin", os.MFD_CLOEXEC)
+            stdin_r = os.open(f"/proc/self/fd/{stdin_w}", os.O_RDONLY | os.O_CLOEXEC)
         else:
             stdin_r, stdin_w = os.open(os.devnull, os.O_RDONLY), -1
         out_r, out_w = os.pipe()

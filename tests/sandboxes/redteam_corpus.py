@@ -430,3 +430,153 @@ CLASS3_ATTACKS: list[tuple[str, str, object, bool]] = [
     ("compare/lone-surrogate-pair/wrong", "def f():\n    return '\\ud83d\\ude00x'\n", EMOJI, False),
     ("compare/emoji/good", "def f():\n    return '\\U0001F600x'\n", EMOJI, True),
 ]
+
+# Class 6: honest programs that failed (each passes under ``python3 main.py < input``), and the
+# competitive-programming set (LiveCodeBench/CodeContests-style stdio). All must pass.
+SUM_CASES = StdioTests([("2 3\n", "5\n"), ("10 -4\n", "6\n")])
+THREAD_NO_JOIN = ("import threading\ndef main():\n    a, b = map(int, input().split())\n"
+                  "    print(a + b)\nthreading.Thread(target=main).start()\n")
+ATEXIT_PRINT = ("import atexit\na, b = map(int, input().split())\n"
+                "atexit.register(lambda: print(a + b))\n")
+UNCLOSED_FD1 = ("import sys\nout = open(1, 'w')\na, b = map(int, sys.stdin.readline().split())\n"
+                "out.write(f'{a + b}\\n')\n")
+OS_EXIT_AFTER_FLUSH = ("import os, sys\na, b = map(int, input().split())\nprint(a + b)\n"
+                       "sys.stdout.flush()\nos._exit(0)\n")
+STDIN_AS_FILE = ("import os\ndata = os.read(0, os.fstat(0).st_size).split()\n"
+                 "print(int(data[0]) + int(data[1]))\n")
+STDIO_MODES = ("import sys\nassert sys.stdin.mode == 'r' and sys.stdout.mode == 'w'\n"
+               "assert sys.stdin.fileno() == 0 and sys.stdout.fileno() == 1\n"
+               "a, b = map(int, sys.stdin.buffer.read().split())\n"
+               "sys.stdout.buffer.write(str(a + b).encode() + b'\\n')\n")
+POOL = ("from multiprocessing import Pool\ndef sq(x):\n    return x * x\n"
+        "if __name__ == '__main__':\n    a, b = map(int, input().split())\n"
+        "    with Pool(2) as p:\n        print(sum(p.map(sq, [a, b])) - a * a - b * b + a + b)\n")
+# PyRival's FastIO template, as contestants paste it.
+FASTIO = '''
+import os, sys
+from io import BytesIO, IOBase
+BUFSIZE = 8192
+class FastIO(IOBase):
+    newlines = 0
+    def __init__(self, file):
+        self._fd = file.fileno()
+        self.buffer = BytesIO()
+        self.writable = "x" in file.mode or "r" not in file.mode
+        self.write = self.buffer.write if self.writable else None
+    def read(self):
+        while True:
+            b = os.read(self._fd, max(os.fstat(self._fd).st_size, BUFSIZE))
+            if not b:
+                break
+            ptr = self.buffer.tell()
+            self.buffer.seek(0, 2), self.buffer.write(b), self.buffer.seek(ptr)
+        self.newlines = 0
+        return self.buffer.read()
+    def readline(self):
+        while self.newlines == 0:
+            b = os.read(self._fd, max(os.fstat(self._fd).st_size, BUFSIZE))
+            self.newlines = b.count(b"\\n") + (not b)
+            ptr = self.buffer.tell()
+            self.buffer.seek(0, 2), self.buffer.write(b), self.buffer.seek(ptr)
+        self.newlines -= 1
+        return self.buffer.readline()
+    def flush(self):
+        if self.writable:
+            os.write(self._fd, self.buffer.getvalue())
+            self.buffer.truncate(0), self.buffer.seek(0)
+class IOWrapper(IOBase):
+    def __init__(self, file):
+        self.buffer = FastIO(file)
+        self.flush = self.buffer.flush
+        self.writable = self.buffer.writable
+        self.write = lambda s: self.buffer.write(s.encode("ascii"))
+        self.read = lambda: self.buffer.read().decode("ascii")
+        self.readline = lambda: self.buffer.readline().decode("ascii")
+sys.stdin, sys.stdout = IOWrapper(sys.stdin), IOWrapper(sys.stdout)
+input = lambda: sys.stdin.readline().rstrip("\\r\\n")
+def main():
+    a, b = map(int, input().split())
+    print(a + b)
+if __name__ == "__main__":
+    main()
+'''
+THREAD_BIG_STACK = '''
+import sys, threading
+sys.setrecursionlimit(1 << 20)
+threading.stack_size(1 << 26)
+def depth(n):
+    return 0 if n == 0 else 1 + depth(n - 1)
+def main():
+    a, b = map(int, sys.stdin.readline().split())
+    print(depth(100000) - 100000 + a + b)
+t = threading.Thread(target=main)
+t.start()
+t.join()
+'''
+RECURSION_LIMIT = '''
+import sys
+sys.setrecursionlimit(10000)
+def depth(n):
+    return 0 if n == 0 else 1 + depth(n - 1)
+a, b = map(int, input().split())
+print(depth(5000) - 5000 + a + b)
+'''
+READ_ALL = ("import sys\ndata = sys.stdin.buffer.read().split()\n"
+            "print(sum(map(int, data)))\n")
+HEAVY_OUTPUT = ("import sys\nn = int(input())\n"
+                "sys.stdout.write('\\n'.join(map(str, range(n))) + '\\n')\n")
+N_OUT = 100_000
+HEAVY_CASE = StdioTests([(f"{N_OUT}\n", "".join(f"{i}\n" for i in range(N_OUT)))])
+BIG_INPUT = " ".join(["1"] * 200_000) + "\n"
+READ_ALL_CASE = StdioTests([(BIG_INPUT, "200000\n"), ("2 3\n", "5\n")])
+
+HONEST_STDIO: list[tuple[str, str, object, bool]] = [
+    ("honest/thread-without-join", THREAD_NO_JOIN, SUM_CASES, True),
+    ("honest/atexit-print", ATEXIT_PRINT, SUM_CASES, True),
+    ("honest/unclosed-open-fd-1", UNCLOSED_FD1, SUM_CASES, True),
+    ("honest/os-exit-0-after-flush", OS_EXIT_AFTER_FLUSH, SUM_CASES, True),
+    ("honest/os-exit-0-after-flush/wrong", OS_EXIT_AFTER_FLUSH.replace("a + b", "a - b"),
+     SUM_CASES, False),
+    ("honest/stdin-is-a-regular-file", STDIN_AS_FILE, SUM_CASES, True),
+    ("honest/stdio-file-objects", STDIO_MODES, SUM_CASES, True),
+    ("honest/multiprocessing-pool", POOL, SUM_CASES, True),
+    ("cp/pyrival-fastio", FASTIO, SUM_CASES, True),
+    ("cp/thread-raised-stack", THREAD_BIG_STACK, SUM_CASES, True),
+    ("cp/setrecursionlimit", RECURSION_LIMIT, SUM_CASES, True),
+    ("cp/read-all-stdin", READ_ALL, READ_ALL_CASE, True),
+    ("cp/heavy-output", HEAVY_OUTPUT, HEAVY_CASE, True),
+]
+
+# Class 6, call and assert tests: answers the judge must read as a user would.
+DEEP_400 = [0]
+for _ in range(400):
+    DEEP_400 = (DEEP_400, 1)
+DEEP_CODE = "def f():\n    v = [0]\n    for _ in range(400):\n        v = (v, 1)\n    return v\n"
+IN_PLACE = AssertTests("def check(candidate):\n    xs = [3, 1, 2]\n    candidate(xs)\n"
+                       "    assert xs == [1, 2, 3]\n    d = {}\n    candidate2 = candidate\n"
+                       "    ys = [2, 1]\n    assert candidate2(ys) is None and ys == [1, 2]\n",
+                       "sort_in_place")
+VALUES_LEN = AssertTests("def check(candidate):\n    v = candidate({'a': 1, 'b': 2})\n"
+                         "    assert len(v) == 2 and sorted(v) == [1, 2]\n", "vals")
+VALUES_EQ_LIST = AssertTests("def check(candidate):\n"
+                             "    assert candidate({'a': 1, 'b': 2}) == [1, 2]\n", "vals")
+DECIMAL_TESTS = AssertTests("def check(candidate):\n    assert candidate(1, 2) == 3\n"
+                            "    assert float(candidate(0.1, 0.2)) == 0.3\n", "add")
+DECIMAL_CALL = CallTests("add", [((1, 2), 3), ((0.5, 0.25), 0.75)])
+DECIMAL_CODE = ("from decimal import Decimal\ndef add(a, b):\n"
+                "    return Decimal(str(a)) + Decimal(str(b))\n")
+HONEST_VALUES: list[tuple[str, str, object, bool]] = [
+    ("honest/answer-nested-400-deep", DEEP_CODE, CallTests("f", [((), DEEP_400)]), True),
+    ("honest/answer-nested-400-deep/wrong", DEEP_CODE.replace("(v, 1)", "(v, 2)"),
+     CallTests("f", [((), DEEP_400)]), False),
+    ("honest/in-place-mutation", "def sort_in_place(xs):\n    xs.sort()\n", IN_PLACE, True),
+    ("honest/in-place-mutation/wrong", "def sort_in_place(xs):\n    xs.reverse()\n", IN_PLACE,
+     False),
+    ("honest/dict-values-len", "def vals(d):\n    return d.values()\n", VALUES_LEN, True),
+    ("honest/dict-values-is-not-a-list", "def vals(d):\n    return d.values()\n",
+     VALUES_EQ_LIST, False),  # False in Python too
+    ("honest/decimal-asserts", DECIMAL_CODE, DECIMAL_TESTS, True),
+    ("honest/decimal-call", DECIMAL_CODE, DECIMAL_CALL, True),
+    ("honest/decimal-call/wrong", DECIMAL_CODE.replace("+ Decimal", "- Decimal"), DECIMAL_CALL,
+     False),
+]

@@ -57,12 +57,18 @@ def test_codec_rejects_malformed(bad):
         decode(bad)
 
 
-def test_codec_rejects_deep_nesting():
+def test_codec_decodes_deep_nesting_without_recursion_and_parsing_bounds_it():
+    """Decoding costs what the data costs, not Python frames (issue 24: a 400-deep expected
+    answer crashed the judge); what a candidate sends is bounded by JSON parsing."""
     deep = []
     for _ in range(100_000):
         deep = [deep]
+    back, depth = decode(deep), 0
+    while back:
+        back, depth = back[0], depth + 1
+    assert depth == 100_000
     with pytest.raises(CodecError):
-        decode(deep)
+        loads(b"[" * 100_000 + b"]" * 100_000)
 
 
 @pytest.mark.parametrize("expected, actual, strict, same", [

@@ -5,6 +5,11 @@
    advantage). The attacks of ``redteam_corpus.CLASS1_ATTACKS`` end in the candidate's own
    status; a runner that dies while a candidate runs is that candidate's failure.
 3. Comparison: no tolerance for integer tokens; strings cross the wire losslessly.
+6. Honest code that failed passes: stdio programs end as under ``python3 main.py < input``
+   (threads joined, atexit run, files flushed, ``os._exit(0)`` after the output is a normal end,
+   real stdin/stdout file objects, stdin a regular file, a private /dev/shm), the
+   competitive-programming set (``redteam_corpus.HONEST_STDIO``), and answers read as a user
+   would (400-deep nesting, ``Decimal``, ``dict.values()``, in-place mutation of arguments).
 """
 
 from __future__ import annotations
@@ -135,3 +140,24 @@ def test_token_tolerance_never_applies_to_integers(expected, actual, same):
 def test_strings_cross_the_wire_losslessly(text):
     back = codec.decode(codec.loads(codec.dumps(codec.encode(text))))
     assert back == text and len(back) == len(text)
+
+
+# -- 6: honest code passes ---------------------------------------------------------------------
+@pytest.mark.parametrize("code, tests, must_pass",
+                         _entries(corpus.HONEST_STDIO + corpus.HONEST_VALUES))
+def test_honest_program(sandbox, code, tests, must_pass):
+    v = sandbox.run(code, tests)
+    assert v.passed == must_pass, v
+
+
+def test_deep_expected_answer_is_read_without_recursion():
+    """A 400-deep expected answer crashed the judge (~3 frames per level): decoding and
+    comparison are iterative now."""
+    from sandboxes import spec_from_dict
+    from sandboxes.compare import values_equal
+    spec = spec_from_dict(CallTests("f", [((), corpus.DEEP_400)]).to_dict())
+    assert values_equal(spec.cases[0][1], corpus.DEEP_400)
+    deep = [0]
+    for _ in range(20_000):
+        deep = [deep, 1.0]
+    assert values_equal(deep, deep) and codec.decode([[[[1]]]]) == [[[[1]]]]
