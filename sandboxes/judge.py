@@ -18,7 +18,10 @@ signal interrupts (one long C call) is stopped from outside by ``pool`` after th
 Test code and expected answers live here and in no other process. A worker keeps
 ``SANDBOXES_PER_WORKER`` sandboxes (each its own runner, uid and PID namespace or container) and
 alternates between them: the cleanup and re-fork after a run (which must finish before the next
-candidate may start in that sandbox) then overlaps the next run instead of delaying it. Runs are
+candidate may start in that sandbox) then overlaps the judge's own work between runs (reading the
+next request, preparing its tests) and not the next candidate: each run's clock starts only once
+every other sandbox's cleanup is done (``settle``), so a run that leaves 60k files behind cannot
+starve the next one. Runs are
 still judged one at a time. A runner that goes down is replaced before its next candidate (within
 a run too: between the cases of a stdio run); only a sandbox that cannot be replaced, or an error
 of the judge's own, gives ``sandbox_error``, which the user's side retries once. With ``cpu`` set, the judge pins itself to that CPU before it
@@ -117,6 +120,16 @@ class Judge:
         link.ensure()
         return link
 
+    def settle(self, k: int) -> None:
+        """Wait until the other sandboxes' cleanups are done, so no run's clock starts while a
+        previous run's cleanup (wiping up to 2 x SCRATCH_INODES files) shares its CPU."""
+        for j, other in enumerate(self.links):
+            if j != k and other is not None and other.inflight is not None:
+                try:
+                    other.collect()
+                except RunnerDown:  # replaced before its next use
+                    pass
+
     def run(self, request: dict, started) -> dict:
         """Judge one run; ``started()`` is called once its sandbox is ready.
 
@@ -133,6 +146,7 @@ class Judge:
                                      f"{str(e)[:200]}"}
         try:
             link = self.link(k)
+            self.settle(k)
             started()
             with Bounds(_cpu_budget(spec, limits)):
                 results, out, err = CHECKERS[spec.kind](link, request["code"], spec, limits)

@@ -192,6 +192,8 @@ class RunnerLink:
     def close(self) -> None:
         self._drop_spare()
         self.inflight = None
+        if self.budget is not None:
+            self.budget.close_files()
         if self.alive:
             self.alive = False
             try:

@@ -86,6 +86,10 @@ class Session:
         self.budget = link.budget  # this sandbox's cgroup (spawn may have replaced the sandbox)
         self.oom_kills = self.budget.oom_kills() if self.budget is not None else 0
         self.runner_down: str | None = None  # why the runner died while this candidate ran
+        # the run's own use, from the cgroup (all its processes, memfds and tmpfs files too)
+        self.peak_base = self.budget.reset_peak() if self.budget is not None else None
+        self.cpu_base = self.budget.cpu_ns() if self.budget is not None else None
+        self.used: tuple[int | None, int | None] = (None, None)  # (peak bytes, CPU ns)
         self.t0 = time.monotonic()
         self.deadline = self.t0 + limits.wall_time_s
         self.chan = socket.socket(fileno=fds[0])
@@ -222,6 +226,8 @@ class Session:
         if not self.done:
             self.done = True
             self.seconds = time.monotonic() - self.t0
+            if self.budget is not None:  # read before the runner's cleanup adds to them
+                self.used = (self.budget.peak(), self.budget.cpu_ns())
             try:
                 self.report = self.link.recycle(self.mode, self.limits.for_runner(), need_report)
             except RunnerDown as e:  # the link is closed; the next spawn gets a fresh sandbox
@@ -256,11 +262,24 @@ class Session:
     def fault(self) -> tuple[str, str] | None:
         """What this candidate did to its sandbox, read after ``finish``, which no answer makes
         right: the kernel's OOM killer ended a process of its sandbox (every process in it but
-        the runner is this candidate's: the runner is never the OOM killer's choice), or the
-        runner died while the candidate ran. None when neither happened."""
+        the runner is this candidate's, and candidates are the OOM killer's first choice); its
+        processes, files and memfds together went past ``memory_mb`` (the cgroup's high-water
+        mark) or used more than ``cpu_s`` of CPU (the cgroup's CPU time: RLIMIT_CPU is per
+        process); or the runner died while the candidate ran. None when none happened."""
         if self._oom():
             return "memory_limit", (f"the run's processes together went past its memory budget "
                                     f"({self.limits.memory_mb} MiB plus the sandbox's own)")
+        peak, cpu = self.used
+        if peak is not None and self.peak_base is not None and \
+                peak - self.peak_base > self.limits.memory_mb * MiB:
+            return "memory_limit", (f"the run's processes, files and memfds together held "
+                                    f"{(peak - self.peak_base) // MiB} MiB (limit "
+                                    f"{self.limits.memory_mb} MiB)")
+        if cpu is not None and self.cpu_base is not None and \
+                cpu - self.cpu_base > self.limits.cpu_s * 1e9:
+            return "cpu_limit", (f"the run's processes together used "
+                                 f"{(cpu - self.cpu_base) / 1e9:.2f}s of CPU (limit "
+                                 f"{self.limits.cpu_s}s)")
         if self.runner_down is not None:
             return "runtime_error", ("the sandbox's runner died while this program ran "
                                      f"({self.runner_down[:120]})")

@@ -11,6 +11,11 @@ cgroup of its own, and everything it forks stays there:
     pids     Limits.max_processes + PIDS_HEADROOM (the runner and the launcher count too)
     cpu      one CPU's worth of time (CFS quota = period): spinners in many processes or sessions,
              on any CPUs, share one CPU and cannot starve other workers
+    cpuacct  (v1, where mounted apart from cpu) the run's CPU time, for the cpu_limit verdict
+
+The judge reads each run's counters (``Session.fault``): OOM kills, the memory high-water mark
+(v1: ``memory.max_usage_in_bytes``, reset when the run starts) and CPU time, all of the run's
+processes together, so limits hold per run and not per process.
 
 A sandbox runs one candidate at a time (the runner kills everything before the next fork), so the
 sandbox's budget is the run's. ``available()`` says why not where it does not apply; the backend
@@ -66,6 +71,14 @@ def _v1() -> bool:
     return all(os.path.isfile(f"{V1_ROOT}/{c}/cgroup.procs") for c in CONTROLLERS)
 
 
+def _v1_controllers() -> tuple[str, ...]:
+    """v1 hierarchies a sandbox's cgroup lives in: CONTROLLERS, and cpuacct (the run's CPU
+    time) where it is mounted apart from cpu."""
+    apart = (os.path.isfile(f"{V1_ROOT}/cpuacct/cgroup.procs")
+             and not os.path.isfile(f"{V1_ROOT}/cpu/cpuacct.usage"))
+    return CONTROLLERS + (("cpuacct",) if apart else ())
+
+
 def _v2() -> bool:
     try:
         with open(f"{V2_ROOT}/cgroup.controllers") as f:
@@ -96,6 +109,8 @@ class Cgroup:
 
     def __init__(self, dirs: list[str], v2: bool):
         self.dirs, self.v2 = dirs, v2
+        self.controllers = CONTROLLERS if v2 else _v1_controllers()[:len(dirs)]
+        self._fds: dict[str, int] = {}  # counter files kept open: a pread costs ~1 us
 
     @classmethod
     def of_process(cls, pid: int) -> Cgroup | None:
@@ -107,10 +122,11 @@ class Cgroup:
         except OSError:
             return None
         v2 = not _v1()
+        controllers = CONTROLLERS if v2 else _v1_controllers()
         paths = {c: path for _, names, path in lines for c in names.split(",")} if not v2 \
             else {c: path for _, names, path in lines if names == "" for c in CONTROLLERS}
         dirs = [f"{V2_ROOT}{paths.get(c, '')}" if v2 else f"{V1_ROOT}/{c}{paths.get(c, '')}"
-                for c in (CONTROLLERS[:1] if v2 else CONTROLLERS)]
+                for c in (CONTROLLERS[:1] if v2 else controllers)]
         if any(c not in paths for c in CONTROLLERS) or not all(map(os.path.isdir, dirs)):
             return None
         group = cls(dirs, v2)
@@ -126,7 +142,7 @@ class Cgroup:
             _write(f"{parent}/cgroup.subtree_control", " ".join(f"+{c}" for c in CONTROLLERS))
             dirs = [f"{parent}/{name}"]
         else:
-            dirs = [f"{V1_ROOT}/{c}/{GROUP}/{name}" for c in CONTROLLERS]
+            dirs = [f"{V1_ROOT}/{c}/{GROUP}/{name}" for c in _v1_controllers()]
         made = []
         try:
             for d in dirs:
@@ -141,7 +157,55 @@ class Cgroup:
         return group
 
     def _file(self, controller: str, name: str) -> str:
-        return f"{self.dirs[0 if self.v2 else CONTROLLERS.index(controller)]}/{name}"
+        if not self.v2 and controller not in self.controllers:
+            controller = "cpu"  # cpuacct mounted with cpu
+        return f"{self.dirs[0 if self.v2 else self.controllers.index(controller)]}/{name}"
+
+    def _counter(self, controller: str, name: str) -> bytes:
+        key = f"{controller}/{name}"
+        fd = self._fds.get(key)
+        if fd is None:
+            fd = self._fds[key] = os.open(self._file(controller, name), os.O_RDWR
+                                          if name == "memory.max_usage_in_bytes" else os.O_RDONLY)
+        return os.pread(fd, 4096, 0)
+
+    def cpu_ns(self) -> int | None:
+        """CPU time all processes of this cgroup have used, in ns (None if unreadable)."""
+        try:
+            if self.v2:
+                for line in self._counter("cpu", "cpu.stat").split(b"\n"):
+                    if line.startswith(b"usage_usec "):
+                        return int(line.split()[1]) * 1000
+                return None
+            return int(self._counter("cpuacct", "cpuacct.usage"))
+        except (OSError, ValueError):
+            return None
+
+    def reset_peak(self) -> int | None:
+        """Restart the memory high-water mark at the current usage; returns it (v1; None where
+        the kernel offers no resettable peak)."""
+        if self.v2:
+            return None
+        try:
+            self._counter("memory", "memory.max_usage_in_bytes")
+            os.pwrite(self._fds["memory/memory.max_usage_in_bytes"], b"0", 0)
+            return int(self._counter("memory", "memory.max_usage_in_bytes"))
+        except (OSError, ValueError):
+            return None
+
+    def peak(self) -> int | None:
+        """Memory high-water mark since ``reset_peak`` (bytes; None where unavailable)."""
+        if self.v2:
+            return None
+        try:
+            return int(self._counter("memory", "memory.max_usage_in_bytes"))
+        except (OSError, ValueError):
+            return None
+
+    def close_files(self) -> None:
+        for fd in self._fds.values():
+            os.close(fd)
+        self._fds.clear()
 
     def set_limits(self, limits: Limits, tmp_mb: int) -> None:
         if not self.owned:  # its manager sized it (docker: per container)
@@ -177,16 +241,16 @@ class Cgroup:
         """Processes the kernel's OOM killer has ended in this cgroup so far."""
         name = "memory.events" if self.v2 else "memory.oom_control"
         try:
-            with open(self._file("memory", name)) as f:
-                for line in f:
-                    key, _, value = line.partition(" ")
-                    if key == "oom_kill":
-                        return int(value)
+            for line in self._counter("memory", name).split(b"\n"):
+                key, _, value = line.partition(b" ")
+                if key == b"oom_kill":
+                    return int(value)
         except (OSError, ValueError):
             pass
         return 0
 
     def remove(self, wait_s: float = 5.0) -> None:
+        self.close_files()
         if not self.owned:
             return
         for d in self.dirs:
@@ -203,7 +267,7 @@ def sandbox_cgroup(limits: Limits, tmp_mb: int) -> Cgroup | None:
 def leftovers(judge_pid: int) -> list[str]:
     """Cgroup directories of sandboxes of the judge ``judge_pid``."""
     parents = [f"{V2_ROOT}/{GROUP}"] if not _v1() else [f"{V1_ROOT}/{c}/{GROUP}"
-                                                         for c in CONTROLLERS]
+                                                         for c in _v1_controllers()]
     found = []
     for parent in parents:
         try:

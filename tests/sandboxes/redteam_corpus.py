@@ -580,3 +580,61 @@ HONEST_VALUES: list[tuple[str, str, object, bool]] = [
     ("honest/decimal-call/wrong", DECIMAL_CODE.replace("+ Decimal", "- Decimal"), DECIMAL_CALL,
      False),
 ]
+
+# Class 4: limits per run, not per process (memory_mb=256 in the stress run and the fixtures).
+MEMFD_HELD = '''
+import os
+def add(a, b):
+    fds = []
+    for i in range(20):             # 320 MiB held in memfds (16 MiB each: RLIMIT_FSIZE)
+        fd = os.memfd_create("x")
+        os.write(fd, b"x" * (16 << 20))
+        fds.append(fd)
+    return a + b
+'''
+HONEST_200MIB = ("def add(a, b):\n    block = bytearray(200 << 20)\n"
+                 "    block[::4096] = b'x' * len(block[::4096])\n    return a + b\n")
+HONEST_TMP_AND_HEAP = ("def add(a, b):\n    for i in range(3):\n"
+                       "        with open(f'/tmp/f{i}', 'wb') as f:\n"
+                       "            f.write(b'x' * (13 << 20))\n    block = bytearray(120 << 20)\n"
+                       "    block[::4096] = b'x' * len(block[::4096])\n    return a + b\n")
+CLASS4_ATTACKS: list[tuple[str, str, object, bool]] = [
+    ("limits/memfd-320MiB-held-under-256", MEMFD_HELD, ADD_ONE_CALL, False),
+    ("limits/honest-200MiB-under-256/good", HONEST_200MIB, ADD_ONE_CALL, True),
+    ("limits/honest-40MiB-file-and-120MiB/good", HONEST_TMP_AND_HEAP, ADD_ONE_CALL, True),
+]
+# Run with Limits(cpu_time_s=1): three children of 0.8 s each pass RLIMIT_CPU (per process).
+CPU_CHILDREN = '''
+import os, time
+def add(a, b):
+    pids = []
+    for i in range(3):
+        pid = os.fork()
+        if pid == 0:
+            t = time.process_time()
+            while time.process_time() - t < 0.8:
+                pass
+            os._exit(0)
+        pids.append(pid)
+    for pid in pids:
+        os.waitpid(pid, 0)
+    return a + b
+'''
+CPU_HONEST = ("import time\ndef add(a, b):\n    t = time.process_time()\n"
+              "    while time.process_time() - t < 0.5:\n        pass\n    return a + b\n")
+# Class 5: fills both scratch tmpfs with empty directories up to their inode limits (answering
+# right); the next honest run on the same worker must not pay for their cleanup.
+FILL_INODES = '''
+import os
+def add(a, b):
+    for d in ("/tmp", "/dev/shm"):
+        os.chdir(d)
+        i = 0
+        try:
+            while True:
+                os.mkdir(str(i))
+                i += 1
+        except OSError:
+            pass
+    return a + b
+'''

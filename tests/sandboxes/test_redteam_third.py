@@ -5,6 +5,9 @@
    advantage). The attacks of ``redteam_corpus.CLASS1_ATTACKS`` end in the candidate's own
    status; a runner that dies while a candidate runs is that candidate's failure.
 3. Comparison: no tolerance for integer tokens; strings cross the wire losslessly.
+4. Limits per run: memory from the cgroup's high-water mark (memfds and tmpfs files count), CPU
+   from the cgroup's CPU time (all the run's processes), an inode limit on every tmpfs.
+5. A run's cleanup is done before the next run's clock starts.
 6. Honest code that failed passes: stdio programs end as under ``python3 main.py < input``
    (threads joined, atexit run, files flushed, ``os._exit(0)`` after the output is a normal end,
    real stdin/stdout file objects, stdin a regular file, a private /dev/shm), the
@@ -161,3 +164,37 @@ def test_deep_expected_answer_is_read_without_recursion():
     for _ in range(20_000):
         deep = [deep, 1.0]
     assert values_equal(deep, deep) and codec.decode([[[[1]]]]) == [[[[1]]]]
+
+
+# -- 4, 5: limits per run; cleanup before the next clock -----------------------------------------
+@pytest.mark.parametrize("code, tests, must_pass", _entries(corpus.CLASS4_ATTACKS))
+def test_memory_limit_is_per_run(sandbox, code, tests, must_pass):
+    v = sandbox.run(code, tests)
+    assert v.passed == must_pass and v.status in ("ok", "memory_limit"), v
+
+
+def test_cpu_limit_counts_every_process_of_the_run(backend_name):
+    limits = Limits(wall_time_s=5.0, cpu_time_s=1.0, memory_mb=256)
+    with make_sandbox(backend_name, workers=1, limits=limits) as sb:
+        v = sb.run(corpus.CPU_CHILDREN, corpus.ADD_ONE_CALL)
+        assert v.status == "cpu_limit", v
+        assert sb.run(corpus.CPU_HONEST, corpus.ADD_ONE_CALL).passed
+
+
+def test_scratch_tmpfs_have_inode_limits(sandbox):
+    code = ("import os\ndef f():\n"
+            "    return [os.statvfs(d).f_files for d in ('/tmp', '/dev/shm')]\n")
+    from sandboxes.layout import SCRATCH_INODES
+    v = sandbox.run(code, CallTests("f", [((), [SCRATCH_INODES] * 2)]))
+    assert v.passed, v
+
+
+def test_next_run_does_not_pay_for_the_previous_runs_cleanup(backend_name):
+    """Both scratch tmpfs filled with empty directories (~65k inodes), then an honest run of
+    1 s of CPU under a 3 s wall limit on the same worker (the other sandbox, same CPU)."""
+    honest = corpus.CPU_HONEST.replace("0.5", "1.0")
+    with make_sandbox(backend_name, workers=1, limits=Limits(wall_time_s=3.0)) as sb:
+        for _ in range(2):
+            assert sb.run(corpus.FILL_INODES, corpus.ADD_ONE_CALL).passed
+            v = sb.run(honest, corpus.ADD_ONE_CALL)
+            assert v.passed, v
