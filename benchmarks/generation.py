@@ -69,7 +69,7 @@ def train_config(backend: dict, out: Path, seed: int):
 
 def make_trainer(backend: dict, seed: int):
     """A set-up Trainer (model, tokenizer, backend, builder) in a fresh temporary run directory."""
-    from codereset.trainer import Trainer
+    from codereset.run.trainer import Trainer
 
     out = Path(tempfile.mkdtemp(prefix="bench-generation-"))
     atexit.register(shutil.rmtree, out, True)
@@ -101,7 +101,7 @@ class CallRecorder:
 def throughput(trainer, tasks, max_new_tokens: int) -> dict:
     """Tokens/s of one generate call over `tasks`' prompts (see module docstring, 1.)."""
     from codereset.generation import Sampling
-    from codereset.rollout import encode_prompt
+    from codereset.rollouts.rollout import encode_prompt
 
     prompts = [encode_prompt(t, trainer.tokenizer, False, trainer.rules) for t in tasks]
     sampling = Sampling(temperature=0.7, top_p=0.95, max_new_tokens=max_new_tokens, seed=0)

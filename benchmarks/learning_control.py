@@ -55,7 +55,7 @@ def warm_start(out: Path, steps: int, decoy: float, seed: int, log=print) -> dic
     import torch
 
     from codereset.models.bytes_tokenizer import byte_tokenizer
-    from codereset.rollout import encode_prompt
+    from codereset.rollouts.rollout import encode_prompt
     from codereset.sft import data as sd
     from codereset.sft.config import SFTConfig
     from codereset.sft.train import batch_loss, build_model, save
@@ -111,7 +111,7 @@ def probe(model, tokenizer, rules) -> dict:
     """What the warm-start does on the val split: greedy pass@1, how often greedy answers with
     the decoy's value, and sampled (T=0.7) pass rate and '+' share over 8 samples per task."""
     from codereset.generation import make_backend
-    from codereset.rollout import Roller
+    from codereset.rollouts.rollout import Roller
     from envs.tasks import load_suite
     from envs.tasks.pairsum import operands
     from envs.verify import Verifier

@@ -4,7 +4,7 @@
 
 Takes failed multi-thought rollouts of the default model logged in `samples.jsonl` files (default:
 the committed reference sweep on `basic`, benchmarks/results/ref_basic_smollm2/runs), asks the
-model to localize each one's first error with the trainer's own code (`codereset.localize`:
+model to localize each one's first error with the trainer's own code (`codereset.rollouts.localize`:
 prompt, sampling at the agent's temperature, parsing, fallback) and counts, per answer: parsed by
 which rule, parse failures (fallback used), and budget-outs (the answer hit `--budget` tokens
 without ending). Issue 13's target on the main job's defaults: parse failures and budget-outs

@@ -1,4 +1,4 @@
-"""How well the Monte-Carlo oracle (`codereset.values`) agrees with the exact `first_error` oracle on
+"""How well the Monte-Carlo oracle (`codereset.rollouts.values`) agrees with the exact `first_error` oracle on
 `arith`, and what it costs in tokens.
 
     python benchmarks/mc_oracle.py [--model DIR] [--sft-minutes M] [--tasks 48] [--samples 4] [--k 8]
@@ -73,8 +73,8 @@ def main() -> None:
     from codereset.generation import make_backend
     from codereset.models import load_model
     from codereset.models.config import ModelConfig
-    from codereset.rollout import Roller
-    from codereset.values import mc_first_error, mc_values
+    from codereset.rollouts.rollout import Roller
+    from codereset.rollouts.values import mc_first_error, mc_values
     from envs.oracle import first_error
     from envs.rules import ThoughtRules
     from envs.tasks import load_suite

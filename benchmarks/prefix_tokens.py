@@ -1,18 +1,18 @@
 """Forward tokens per trained token of the update, plain vs shared-prefix forward, on buffers shaped
 like the main job's: the real code_basic prompts (few-shot, SmolLM2 tokenizer), 4 base + 4 reset
 rollouts per prompt, synthetic suffix and reset-prefix lengths (seed 0). Token counting only
-(`codereset.prefix_forward.prefix_tree`), no model run: `python benchmarks/prefix_tokens.py`.
+(`codereset.learn.prefix_forward.prefix_tree`), no model run: `python benchmarks/prefix_tokens.py`.
 The measured figure on real buffers is benchmarks/step_throughput.py's."""
 import random
 from pathlib import Path
 from hydra import compose, initialize_config_dir
 from omegaconf import OmegaConf
 from codereset.train import register
-from codereset.builders import load_tasks, make_rules
-from codereset.rollout import encode_prompt
+from codereset.run.builders import load_tasks, make_rules
+from codereset.rollouts.rollout import encode_prompt
 from codereset.models.config import ModelConfig
 from codereset.models.load import load_tokenizer
-from codereset.prefix_forward import prefix_tree
+from codereset.learn.prefix_forward import prefix_tree
 ROOT = Path(__file__).resolve().parents[1]
 register()
 with initialize_config_dir(config_dir=str(ROOT / "conf"), version_base="1.3"):

@@ -53,7 +53,7 @@ def make_trainer(overrides: list[str], out: Path, backend: str = "hf"):
 
     from codereset.config import conf_dir
     from codereset.train import register
-    from codereset.trainer import Trainer
+    from codereset.run.trainer import Trainer
 
     register()
     with initialize_config_dir(config_dir=conf_dir(), version_base="1.3"):

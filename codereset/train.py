@@ -11,12 +11,12 @@ Useful overrides: `model=tiny` (fast, random weights), `trainer.steps=N`,
 `env=math_arith`, `buffer.split=2x4`, `backend=vllm`, `model.name=<HF id or path>`.
 Exit status: 0 finished, 1 failed, 130 interrupted (checkpoint saved), 2 bad configuration
 (one `error:` line saying what to change, printed before Hydra creates a directory or a model
-loads: `codereset.preflight`). A resume may change only the run-control keys of
-`codereset.resume.RESUME_MAY_CHANGE` (e.g. more trainer.steps).
+loads: `codereset.run.preflight`). A resume may change only the run-control keys of
+`codereset.run.resume.RESUME_MAY_CHANGE` (e.g. more trainer.steps).
 
 Data parallel on several GPUs (or CPU processes): `accelerate launch --num_processes N -m
 codereset.train +agent=srpo ...` or `torchrun --nproc_per_node N -m codereset.train ...`
-(codereset.distributed); prompts_per_step must be a multiple of N.
+(codereset.run.distributed); prompts_per_step must be a multiple of N.
 """
 
 from __future__ import annotations
@@ -35,9 +35,9 @@ from hydra.core.hydra_config import HydraConfig
 from hydra.types import RunMode
 from omegaconf import DictConfig, OmegaConf
 
-from codereset import distributed
+from codereset.run import distributed
 from codereset.config import conf_dir, register_configs
-from codereset.preflight import ConfigError, check_agent, check_train_config, preflight
+from codereset.run.preflight import ConfigError, check_agent, check_train_config, preflight
 
 log = logging.getLogger("codereset.train")
 EXIT_CODES = {"finished": 0, "failed": 1, "interrupted": 130}
@@ -65,7 +65,7 @@ def run_directory(cfg: DictConfig) -> str:
 
 def train(cfg: DictConfig) -> str:
     """Build and run a Trainer from a composed config; returns the final run state."""
-    from codereset.trainer import Trainer
+    from codereset.run.trainer import Trainer
 
     check_train_config(cfg)
     info = distributed.from_env()

@@ -1,7 +1,7 @@
 """The Thought-MDP transition, once: how one thought moves a state and when the episode ends.
 
 Both the Gymnasium env (`envs.thought_env.ThoughtMDPEnv.step` / `reset_to`) and the trainer's
-rollouts (`codereset.rollout.Rollout.advance` / `reset_state`) call these pure functions, so
+rollouts (`codereset.rollouts.rollout.Rollout.advance` / `reset_state`) call these pure functions, so
 the states the trainer learns from are states of the env (replaying a logged rollout in the env
 gives the same status and reward; tests/codereset/test_replay.py). The shape follows
 Gymnasium's functional API (`gymnasium/experimental/functional.py`): the state is an immutable

@@ -1,6 +1,6 @@
 """GPU check: a few SRPO steps in bf16 through the project's own trainer, with timings and losses.
 
-Runs `codereset.trainer.Trainer` (the same code as `python -m codereset.train +agent=srpo`, minus
+Runs `codereset.run.trainer.Trainer` (the same code as `python -m codereset.train +agent=srpo`, minus
 Hydra) with the Hugging Face backend on a randomly initialised model of SmolLM2-135M's shape
 (`smollm2-135m-random`: 30 layers, width 576, 9 heads / 3 KV heads) and the built-in byte
 tokenizer, so no model or tokenizer files are needed. Prints the environment, one line per step
@@ -166,7 +166,7 @@ def run(args: argparse.Namespace) -> dict:
     """Train args.steps SRPO steps; print and return a summary."""
     import torch
 
-    from codereset.trainer import Trainer
+    from codereset.run.trainer import Trainer
 
     if args.device.startswith("cuda") and not torch.cuda.is_available():
         raise SystemExit("no CUDA device visible to torch; run with --device cpu for a smoke run")

@@ -2,13 +2,13 @@
 
 - "grpo": no resets (all slots fresh rollouts).
 - "rrpo": uniform random reset index.
-- "srpo": self-localization by the policy (`codereset.localize`).
+- "srpo": self-localization by the policy (`codereset.rollouts.localize`).
 - "caro": the oracle's first error (exact `envs.oracle.first_error`, or Monte-Carlo values).
 Agents that build their own groups (`Agent.build_groups`; the paper's baselines and VinePPO):
 - "critique_grpo": a critique and one refinement of a failed rollout join the originals' group.
 - "score": SCoRe two-attempt self-correction with stage-II reward shaping.
 - "spo_tree": segment-level tree sampling, segment advantages from the tree's values.
-- "vineppo": per-thought advantages from Monte-Carlo state values (`codereset.values`).
+- "vineppo": per-thought advantages from Monte-Carlo state values (`codereset.rollouts.values`).
 """
 
 from __future__ import annotations

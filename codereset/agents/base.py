@@ -1,10 +1,10 @@
 """The agent interface: an agent only decides where to reset a failed rollout (the seed).
 
 Everything else — rollouts, seed search, verification, advantages, loss — is shared code
-(`codereset.buffer`, `codereset.rollout`, `codereset.update`). An agent gets the seeds of a step
-(failed rollouts, one or more per prompt) and returns one `ResetChoice` per seed: the 1-based
-reset index h* (method.md): the reset state keeps the seed's thoughts 1..h*-1 and the
-shared-prefix group regenerates from thought h* on.
+(`codereset.rollouts.buffer`, `codereset.rollouts.rollout`, `codereset.learn.update`). An agent
+gets the seeds of a step (failed rollouts, one or more per prompt) and returns one `ResetChoice`
+per seed: the 1-based reset index h* (method.md): the reset state keeps the seed's thoughts
+1..h*-1 and the shared-prefix group regenerates from thought h* on.
 
 Agents whose groups are not "base + reset" (Critique-GRPO, SCoRe, SPO-tree, VinePPO) override
 `build_groups` and arrange each prompt's groups themselves, generating through the builder.
@@ -75,7 +75,7 @@ class Agent(ABC):
 
     def build_groups(self, builder: Any, tasks: Sequence[Any], times: Any, seed: int | None = None) -> list | None:
         """The step's `PromptBuffer`s when this agent arranges its own groups, else None (the
-        default: the shared base/seed-search/reset buffer of `codereset.buffer`). `seed` is the
+        default: the shared base/seed-search/reset buffer of `codereset.rollouts.buffer`). `seed` is the
         step's pairing seed (`BufferBuilder.build`, trainer.paired; None when unpaired): an agent
         draws its fresh first rollouts with `builder.first_draws(tasks, kind, n, seed, times)` so
         that they are the same draws every other agent of the comparison starts from."""

@@ -2,7 +2,7 @@
 
 The oracle (`agent.oracle`):
 - "exact": `envs.oracle.first_error`, the step-level truth of suites that have it (`arith`);
-- "mc": `codereset.values.mc_first_error`, the first thought after which the Monte-Carlo value
+- "mc": `codereset.rollouts.values.mc_first_error`, the first thought after which the Monte-Carlo value
   (`agent.values.k` continuations per state, all seeds' states in one batched call) drops by
   more than `agent.values.drop_threshold`; works on any suite, code included;
 - "auto" (default): exact where the task has an oracle, mc otherwise.
@@ -19,7 +19,7 @@ from __future__ import annotations
 from typing import Any, Sequence
 
 from codereset.agents.base import Agent, ResetChoice
-from codereset.values import mc_first_error, mc_values
+from codereset.rollouts.values import mc_first_error, mc_values
 from envs.oracle import first_error, has_oracle
 
 ORACLES = ("auto", "exact", "mc")

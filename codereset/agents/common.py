@@ -13,7 +13,7 @@ from __future__ import annotations
 from typing import Any, Sequence
 
 from codereset.agents.base import Agent, ResetChoice
-from codereset.rollout import Rollout
+from codereset.rollouts.rollout import Rollout
 
 _MARK = "\x00ATTEMPT\x00"
 

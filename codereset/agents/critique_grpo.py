@@ -29,8 +29,8 @@ from __future__ import annotations
 from typing import Any, Sequence
 
 from codereset.agents.common import OwnGroupsAgent, follow_up_start, generate
-from codereset import buffer  # module import: codereset.buffer imports the agents package
-from codereset.infra import infra_failed
+from codereset.rollouts import buffer  # module import: codereset.rollouts.buffer imports the agents package
+from codereset.rollouts.infra import infra_failed
 
 VARIANTS = ("binary", "reference")
 INSTRUCTION = ("Review your solution, find where it goes wrong, and write a corrected solution "

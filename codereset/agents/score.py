@@ -10,7 +10,7 @@ by trainer.advantage (group_norm by default), like every agent's groups:
   - second attempts, on the shaped reward r2 + alpha * (r2 - r1) (`agent.score.alpha`,
     `Group.shaped_rewards`): a second attempt that fixes a wrong first one is worth more than
     one that repeats a right one, and one that breaks a right answer is penalized (SCoRe's
-    progress bonus). A first attempt the verifier could not judge (`codereset.infra`) gives its
+    progress bonus). A first attempt the verifier could not judge (`codereset.rollouts.infra`) gives its
     second attempt no bonus (shaped = r2).
 
 What is approximated (SCoRe, Kumar et al., 2024): stage I (train the second attempt while a strong
@@ -27,8 +27,8 @@ from __future__ import annotations
 from typing import Any, Sequence
 
 from codereset.agents.common import OwnGroupsAgent, follow_up_start, generate
-from codereset import buffer  # module import: codereset.buffer imports the agents package
-from codereset.infra import infra_failed
+from codereset.rollouts import buffer  # module import: codereset.rollouts.buffer imports the agents package
+from codereset.rollouts.infra import infra_failed
 
 INSTRUCTION = ("There might be an error in the solution above. Check each step, correct the error "
                "if there is one, and write the full solution again in the same format.")

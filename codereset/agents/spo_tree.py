@@ -34,8 +34,8 @@ from dataclasses import dataclass, field, replace
 from typing import Any, Sequence
 
 from codereset.agents.common import OwnGroupsAgent, generate
-from codereset import buffer  # module import: codereset.buffer imports the agents package
-from codereset.rollout import Rollout
+from codereset.rollouts import buffer  # module import: codereset.rollouts.buffer imports the agents package
+from codereset.rollouts.rollout import Rollout
 from envs.verify import Outcome
 
 PRESETS: dict[str, tuple[list[int], int]] = {"release": ([2, 4], 600), "spo_paper": ([6, 6, 6], 600)}

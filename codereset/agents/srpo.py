@@ -1,7 +1,7 @@
 """SRPO: the policy itself localizes the seed's first erroneous thought; h* is its answer.
 
 The prompt, the lenient parsing and the fallback for unusable answers live in
-`codereset.localize`; settings in `LocalizeConfig` (agent.localize).
+`codereset.rollouts.localize`; settings in `LocalizeConfig` (agent.localize).
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from typing import Any, Sequence
 
 from codereset.agents.base import Agent, ResetChoice
 from codereset.generation.base import Sampling
-from codereset.localize import VARIANTS, get_fallback, localize_many
+from codereset.rollouts.localize import VARIANTS, get_fallback, localize_many
 
 
 class SRPOAgent(Agent):

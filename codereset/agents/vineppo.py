@@ -1,4 +1,4 @@
-"""VinePPO: per-thought advantages from Monte-Carlo state values (`codereset.values`).
+"""VinePPO: per-thought advantages from Monte-Carlo state values (`codereset.rollouts.values`).
 
 Per prompt: `buffer.slots` fresh rollouts (one group, like GRPO; `BufferBuilder.first_draws`, so
 under trainer.paired the first of them are GRPO's first draws). For every rollout, the value
@@ -18,8 +18,8 @@ from __future__ import annotations
 from typing import Any, Sequence
 
 from codereset.agents.common import OwnGroupsAgent
-from codereset import buffer  # module import: codereset.buffer imports the agents package
-from codereset.values import mc_values, thought_advantages, token_advantages
+from codereset.rollouts import buffer  # module import: codereset.rollouts.buffer imports the agents package
+from codereset.rollouts.values import mc_values, thought_advantages, token_advantages
 
 
 class VinePPOAgent(OwnGroupsAgent):

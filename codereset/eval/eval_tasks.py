@@ -8,10 +8,10 @@ from __future__ import annotations
 
 from typing import Any, Sequence
 
-from codereset.passk import pass_at_k
-from codereset.rollout import Roller
-from codereset.scoring import OverlappedScorer
-from codereset.schema import EVAL, EVAL_SAMPLE
+from codereset.eval.passk import pass_at_k
+from codereset.rollouts.rollout import Roller
+from codereset.rollouts.scoring import OverlappedScorer
+from codereset.run.schema import EVAL, EVAL_SAMPLE
 
 
 def evaluate_tasks(roller: Roller, verifier: Any, tasks: Sequence[Any], n: int,

@@ -82,7 +82,7 @@ class Completion:
 @dataclass(frozen=True)
 class EpisodeEnd:
     """Lets a backend stop a long continuation as soon as the episode it extends is over, instead
-    of decoding tokens the caller would discard (continuous rollouts, `codereset.rollout`).
+    of decoding tokens the caller would discard (continuous rollouts, `codereset.rollouts.rollout`).
 
     marker: the text at which the episode may end (the thought stop pattern).
     every: the most tokens after a marker (or the start) without asking (the per-thought token

@@ -11,7 +11,7 @@
   left padding, so a sequence gets the same log-probs whether it was padded left, right or not at
   all. `score_tokens` returns the same log-probs with each position's entropy.
 - `score_logits(logits, targets, temperature)`: the one place logits become log-probs and
-  entropies (used by the plain forward here and by `codereset.prefix_forward`).
+  entropies (used by the plain forward here and by `codereset.learn.prefix_forward`).
 
 Temperature (issue 13): pi_T = softmax(logits / T). The trainer scores trained tokens under the
 distribution they were sampled from, as TRL's GRPOTrainer, verl's actor, NeMo-RL and torchtune do:

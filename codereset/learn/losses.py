@@ -25,7 +25,7 @@ batch into mini-batches for gradient accumulation it scales each mini-batch loss
   training the updater passes the sampler's log-probs (`uses_old_logprobs`), so with
   `trainer.mini_batches` > 1 the later mini-batches see rho != 1 and the clip acts.
 
-`logprobs` are taken at `LossConfig.logprob_temperature` (`codereset.logprobs`). `clip_range` and
+`logprobs` are taken at `LossConfig.logprob_temperature` (`codereset.learn.logprobs`). `clip_range` and
 `ratio_sums` are the clip bounds and ratio statistics the updater logs for every loss.
 """
 

@@ -39,8 +39,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from codereset.forwards import GRADIENT_CHECKPOINTING, Scored, _check_rows
-from codereset.logprobs import score_logits
+from codereset.learn.logprobs import score_logits
+from codereset.learn.scored import GRADIENT_CHECKPOINTING, Scored, check_rows
 
 
 class Node:
@@ -118,11 +118,11 @@ def _new_cache(layers: list[tuple[Tensor, Tensor]]) -> Any:
 
 
 class SharedPrefixForward:
-    """The "shared_prefix" forward of `codereset.forwards` (see the module docstring)."""
+    """The "shared_prefix" forward of `codereset.learn.forwards` (see the module docstring)."""
 
     def __init__(self, model: Any, sequences: Sequence[Sequence[int]], trained_from: Sequence[int],
                  micro_batch_size: int, temperature: float, pad_id: int) -> None:
-        _check_rows(sequences, trained_from, micro_batch_size)
+        check_rows(sequences, trained_from, micro_batch_size)
         if getattr(model, "is_gradient_checkpointing", False):
             raise ValueError(GRADIENT_CHECKPOINTING)
         self.model, self.temperature, self.pad_id = model, temperature, pad_id

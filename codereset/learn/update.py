@@ -1,10 +1,10 @@
 """The policy-gradient update from a step's trained groups: advantages, mini-batches, one loss.
 
 Owns `assign_advantages` (each group normalized on its own with the configured estimator,
-`codereset.advantages`, over its verified rollouts only), `split_mini_batches` and
+`codereset.learn.advantages`, over its verified rollouts only), `split_mini_batches` and
 `PolicyUpdater`:
 
-- `PolicyUpdater.step(rollouts, advantages)`: ONE optimizer step. The loss of `codereset.losses`
+- `PolicyUpdater.step(rollouts, advantages)`: ONE optimizer step. The loss of `codereset.learn.losses`
   over all B trained rollouts, accumulated over micro-batches so that it equals the loss of one
   batch of B rollouts (each micro-batch loss scaled by its size / B), gradient clipping, AdamW,
   and the NaN guard (a non-finite loss or gradient norm skips the update: gradients are dropped,
@@ -15,10 +15,10 @@ Owns `assign_advantages` (each group normalized on its own with the configured e
   something. Old log-probs are the sampler's (`Rollout.seg_logprobs`); a rollout without them is
   re-scored under the pre-update weights (only when the loss uses old log-probs).
 
-How rollouts go through the model is `trainer.forward` (`codereset.forwards`: "shared_prefix"
+How rollouts go through the model is `trainer.forward` (`codereset.learn.forwards`: "shared_prefix"
 runs each shared prefix once; "plain" whole sequences). Log-probs are taken at
 `LossConfig.logprob_temperature` ("sampling": logits / the sampling temperature,
-`codereset.logprobs`).
+`codereset.learn.logprobs`).
 
 Rollouts whose advantage is exactly 0 (e.g. every rollout of an all-equal group) add exactly 0 to
 both the loss and its gradient under every registered loss, so they are counted in B but not run
@@ -26,11 +26,11 @@ through the model: the same update, less compute. Per-token advantages: a rollou
 `token_advantages` is set (one value per generated token, VinePPO's per-thought values) trains
 each token with its own value; the loss then gets a (b,T) advantage tensor for that micro-batch.
 
-Infrastructure failures (`codereset.infra`): a rollout whose verification still ended in a
+Infrastructure failures (`codereset.rollouts.infra`): a rollout whose verification still ended in a
 sandbox error after its re-verification is left out of its group's normalization and out of B,
 and counted (`rollouts_infra_failed`): it never trains as a 0 reward.
 
-Logged per update (`UpdateResult.metrics`, keys in `codereset.schema`), over the trained tokens
+Logged per update (`UpdateResult.metrics`, keys in `codereset.run.schema`), over the trained tokens
 of the rollouts run through the model (non-zero advantage): token_entropy (of pi_T),
 logprob_gap / logprob_gap_max (|trainer - sampler| log-prob on the first mini-batch, where the
 weights are the sampler's), ratio_mean / clip_frac / approx_kl (exp(trainer - old), against the
@@ -46,20 +46,21 @@ from typing import Any, Sequence
 
 import torch
 
-from codereset import distributed as dist
-from codereset.advantages import get_advantage
-from codereset.distributed import DistInfo
-from codereset.forwards import Scored, check_forward, make_forward
-from codereset.infra import infra_failed
-from codereset.logprobs import resolve_temperature
-from codereset.losses import clip_range, get_loss, ratio_sums
+from codereset.run import distributed as dist
+from codereset.learn.advantages import get_advantage
+from codereset.run.distributed import DistInfo
+from codereset.learn.forwards import check_forward, make_forward
+from codereset.rollouts.infra import infra_failed
+from codereset.learn.logprobs import resolve_temperature
+from codereset.learn.scored import Scored
+from codereset.learn.losses import clip_range, get_loss, ratio_sums
 
 
 def assign_advantages(groups: Sequence[Any], estimator: str) -> None:
     """Set `group.advantages` for every group from its own rewards, or the rewards an agent
     shaped (`Group.shaped_rewards`, SCoRe's second attempts); a group whose advantages an agent
     already set when it built the group keeps them. Rollouts that failed verification for
-    infrastructure reasons (`codereset.infra.infra_failed`) are left out of the normalization and
+    infrastructure reasons (`codereset.rollouts.infra.infra_failed`) are left out of the normalization and
     get advantage 0 (the updater leaves them out of the batch too)."""
     fn = get_advantage(estimator)
     for group in groups:
@@ -152,7 +153,7 @@ class UpdateResult:
     sums: dict = field(default_factory=dict)
 
     def metrics(self) -> dict:
-        """The update's keys of the metrics.jsonl row (declared in `codereset.schema`)."""
+        """The update's keys of the metrics.jsonl row (declared in `codereset.run.schema`)."""
         s = self.stats
         backprop_tokens = self.sums.get("tok", 0.0)
         return {
@@ -202,7 +203,7 @@ class PolicyUpdater:
 
     model/optimizer: the policy and its optimizer; loss_cfg: `LossConfig`; micro_batch_size:
     rollouts per forward/backward; grad_clip: max gradient norm (0 = no clipping); pad_id: padding;
-    forward: `codereset.forwards.FORWARDS` key; sampling_temperature: the temperature rollouts
+    forward: `codereset.learn.forwards.FORWARDS` key; sampling_temperature: the temperature rollouts
     were sampled at (what `loss.logprob_temperature: sampling` resolves to).
     """
 
@@ -284,7 +285,7 @@ class PolicyUpdater:
 
         Data parallel (`dist.world_size` > 1): `rollouts` are this rank's share, B and the
         returned counts are global, and gradients are summed over ranks before clipping, so every
-        rank applies the same update (see codereset.distributed)."""
+        rank applies the same update (see codereset.run.distributed)."""
         pairs = list(zip(rollouts, advantages, strict=True))
         trained = [(r, a) for r, a in pairs if not infra_failed(r)]
         active = [(r, a) for r, a in trained if _any_advantage(r, a) and r.generated_tokens > 0]

@@ -6,7 +6,7 @@ self-contained `report.html`, `summary.json` and `figures/` comparing agents (GR
 agent, reset and localization diagnostics, and the final evaluation. It only reads run
 directories (see the "Run directory" contract); partial or killed runs are shown and named.
 
-Modules: `runs` (find and load run directories; keys from `codereset.schema`), `stats` (mean ±
+Modules: `runs` (find and load run directories; keys from `codereset.run.schema`), `stats` (mean ±
 SE, Wilson interval), `speedup` (the speed-up rule: only where the baseline gained, against a
 target between its start and final value, with bootstrap intervals over seeds), `aggregate`
 (curves, the runs of a group as arrays), `comparison` (agents against the baseline, paired where

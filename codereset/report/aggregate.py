@@ -26,7 +26,7 @@ import numpy as np
 
 from codereset.report.runs import Run, is_number
 from codereset.report.speedup import CurveSet
-from codereset.schema import METRICS
+from codereset.run.schema import METRICS
 from codereset.report.stats import MeanSE, mean_se, trailing_mean, weighted_mean
 
 #: Phases whose seconds count as generation time for tokens/s.

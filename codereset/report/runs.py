@@ -1,6 +1,6 @@
 """Finding and loading run directories, robust to partial and killed runs.
 
-A run directory (keys declared in `codereset.schema`) holds `config.yaml`, `metrics.jsonl`,
+A run directory (keys declared in `codereset.run.schema`) holds `config.yaml`, `metrics.jsonl`,
 `eval.jsonl`, `run_status.json` and more. This module owns:
 
 - `find_run_dirs(paths)`: every run directory at or below the given paths (a directory is a run
@@ -23,10 +23,10 @@ from typing import Any
 
 import yaml
 
-from codereset.schema import EVAL, METRICS
+from codereset.run.schema import EVAL, METRICS
 
 #: Per-step keys every `metrics.jsonl` row must hold, read from the one schema the trainer
-#: writes by (`codereset.schema.METRICS`); validation, oracle and agent keys are conditional.
+#: writes by (`codereset.run.schema.METRICS`); validation, oracle and agent keys are conditional.
 REQUIRED_METRIC_KEYS = METRICS.names(required=True)
 
 #: Per-step keys written only when the task suite has an oracle (procedural math).
@@ -101,9 +101,9 @@ class Run:
     @property
     def state(self) -> str:
         """`run_status.json`'s state ("dead" for a "running" run whose owner process is gone:
-        `codereset.rundir.effective_state`), or "unknown" when the file is missing."""
+        `codereset.run.rundir.effective_state`), or "unknown" when the file is missing."""
         if self.status and isinstance(self.status.get("state"), str):
-            from codereset.rundir import effective_state
+            from codereset.run.rundir import effective_state
 
             return effective_state(self.status)
         return "unknown"

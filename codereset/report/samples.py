@@ -1,7 +1,7 @@
 """Per-group localization records from a run's `samples.jsonl`, for the oracle diagnostics that
 per-step averages cannot give (correction rate *by* deviation h* - h_oracle).
 
-Reads only rows of reset groups (keys of `codereset.schema.SAMPLE_GROUP`) that carry the
+Reads only rows of reset groups (keys of `codereset.run.schema.SAMPLE_GROUP`) that carry the
 oracle's verdict: `{"group": "reset",
 "reset_index": h*, "h_oracle": int | null, "rollouts": [{"correct": bool, ...}] or "rewards"}`
 (or the Monte-Carlo oracle's, "mc_h_oracle", from `agent.values.diagnose`).
@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from codereset.report.runs import is_number
-from codereset.schema import ROLLOUT, SAMPLE_GROUP
+from codereset.run.schema import ROLLOUT, SAMPLE_GROUP
 
 for _key in ("step", "group", "reset_index", "h_oracle", "mc_h_oracle", "rewards", "rollouts"):
     SAMPLE_GROUP.doc(_key)  # raises at import when the schema no longer declares a key read here

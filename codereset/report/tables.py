@@ -217,7 +217,7 @@ def _per_group(run: Run, key: str) -> float:
 
 def oracle_columns(prefix: str = "") -> list[_Col]:
     """Localization against a reference first error: the exact oracle (`prefix` "") or the
-    Monte-Carlo one ("mc_", `agent.values.diagnose`); the keys of `codereset.metrics.oracle_metrics`."""
+    Monte-Carlo one ("mc_", `agent.values.diagnose`); the keys of `codereset.run.metrics.oracle_metrics`."""
     devs = f"{prefix}localization_deviations"
     ref = "h_mc" if prefix else "h_oracle"
 

@@ -31,7 +31,7 @@ draws; deeper branches continue them from the running stream). An agent that nee
 draws than `paired` (SPO-tree's release preset: 2) still draws `paired` and keeps the surplus as an
 untrained probe (pass-rate sample, tokens_seed_search), as a reset split without a base group does.
 
-Every group is normalized on its own later (`codereset.update.assign_advantages`). Under a task
+Every group is normalized on its own later (`codereset.learn.update.assign_advantages`). Under a task
 with a step-level oracle, each reset group also records the oracle's first error h_oracle
 (1-based; None when the oracle finds none) for the localization diagnostics.
 """
@@ -42,19 +42,19 @@ import re
 from dataclasses import dataclass, field
 from typing import Any, Sequence
 
-from codereset.advantages import STD_EPS
+from codereset.learn.advantages import STD_EPS
 from codereset.agents.base import Agent, ResetChoice
-from codereset.infra import infra_failed
-from codereset.rollout import Roller, Rollout
-from codereset.scoring import OverlappedScorer
-from codereset.timing import PhaseTimes
-from codereset.values import record_mc_diagnostics
+from codereset.rollouts.infra import infra_failed
+from codereset.rollouts.rollout import Roller, Rollout
+from codereset.rollouts.scoring import OverlappedScorer
+from codereset.run.timing import PhaseTimes
+from codereset.rollouts.values import record_mc_diagnostics
 from envs.oracle import first_error, has_oracle
 
 
 def _failed(rollout: Rollout) -> bool:
     """A seed candidate: verified and wrong. A rollout the verifier could not judge (an
-    infrastructure failure, `codereset.infra`) is neither a seed nor a reason to stop searching."""
+    infrastructure failure, `codereset.rollouts.infra`) is neither a seed nor a reason to stop searching."""
     return not rollout.correct and not infra_failed(rollout)
 
 
@@ -97,7 +97,7 @@ class Group:
     choice: ResetChoice | None = None
     oracle: bool = False
     h_oracle: int | None = None
-    mc_judged: bool = False          # agent.values.diagnose judged the seed (codereset.values)
+    mc_judged: bool = False          # agent.values.diagnose judged the seed (codereset.rollouts.values)
     mc_h_oracle: int | None = None
     advantages: list[float] | None = None
     shaped_rewards: list[float] | None = None
@@ -301,7 +301,7 @@ class BufferBuilder:
     def _draw(self, starts: list[Rollout], n: int | list[int], times: PhaseTimes,
               roller: Roller | None = None) -> list[list[Rollout]]:
         """Generate and score. sampling.batching=step scores each rollout in the sandbox pool as
-        soon as it ends, while the rest still generate (`codereset.scoring`); time_verify_s is
+        soon as it ends, while the rest still generate (`codereset.rollouts.scoring`); time_verify_s is
         then only the wait after generation, and verify_busy the scoring time in all."""
         roller = roller or self.roller
         if roller.batching == "per_round":

@@ -3,7 +3,7 @@
 A verification that ended in a sandbox error (a dead worker, a daemon gone: `sandboxes` reports
 it as status "sandbox_error" after its own retry) says nothing about the rollout. `score_with_retry`
 re-verifies such rollouts once more; one that fails again is an *infrastructure failure*
-(`infra_failed`): `codereset.update` leaves it out of its group's advantage normalization and out
+(`infra_failed`): `codereset.learn.update` leaves it out of its group's advantage normalization and out
 of the batch, and counts it (`rollouts_infra_failed`), so it is never scored 0 and normalized
 against its siblings.
 """

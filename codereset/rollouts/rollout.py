@@ -29,8 +29,8 @@ from dataclasses import dataclass, field, replace
 from typing import Any, Callable, Sequence
 
 from codereset.generation.base import Completion, EpisodeEnd, Sampling, stop_cut
-from codereset.infra import score_with_retry
-from codereset.schema import ROLLOUT
+from codereset.rollouts.infra import score_with_retry
+from codereset.run.schema import ROLLOUT
 from envs import transition
 from envs.rules import DEFAULT_STOP, ThoughtRules
 from envs.state import ThoughtState
@@ -248,7 +248,7 @@ def encode_prompt(task: Any, tokenizer: Any, fewshot: bool, rules: ThoughtRules)
     """Token ids of the task's prompt (`envs.prompts.render_prompt`, chat-template aware)."""
     from envs.prompts import render_prompt
 
-    from codereset.localize import encode_chat
+    from codereset.rollouts.localize import encode_chat
 
     return encode_chat(tokenizer, render_prompt(task, tokenizer=tokenizer, fewshot=fewshot, rules=rules))
 
@@ -379,7 +379,7 @@ class Roller:
 
     def score(self, verifier: Any, rollouts: Sequence[Rollout]) -> None:
         """Attach the verifier's outcome to every rollout (one batched `score_many` call; rollouts
-        whose verification hit a sandbox error are re-verified once, `codereset.infra`)."""
+        whose verification hit a sandbox error are re-verified once, `codereset.rollouts.infra`)."""
         if not rollouts:
             return
         outcomes = score_with_retry(verifier, [(r.task, r.thoughts) for r in rollouts])

@@ -23,7 +23,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Sequence
 
-from codereset.rollout import Rollout
+from codereset.rollouts.rollout import Rollout
 
 
 @dataclass
@@ -135,7 +135,7 @@ def record_mc_diagnostics(prompts: Sequence[Any], roller: Any, verifier: Any, cf
     """Localization diagnostics against the MC oracle (`agent.values.diagnose`), for any suite:
     for every reset group's seed, its MC first error (`cfg.k` continuations per state, all seeds in
     one batched call; `cfg.drop_threshold`), stored on the group (`mc_judged`, `mc_h_oracle`:
-    1-based, None when no drop), from which `codereset.metrics.oracle_metrics` writes the mc_*
+    1-based, None when no drop), from which `codereset.run.metrics.oracle_metrics` writes the mc_*
     keys (h* against it, correction from clean vs erroneous prefixes); the continuations are
     counted as the prompt's "mc" tokens."""
     resets = [(p, g) for p in prompts for g in p.groups if g.kind == "reset"]

@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from codereset.rundir import atomic_write_text
+from codereset.run.rundir import atomic_write_text
 
 LATEST = "latest"
 STATE_FILE = "trainer_state.pt"

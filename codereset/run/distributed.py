@@ -5,11 +5,11 @@ variables every launcher sets), the process group, and the few collectives the t
 With one process every function is the identity and nothing is initialised, so a plain
 `python -m codereset.train` is untouched.
 
-How a data-parallel step works (codereset.trainer):
+How a data-parallel step works (codereset.run.trainer):
   - every rank draws the same global batch of `prompts_per_step` prompts and keeps its shard
     (`shard`: prompts rank, rank + W, ...), builds that shard's buffer with its own generation
     backend and sandbox, and samples with its own random stream (`step_seed`);
-  - the update (codereset.update) scales each rollout's loss by 1 / B with B the GLOBAL number of
+  - the update (codereset.learn.update) scales each rollout's loss by 1 / B with B the GLOBAL number of
     trained rollouts and sums gradients over ranks (`all_reduce_`): the gradient is exactly the
     one-process gradient of the whole batch, so clipping and the AdamW step are identical on
     every rank and the replicas never drift apart (no DistributedDataParallel wrapper: the
@@ -30,8 +30,8 @@ from typing import Any, Sequence
 import torch
 import torch.distributed as tdist
 
-from codereset.buffer import StepBuffer
-from codereset.timing import PhaseTimes
+from codereset.rollouts.buffer import StepBuffer
+from codereset.run.timing import PhaseTimes
 
 
 @dataclass(frozen=True)

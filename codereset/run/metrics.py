@@ -1,5 +1,5 @@
 """The per-step metrics row (metrics.jsonl) and the samples.jsonl rows; their keys are declared,
-with a doc each, in `codereset.schema` (`METRICS`, `SAMPLE_GROUP`, `ROLLOUT`), and every row is
+with a doc each, in `codereset.run.schema` (`METRICS`, `SAMPLE_GROUP`, `ROLLOUT`), and every row is
 checked against it before it is returned.
 
 Token accounting of a step (every generated token is counted exactly once):
@@ -25,7 +25,7 @@ variance, correction_rate the share with at least one correct suffix. Under a st
 the oracle found an error), correction rates and suffix pass@4 (unbiased, k = min(4, group size))
 for clean prefixes (h* <= h_oracle, or no error found) and erroneous ones. With
 `agent.values.diagnose` the same keys, prefixed mc_, against the Monte-Carlo first error of each
-reset seed (`codereset.values.record_mc_diagnostics`): localization quality on suites without an
+reset seed (`codereset.rollouts.values.record_mc_diagnostics`): localization quality on suites without an
 exact oracle (code). One rule (`oracle_metrics`) computes both.
 """
 
@@ -33,9 +33,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from codereset.buffer import Group, StepBuffer
-from codereset.passk import pass_at_k
-from codereset.schema import METRICS, SAMPLE_GROUP
+from codereset.rollouts.buffer import Group, StepBuffer
+from codereset.eval.passk import pass_at_k
+from codereset.run.schema import METRICS, SAMPLE_GROUP
 
 
 def _mean(values: list[float]) -> float | None:
@@ -54,7 +54,7 @@ def _suffix_pass_at_4(groups: list[Group]) -> float | None:
 def step_metrics(step: int, buf: StepBuffer, update: Any, times: dict[str, float],
                  val_pass_rate: float | None = None) -> dict:
     """The metrics.jsonl row of one step (`val_pass_rate`: the step's validation result, None
-    when it did not validate). Its keys are `codereset.schema.METRICS`'s (checked)."""
+    when it did not validate). Its keys are `codereset.run.schema.METRICS`'s (checked)."""
     trained = [r for g in buf.groups for r in g.rollouts]
     untrained = [r for p in buf.prompts for r in p.untrained_draws()]
     sample = [r for p in buf.prompts for r in p.pass_sample]
@@ -78,7 +78,7 @@ def step_metrics(step: int, buf: StepBuffer, update: Any, times: dict[str, float
         "grad_norm": update.grad_norm,
         "skipped_update": update.skipped,
         "mean_logprob": update.stats.get("mean_logprob"),
-        **update.metrics(),  # the update's own terms (codereset.update.UpdateResult.metrics)
+        **update.metrics(),  # the update's own terms (codereset.learn.update.UpdateResult.metrics)
         "tokens_trained": tokens_trained,
         "tokens_seed_search": tokens_search,
         "tokens_localization": localization_tokens,

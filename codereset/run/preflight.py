@@ -14,7 +14,7 @@ Checks (each raises `ConfigError`):
   cache or on a reachable hub (one look-up with a short timeout, no retries);
 - logging.wandb=true without the wandb package;
 - the run directory: a new run over an existing one, a resume that changes the method or asks
-  for fewer steps than done, a resume of a run that is still alive (`codereset.resume`).
+  for fewer steps than done, a resume of a run that is still alive (`codereset.run.resume`).
 """
 
 from __future__ import annotations
@@ -109,7 +109,7 @@ def check_agent_tasks(cfg: DictConfig) -> None:
     import random
 
     from codereset.agents import AgentContext, make_agent
-    from codereset.builders import load_tasks, make_rules
+    from codereset.run.builders import load_tasks, make_rules
 
     if "hub" in cfg.env.suite_options:
         return
@@ -132,7 +132,7 @@ def check_agent_tasks(cfg: DictConfig) -> None:
 
 
 def check_run_dir(cfg: DictConfig) -> None:
-    from codereset.resume import RunDirError, check_run_dir as resume_check
+    from codereset.run.resume import RunDirError, check_run_dir as resume_check
 
     t = cfg.trainer
     if not t.output_dir:

@@ -1,6 +1,6 @@
 """May this run start in its run directory? New runs, resumes, and what a resume may change.
 
-Checked before anything is written or loaded (by `codereset.preflight` before Hydra creates its
+Checked before anything is written or loaded (by `codereset.run.preflight` before Hydra creates its
 output directory, and again by `Trainer.setup` for runs built in Python):
 - a new run (trainer.resume=false) refuses a directory that already holds a run;
 - a resume refuses a directory whose owner process still runs (run_status.json's `owner`);
@@ -18,7 +18,7 @@ from typing import Any
 
 import yaml
 
-from codereset.rundir import RunDir, effective_state
+from codereset.run.rundir import RunDir, effective_state
 
 # Keys (or key prefixes ending in ".") a resume may change: they decide how long the run goes and
 # what it records, not what it learns. Everything else is the method and must stay.
@@ -61,7 +61,7 @@ def config_changes(old_yaml: str, new_yaml: str) -> tuple[list[str], list[str]]:
 
 def holds_run(path: Path) -> bool:
     """True when `path` has metrics rows or a checkpoint (a run started there)."""
-    from codereset.checkpoint import latest_checkpoint
+    from codereset.run.checkpoint import latest_checkpoint
 
     run = RunDir(path, create=False)
     return bool(run.read("metrics.jsonl")) or latest_checkpoint(run.checkpoints) is not None
@@ -69,7 +69,7 @@ def holds_run(path: Path) -> bool:
 
 def steps_done(path: Path) -> int:
     """The step a resume restarts from: the latest checkpoint's (0 without one)."""
-    from codereset.checkpoint import latest_checkpoint
+    from codereset.run.checkpoint import latest_checkpoint
 
     found = latest_checkpoint(Path(path) / "checkpoints")
     return int(found.name.rpartition("_")[2]) if found is not None else 0

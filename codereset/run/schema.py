@@ -1,7 +1,7 @@
 """The row schemas of a run directory's JSONL files, declared once: every key, when it is written
 and what it means.
 
-The writers (`codereset.metrics`, `codereset.eval_tasks`, `codereset.rollout.Rollout.to_json`)
+The writers (`codereset.run.metrics`, `codereset.eval.eval_tasks`, `codereset.rollouts.rollout.Rollout.to_json`)
 check their rows against these schemas, the report (`codereset.report`) reads its keys from them
 and the tests compare what a real run wrote with them, so the three cannot drift.
 
@@ -93,13 +93,13 @@ class RowSchema:
         extra = sorted(set(row) - allowed)
         if missing or extra:
             raise SchemaError(
-                f"{self.file} row does not match codereset/schema.py (conditions {sorted(set(when))}): "
+                f"{self.file} row does not match codereset/run/schema.py (conditions {sorted(set(when))}): "
                 f"missing {missing}, undeclared {extra}; declare new keys there")
         return row
 
 
 def _oracle_keys(prefix: str, reference: str, when: str) -> tuple[Key, ...]:
-    """The localization-quality keys of one reference for the first error (`codereset.metrics.
+    """The localization-quality keys of one reference for the first error (`codereset.run.metrics.
     oracle_metrics`): the exact step oracle (no prefix) or the Monte-Carlo one ("mc_")."""
     return (
         Key(f"{prefix}h_oracle", f"{reference}: its first erroneous thought of each judged reset "
@@ -127,7 +127,7 @@ METRICS = RowSchema(
     conditions={
         "oracle": "the step's batch holds a task with a step-level oracle (envs.oracle.has_oracle)",
         "mc_oracle": "agent.values.diagnose: the step's reset seeds were judged by the Monte-Carlo "
-                     "oracle (codereset.values.record_mc_diagnostics)",
+                     "oracle (codereset.rollouts.values.record_mc_diagnostics)",
         "validation": "the step ran validation (validation.every / validation.at_end)",
         "agent": "always checked; the keys an agent records for itself (PromptBuffer.extra_tokens "
                  "as tokens_<kind>, PromptBuffer.diagnostics), declared here one by one as optional",
@@ -246,7 +246,7 @@ SAMPLE_GROUP = RowSchema(
         Key("reset_index", "h*, 1-based; null for groups that do not reset"),
         Key("rewards", "reward of each rollout (list)"),
         Key("advantages", "advantage of each rollout (list); null for untrained draws"),
-        Key("rollouts", "the rollouts (codereset.schema.ROLLOUT rows)"),
+        Key("rollouts", "the rollouts (codereset.run.schema.ROLLOUT rows)"),
         Key("seed_thoughts", "the seed's thoughts", when="reset"),
         Key("seed_n_thoughts", "n, the seed's thought count", when="reset"),
         Key("reset_depth", "h*/n", when="reset"),

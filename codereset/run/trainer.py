@@ -1,8 +1,8 @@
 """The training loop: build each step's buffer, update the policy once, log, checkpoint.
 
-One step (method.md): take `prompts_per_step` training prompts (`codereset.task_sampler`), build their
-buffers (`codereset.buffer`: base group, seed search, the agent's resets, shared-prefix groups),
-normalize advantages per group, apply ONE on-policy update (`codereset.update`), hand the new
+One step (method.md): take `prompts_per_step` training prompts (`codereset.rollouts.task_sampler`), build their
+buffers (`codereset.rollouts.buffer`: base group, seed search, the agent's resets, shared-prefix groups),
+normalize advantages per group, apply ONE on-policy update (`codereset.learn.update`), hand the new
 weights to the generation backend (`sync_weights`), and write the step's rows: metrics.jsonl,
 samples.jsonl, TensorBoard, and (when due) greedy pass@1 on the validation split in eval.jsonl.
 Then a checkpoint (every `checkpoint_every` steps, atomically).
@@ -11,12 +11,12 @@ Departures from a textbook loop, on purpose:
 - Rows are written before the checkpoint of their step. A run killed in between resumes from
   the previous checkpoint and `RunDir.truncate_after` drops the rows of the re-run step, so
   metrics.jsonl never loses or duplicates a step.
-- Ctrl-C/SIGTERM (`codereset.interrupts`): the step in flight is abandoned unless its update has
+- Ctrl-C/SIGTERM (`codereset.run.interrupts`): the step in flight is abandoned unless its update has
   begun, in which case the step finishes; then a checkpoint is saved and the state is
   "interrupted". `trainer.resume=true` continues from there.
 - A non-finite loss or gradient norm skips the update (logged as skipped_update); after
   `max_nonfinite_steps` skips in a row the run stops with state "failed".
-- Data parallel (`accelerate launch` / `torchrun`, codereset.distributed): each rank builds the
+- Data parallel (`accelerate launch` / `torchrun`, codereset.run.distributed): each rank builds the
   buffer of its shard of the step's prompts with its own random stream, reseeded every step from
   (seed, rank, step); the update sums gradients over ranks; rank 0 gathers the buffers, validates
   and writes the run directory alone. With one process nothing of this runs.
@@ -33,22 +33,22 @@ from typing import Any
 import numpy as np
 import torch
 
-from codereset import checkpoint as ckpt
-from codereset import distributed
+from codereset.run import checkpoint as ckpt
+from codereset.run import distributed
 from codereset.agents import AgentContext, make_agent
-from codereset.buffer import BufferBuilder, StepBuffer
+from codereset.rollouts.buffer import BufferBuilder, StepBuffer
 from codereset.config import TrainConfig, apply_torch_threads
-from codereset.builders import (load_policy, load_tasks, make_generation_backend, make_rules, make_verifier,
+from codereset.run.builders import (load_policy, load_tasks, make_generation_backend, make_rules, make_verifier,
                                    warn_if_same_tasks)
-from codereset.task_sampler import TaskSampler
-from codereset.eval_tasks import eval_rows, eval_sample_rows, evaluate_tasks
-from codereset.interrupts import Interrupts
-from codereset.metrics import sample_rows, step_metrics
-from codereset.resume import check_run_dir
-from codereset.rollout import Roller
-from codereset.rundir import RunDir
-from codereset.timing import PhaseTimes
-from codereset.update import PolicyUpdater, assign_advantages, split_mini_batches
+from codereset.rollouts.task_sampler import TaskSampler
+from codereset.eval.eval_tasks import eval_rows, eval_sample_rows, evaluate_tasks
+from codereset.run.interrupts import Interrupts
+from codereset.run.metrics import sample_rows, step_metrics
+from codereset.run.resume import check_run_dir
+from codereset.rollouts.rollout import Roller
+from codereset.run.rundir import RunDir
+from codereset.run.timing import PhaseTimes
+from codereset.learn.update import PolicyUpdater, assign_advantages, split_mini_batches
 
 log = logging.getLogger("codereset.train")
 
@@ -118,7 +118,7 @@ class Trainer:
 
     def _check_run_dir(self) -> None:
         """Refuse a new run over an existing one, and a resume that changes the method, asks for
-        fewer steps than done or finds the run alive (`codereset.resume`; before loading anything)."""
+        fewer steps than done or finds the run alive (`codereset.run.resume`; before loading anything)."""
         t = self.cfg.trainer
         self._resume_changes = check_run_dir(self.run.path, self.config_yaml, t.resume, t.steps)
 

@@ -2,12 +2,12 @@
 corrupted reference solutions.
 
 Solution example: the task's prompt exactly as the trainer renders and encodes it
-(`codereset.rollout.encode_prompt`, i.e. `envs.prompts.render_prompt` + `localize.encode_chat`),
+(`codereset.rollouts.rollout.encode_prompt`, i.e. `envs.prompts.render_prompt` + `localize.encode_chat`),
 followed by the reference thoughts and EOS; the loss covers the thoughts and the EOS only.
 
 Localization example: a *failed rollout* made from a reference solution by corrupting one event
 and propagating the wrong count through the later thoughts (`corrupt`), shown in SRPO's
-localization prompt (`codereset.localize.build_messages` + `envs.prompts.render_messages`); the
+localization prompt (`codereset.rollouts.localize.build_messages` + `envs.prompts.render_messages`); the
 target is ``\\boxed{N}`` + EOS, where N = `envs.oracle.first_error` + 1 (the oracle's first wrong thought,
 1-based as the prompt numbers its steps). Corruptions that the oracle does not flag, or that leave
 the final answer right, are dropped.
@@ -189,7 +189,7 @@ def solution_example(task: Any, tokenizer: Any, fewshot: bool, rules: ThoughtRul
     """The trainer's prompt ids for `task` followed by its reference thoughts and EOS (the EOS
     ends a continuous-mode rollout right after the final thought; per-thought generation stops
     at the final thought's stop pattern and never samples it)."""
-    from codereset.rollout import encode_prompt
+    from codereset.rollouts.rollout import encode_prompt
 
     prompt = encode_prompt(task, tokenizer, fewshot, rules)
     target = tokenizer("".join(rules.adopt(task.reference)), add_special_tokens=False)["input_ids"]
@@ -198,8 +198,8 @@ def solution_example(task: Any, tokenizer: Any, fewshot: bool, rules: ThoughtRul
 
 def localization_text(task: Any, thoughts: Sequence[str], tokenizer: Any, variant: str,
                       worked_example: bool, rules: ThoughtRules) -> str:
-    """SRPO's rendered localization prompt for a failed rollout (codereset.localize)."""
-    from codereset.localize import build_messages
+    """SRPO's rendered localization prompt for a failed rollout (codereset.rollouts.localize)."""
+    from codereset.rollouts.localize import build_messages
     from envs.prompts import render_messages
 
     return render_messages(build_messages(task, thoughts, variant, worked_example, rules.stop), tokenizer)
@@ -208,7 +208,7 @@ def localization_text(task: Any, thoughts: Sequence[str], tokenizer: Any, varian
 def localization_example(task: Any, thoughts: Sequence[str], step: int, tokenizer: Any,
                          variant: str, worked_example: bool, rules: ThoughtRules) -> Example:
     """Localization prompt ids followed by ``\\boxed{step}`` and EOS."""
-    from codereset.localize import encode_chat
+    from codereset.rollouts.localize import encode_chat
 
     prompt = encode_chat(tokenizer, localization_text(task, thoughts, tokenizer, variant,
                                                       worked_example, rules))

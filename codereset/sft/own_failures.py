@@ -136,7 +136,7 @@ def collect(model: Any, tokenizer: Any, tasks: Sequence[Any], cfg: OwnFailuresCo
     """Sample `samples` rollouts per task, score them, keep the labelled failures.
     Returns (failures, counts: rollouts, correct, failed, too_short, unlabelled, kept)."""
     from codereset.generation import make_backend
-    from codereset.rollout import Roller
+    from codereset.rollouts.rollout import Roller
     from envs.verify import Verifier
 
     roller = Roller(make_backend("hf", model, tokenizer), rules, temperature=cfg.temperature,
@@ -171,7 +171,7 @@ def evaluate_localizer(model: Any, tokenizer: Any, failures: Sequence[Failure], 
                        rules: ThoughtRules) -> dict:
     """Greedy localization on `failures`: exact, within-1, parse failures, and the uniform draw's."""
     from codereset.generation import Sampling, make_backend
-    from codereset.localize import encode_chat, parse_step
+    from codereset.rollouts.localize import encode_chat, parse_step
 
     out = {"n": len(failures), "uniform": uniform_chance(failures)}
     if not failures:

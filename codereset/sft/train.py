@@ -5,9 +5,9 @@ One step = one batch of solution examples + one batch of localization examples (
 corruptions each step), loss = mean token cross-entropy on the solution thoughts +
 `localize_weight` x that on the localization answers. Evaluation every `eval_every` steps:
 greedy pass@1 on the val split through the trainer's own rollout and verifier code
-(`codereset.eval_tasks.evaluate_tasks`, so the number is what the trainer's validation
+(`codereset.eval.eval_tasks.evaluate_tasks`, so the number is what the trainer's validation
 reports for these settings), and greedy localization accuracy on held-out corrupted val
-rollouts (exact step, parsed with `codereset.localize.parse_step`).
+rollouts (exact step, parsed with `codereset.rollouts.localize.parse_step`).
 
 The checkpoint directory holds `save_pretrained` weights and tokenizer plus `sft_summary.json`
 (config, evaluations, the step it stopped at and why); it is written to a temporary sibling and
@@ -120,9 +120,9 @@ def batch_loss(model: Any, examples: Sequence[sd.Example], pad_id: int) -> torch
 
 def pass_rate(model: Any, tokenizer: Any, tasks: Sequence[Any], cfg: SFTConfig) -> float:
     """Greedy pass@1 on `tasks` with the trainer's rollout, verifier and evaluation code."""
-    from codereset.eval_tasks import evaluate_tasks
+    from codereset.eval.eval_tasks import evaluate_tasks
     from codereset.generation import make_backend
-    from codereset.rollout import Roller
+    from codereset.rollouts.rollout import Roller
     from envs.verify import Verifier
 
     rules = rules_of(cfg)
@@ -135,7 +135,7 @@ def pass_rate(model: Any, tokenizer: Any, tasks: Sequence[Any], cfg: SFTConfig) 
 def localization_accuracy(model: Any, tokenizer: Any, cases: Sequence[tuple], cfg: SFTConfig) -> float | None:
     """Share of `cases` (task, thoughts, oracle step) whose greedy answer names the oracle step."""
     from codereset.generation import Sampling, make_backend
-    from codereset.localize import encode_chat, parse_step
+    from codereset.rollouts.localize import encode_chat, parse_step
 
     if not cases:
         return None

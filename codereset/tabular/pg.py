@@ -12,7 +12,7 @@ Buffer for one prompt (G = `group_size`, 2G trained slots):
     `localizer`, see `codereset.tabular.localizers`), and G continuations are drawn from the reset
     state (the seed's state before thought h*): a shared-prefix group trained on its suffix
     thoughts only. No seed: G more fresh rollouts, a second group trained on every thought.
-How this buffer differs from the trainer's (`codereset.buffer.BufferBuilder`, same rules
+How this buffer differs from the trainer's (`codereset.rollouts.buffer.BufferBuilder`, same rules
 otherwise: base group of G, seed = first failure in draw order, at most `max_seed_attempts` draws
 with the base group, reset group of G from x* trained on its suffix, G fresh rollouts when no
 seed is found, GRPO = 2G fresh), and why:
@@ -29,7 +29,7 @@ seed is found, GRPO = 2G fresh), and why:
   - a rollout "fails" when its reward is 0 (tabular rewards are 0/1; the trainer: not correct);
     the loss averages over trained thoughts, where the trainer averages over trained tokens
     (a tabular action is one thought).
-Each group's advantages come from the project's estimator (`codereset.advantages`, default
+Each group's advantages come from the project's estimator (`codereset.learn.advantages`, default
 "group_norm"). Loss (method.md): L = - mean over the batch's rollouts i of
 A_i * mean over i's trained thoughts t of log pi(a_t | s_t); its gradient with respect to the
 logits of s_t is -A_i / (N n_i) (onehot(a_t) - pi(s_t)) per trained thought (N rollouts in the
@@ -44,7 +44,7 @@ from typing import Callable
 import numpy as np
 import torch
 
-from codereset.advantages import get_advantage
+from codereset.learn.advantages import get_advantage
 from codereset.tabular.localizers import LocalizerConfig, localize, oracle_index
 from codereset.tabular.mdp import LayeredMDP, Rollouts, rollouts
 
@@ -77,7 +77,7 @@ class PGConfig:
     max_seed_attempts: most rollouts drawn from a prompt to find a failed seed, base group included.
     prompts_per_step: prompts drawn (from the start distribution) per batch.
     lr: step size of the gradient step on the logits (5.0: the agent benchmark's value).
-    advantage: name of the group advantage estimator in `codereset.advantages`.
+    advantage: name of the group advantage estimator in `codereset.learn.advantages`.
     """
 
     agent: str = "srpo"

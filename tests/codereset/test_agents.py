@@ -7,7 +7,7 @@ from scripted_policy import STOP, ScriptedBackend, byte_tokenizer, make_task
 
 from codereset.agents import AGENTS, AgentContext, agent_class, make_agent
 from codereset.config import AgentConfig, LocalizeConfig
-from codereset.rollout import Rollout
+from codereset.rollouts.rollout import Rollout
 from envs.rules import ThoughtRules
 from envs.tasks import load_suite
 

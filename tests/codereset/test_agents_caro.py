@@ -9,7 +9,7 @@ from test_values import SEED, ValueCurvePolicy, seed_rollout
 
 from codereset.agents import AgentContext, make_agent
 from codereset.config import AgentConfig, ValuesConfig
-from codereset.rollout import Roller
+from codereset.rollouts.rollout import Roller
 from envs.rules import ThoughtRules
 from envs.tasks import load_suite
 

@@ -8,11 +8,11 @@ from scripted_policy import MarkerVerifier, PlannedPolicy, ScriptedBackend, byte
 
 from codereset.agents import AgentContext, make_agent
 from codereset.agents.critique_grpo import critique_message
-from codereset.buffer import BufferBuilder
+from codereset.rollouts.buffer import BufferBuilder
 from codereset.config import AgentConfig, BufferConfig, CritiqueConfig
-from codereset.metrics import step_metrics
-from codereset.rollout import Roller
-from codereset.update import UpdateResult, assign_advantages
+from codereset.run.metrics import step_metrics
+from codereset.rollouts.rollout import Roller
+from codereset.learn.update import UpdateResult, assign_advantages
 from envs.rules import ThoughtRules
 
 P0 = "Problem number 0: solve it."

@@ -9,11 +9,11 @@ import pytest
 from scripted_policy import MarkerVerifier, PlannedPolicy, ScriptedBackend, byte_tokenizer, make_task
 
 from codereset.agents import AgentContext, make_agent
-from codereset.buffer import BufferBuilder
+from codereset.rollouts.buffer import BufferBuilder
 from codereset.config import AgentConfig, BufferConfig, TreeConfig, ValuesConfig
-from codereset.metrics import step_metrics
-from codereset.rollout import Roller
-from codereset.update import UpdateResult, assign_advantages
+from codereset.run.metrics import step_metrics
+from codereset.rollouts.rollout import Roller
+from codereset.learn.update import UpdateResult, assign_advantages
 from envs.rules import ThoughtRules
 
 OWN = ("critique_grpo", "score", "spo_tree", "vineppo")

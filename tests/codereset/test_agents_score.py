@@ -7,14 +7,14 @@ import pytest
 import torch
 from scripted_policy import MarkerVerifier, PlannedPolicy, ScriptedBackend, byte_tokenizer, make_task
 
-from codereset.advantages import group_norm
+from codereset.learn.advantages import group_norm
 from codereset.agents import AgentContext, make_agent
 from codereset.agents.score import INSTRUCTION, shaped_rewards
-from codereset.buffer import BufferBuilder
+from codereset.rollouts.buffer import BufferBuilder
 from codereset.config import AgentConfig, BufferConfig, ScoreConfig
-from codereset.metrics import step_metrics
-from codereset.rollout import Roller
-from codereset.update import UpdateResult, assign_advantages
+from codereset.run.metrics import step_metrics
+from codereset.rollouts.rollout import Roller
+from codereset.learn.update import UpdateResult, assign_advantages
 from envs.rules import ThoughtRules
 
 P0 = "Problem number 0: solve it."
@@ -93,7 +93,7 @@ class FirstAttemptsUnjudged(MarkerVerifier):
 
 
 def test_an_unjudged_first_attempt_gives_no_progress_bonus(tok):
-    from codereset.infra import infra_failed
+    from codereset.rollouts.infra import infra_failed
 
     p = build(tok, {P0: "RWWR", INSTRUCTION: "RRWW"}, verifier=FirstAttemptsUnjudged(), policy=MarkedSecondAttempts)
     first, second = p.groups

@@ -8,11 +8,11 @@ from scripted_policy import STOP, MarkerVerifier, ScriptedBackend, byte_tokenize
 
 from codereset.agents import AgentContext, make_agent
 from codereset.agents.spo_tree import segment_end, tree_settings
-from codereset.buffer import BufferBuilder
+from codereset.rollouts.buffer import BufferBuilder
 from codereset.config import AgentConfig, BufferConfig, TreeConfig
-from codereset.metrics import step_metrics
-from codereset.rollout import Roller, Rollout
-from codereset.update import UpdateResult
+from codereset.run.metrics import step_metrics
+from codereset.rollouts.rollout import Roller, Rollout
+from codereset.learn.update import UpdateResult
 from envs.rules import ThoughtRules
 
 

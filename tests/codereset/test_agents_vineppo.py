@@ -8,12 +8,12 @@ from scripted_policy import MarkerVerifier, PlannedPolicy, ScriptedBackend, byte
 
 import codereset.agents.vineppo as vineppo
 from codereset.agents import AgentContext, make_agent
-from codereset.buffer import BufferBuilder
+from codereset.rollouts.buffer import BufferBuilder
 from codereset.config import AgentConfig, BufferConfig
-from codereset.metrics import step_metrics
-from codereset.rollout import Roller
-from codereset.update import UpdateResult, assign_advantages
-from codereset.values import MCResult, MCValues
+from codereset.run.metrics import step_metrics
+from codereset.rollouts.rollout import Roller
+from codereset.learn.update import UpdateResult, assign_advantages
+from codereset.rollouts.values import MCResult, MCValues
 from envs.rules import ThoughtRules
 
 
@@ -64,7 +64,7 @@ def test_per_thought_advantages_from_fixed_estimates(tok, monkeypatch):
 def test_the_loss_takes_per_token_advantages():
     import torch
 
-    from codereset.losses import LossConfig, clipped_loss, pg_loss
+    from codereset.learn.losses import LossConfig, clipped_loss, pg_loss
 
     logp = torch.tensor([[-1.0, -2.0, -3.0], [-0.5, -0.5, -4.0]], requires_grad=True)
     mask = torch.tensor([[0.0, 1.0, 1.0], [1.0, 1.0, 0.0]])

@@ -335,7 +335,7 @@ def test_a_continuous_rollout_stops_decoding_when_its_episode_is_over(tok, loop,
     discards the rest), fewer decoded row-steps."""
     from scripted_policy import make_task
 
-    from codereset.rollout import Roller, Rollout
+    from codereset.rollouts.rollout import Roller, Rollout
     from envs.rules import ThoughtRules
 
     rules = ThoughtRules(max_thoughts=3, max_thought_tokens=8)

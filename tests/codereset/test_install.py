@@ -34,7 +34,7 @@ def test_the_wheel_ships_every_config_inside_the_package(wheel):
     names = set(zipfile.ZipFile(wheel).namelist())
     conf = sorted(str(p.relative_to(ROOT / "conf")) for p in (ROOT / "conf").rglob("*.yaml"))
     assert conf and all(f"codereset/conf/{c}" in names for c in conf)
-    assert "codereset/preflight.py" in names and "sandboxes/Dockerfile" in names
+    assert "codereset/run/preflight.py" in names and "sandboxes/Dockerfile" in names
 
 
 @pytest.mark.slow

@@ -12,10 +12,10 @@ import torch
 from scripted_policy import make_task
 
 from codereset.generation.hf import HFBackend
-from codereset.losses import LossConfig
+from codereset.learn.losses import LossConfig
 from codereset.models import ModelConfig, load_model
-from codereset.rollout import Roller
-from codereset.update import PolicyUpdater, sampler_logprobs
+from codereset.rollouts.rollout import Roller
+from codereset.learn.update import PolicyUpdater, sampler_logprobs
 from envs.rules import ThoughtRules
 
 GAP = 1e-4

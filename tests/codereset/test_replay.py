@@ -8,7 +8,7 @@ cut, thought budget, a stop token that carries text into the next thought), in b
 modes and from reset states, scored by the real verifier. Slow part: a real tiny-model run per
 suite kind (`python -m codereset.train +agent=srpo model=tiny trainer.steps=2`), whose
 samples.jsonl and eval_samples.jsonl rows must all replay and whose rows must all hold exactly
-the keys of `codereset.schema`.
+the keys of `codereset.run.schema`.
 """
 
 import json
@@ -24,8 +24,8 @@ from scripted_policy import ScriptedBackend, byte_tokenizer, split_prefix
 
 import envs  # noqa: F401  (registers the env ids)
 from codereset.generation.base import Completion
-from codereset.rollout import Roller
-from codereset.schema import EVAL, EVAL_SAMPLE, METRICS, ROLLOUT, SAMPLE_GROUP
+from codereset.rollouts.rollout import Roller
+from codereset.run.schema import EVAL, EVAL_SAMPLE, METRICS, ROLLOUT, SAMPLE_GROUP
 from envs.rules import ThoughtRules
 from envs.tasks import load_suite
 from envs.thought_env import ThoughtMDPEnv

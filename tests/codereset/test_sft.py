@@ -74,8 +74,8 @@ def test_unknown_corruption_kind_lists_the_known_ones(tasks):
 
 
 def test_examples_are_the_trainers_prompt_ids_then_the_targets(tasks, tokenizer):
-    from codereset.localize import encode_chat
-    from codereset.rollout import encode_prompt
+    from codereset.rollouts.localize import encode_chat
+    from codereset.rollouts.rollout import encode_prompt
 
     task = tasks[0]
     ex = solution_example(task, tokenizer, False, RULES)

@@ -13,11 +13,11 @@ from omegaconf import OmegaConf
 from scripted_policy import ScriptedBackend, byte_tokenizer, split_prefix
 
 from codereset.agents import AgentContext, make_agent
-from codereset.buffer import BufferBuilder
+from codereset.rollouts.buffer import BufferBuilder
 from codereset.config import AgentConfig, BufferConfig
-from codereset.rollout import Roller
-from codereset.rundir import owner_alive
-from codereset.schema import METRICS
+from codereset.rollouts.rollout import Roller
+from codereset.run.rundir import owner_alive
+from codereset.run.schema import METRICS
 from envs.rules import ThoughtRules
 from envs.tasks import load_suite
 from envs.verify import Verifier
@@ -151,8 +151,8 @@ def test_non_finite_updates_are_logged_and_stop_the_run(tmp_path):
     from hydra import compose, initialize_config_dir
 
     from codereset.train import register
-    from codereset.trainer import Trainer
-    from codereset.update import UpdateResult
+    from codereset.run.trainer import Trainer
+    from codereset.learn.update import UpdateResult
 
     register()
     with initialize_config_dir(config_dir=str(ROOT / "conf"), version_base="1.3"):

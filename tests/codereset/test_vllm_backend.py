@@ -22,7 +22,7 @@ import torch
 
 from codereset.generation import Sampling, make_backend
 from codereset.generation.vllm_export import weights_state
-from codereset.logprobs import token_logprobs
+from codereset.learn.logprobs import token_logprobs
 from codereset.models import LoRAConfig, ModelConfig, load_model
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -123,7 +123,7 @@ def test_continuous_rollouts_stop_at_their_episode_end_as_with_hf(served):
     """Continuous rollouts pass an `EpisodeEnd`: vLLM serves it in rounds that end at the thought
     marker (or the thought budget), HF per token; greedily both give the same rollouts, and the
     rows stop at their episode's end, not at the call's token budget."""
-    from codereset.rollout import Roller
+    from codereset.rollouts.rollout import Roller
     from envs.rules import ThoughtRules
     from envs.tasks import load_suite
 
@@ -175,7 +175,7 @@ def test_seeded_sampling_of_a_large_batch_is_reproducible(served):
     from envs.rules import ThoughtRules
     from envs.tasks import load_suite
 
-    from codereset.rollout import encode_prompt
+    from codereset.rollouts.rollout import encode_prompt
 
     model, tok, backend = served
     prompts = [encode_prompt(t, tok, False, ThoughtRules()) for t in load_suite("basic", split="train")[:64]]

@@ -215,7 +215,7 @@ def test_a_one_split_suite_loads_without_naming_its_split():
 
 
 def test_same_train_and_val_tasks_warn(caplog):
-    from codereset.builders import warn_if_same_tasks
+    from codereset.run.builders import warn_if_same_tasks
 
     tasks = _load("jsonl", "tasks.jsonl", split="train")
     with caplog.at_level("WARNING", logger="codereset.train"):

@@ -12,15 +12,15 @@ from hydra import compose, initialize_config_dir
 from omegaconf import OmegaConf
 from scripted_policy import MarkerVerifier, PlannedPolicy, ScriptedBackend, byte_tokenizer, make_task
 
-from codereset.checkpoint import save_checkpoint
-from codereset.evaluate import evaluate, load_evaluated_model
-from codereset.eval_tasks import eval_rows, evaluate_tasks
-from codereset.passk import pass_at_k
-from codereset.rollout import Roller
+from codereset.run.checkpoint import save_checkpoint
+from codereset.eval.evaluate import evaluate, load_evaluated_model
+from codereset.eval.eval_tasks import eval_rows, evaluate_tasks
+from codereset.eval.passk import pass_at_k
+from codereset.rollouts.rollout import Roller
 from codereset.train import register
 from envs.rules import ThoughtRules
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 
 
 @pytest.mark.parametrize("n, c, k, expected", [

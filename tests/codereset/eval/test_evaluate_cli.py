@@ -6,13 +6,13 @@ import subprocess
 import sys
 from pathlib import Path
 
-from codereset.evaluate import merge_results
+from codereset.eval.evaluate import merge_results
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 
 
 def _result(per_task_correct, n=2, ks=(1, 2)):
-    from codereset.passk import pass_at_k
+    from codereset.eval.passk import pass_at_k
 
     per_task = [{"task_id": f"t{i}", "n": n, "correct": c, "reward_mean": c / n,
                  "pass_at_k": {str(k): pass_at_k(n, c, k) for k in ks}} for i, c in enumerate(per_task_correct)]

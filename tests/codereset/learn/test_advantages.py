@@ -5,7 +5,7 @@ import math
 import pytest
 import torch
 
-from codereset.advantages import ADVANTAGES, get_advantage, group_norm, mean_center, rloo
+from codereset.learn.advantages import ADVANTAGES, get_advantage, group_norm, mean_center, rloo
 
 
 def test_group_norm_hand_computed():

@@ -3,8 +3,8 @@
 import pytest
 import torch
 
-from codereset.logprobs import collate, position_ids_from_mask, resolve_temperature, score_tokens, token_logprobs
-from codereset.losses import LossConfig, pg_loss
+from codereset.learn.logprobs import collate, position_ids_from_mask, resolve_temperature, score_tokens, token_logprobs
+from codereset.learn.losses import LossConfig, pg_loss
 from codereset.models import ModelConfig, load_model
 
 

@@ -3,7 +3,7 @@
 import pytest
 import torch
 
-from codereset.losses import LOSSES, LossConfig, clipped_loss, get_loss, pg_loss
+from codereset.learn.losses import LOSSES, LossConfig, clipped_loss, get_loss, pg_loss
 
 # two rollouts, three positions; rollout 0 trains positions 1-2, rollout 1 positions 0-1
 LOGP = [[-1.0, -2.0, -3.0], [-0.5, -0.5, -4.0]]

@@ -8,9 +8,9 @@ import copy
 import pytest
 import torch
 
-from codereset.forwards import make_forward
+from codereset.learn.forwards import make_forward
 from codereset.models import ModelConfig, load_model
-from codereset.prefix_forward import prefix_tree
+from codereset.learn.prefix_forward import prefix_tree
 
 REL = 1e-5  # gradients of the two forwards agree to 1e-5 relative (to the largest entry) in fp32
 

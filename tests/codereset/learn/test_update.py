@@ -10,12 +10,12 @@ import pytest
 import torch
 from scripted_policy import make_task
 
-from codereset.buffer import Group
-from codereset.logprobs import token_logprobs
-from codereset.losses import LossConfig
+from codereset.rollouts.buffer import Group
+from codereset.learn.logprobs import token_logprobs
+from codereset.learn.losses import LossConfig
 from codereset.models import ModelConfig, load_model
-from codereset.rollout import Rollout
-from codereset.update import PolicyUpdater, assign_advantages, sampler_logprobs, split_mini_batches
+from codereset.rollouts.rollout import Rollout
+from codereset.learn.update import PolicyUpdater, assign_advantages, sampler_logprobs, split_mini_batches
 from envs.verify import Outcome
 
 
@@ -90,8 +90,8 @@ def test_micro_batching_and_zero_advantage_skipping_give_the_reference_update(ti
     rs, advs = rollouts(), [1.5, -0.5, 0.0, -1.0]
     # reference: the whole batch (zero-advantage rollout included) in one pass, clipped to 1.0
     ref = copy.deepcopy(model)
-    from codereset.logprobs import collate
-    from codereset.losses import pg_loss
+    from codereset.learn.logprobs import collate
+    from codereset.learn.losses import pg_loss
 
     batch = collate([r.sequence() for r in rs], [r.trained_from for r in rs], 258)
     lp = token_logprobs(ref, batch.input_ids, batch.attention_mask)

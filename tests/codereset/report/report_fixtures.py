@@ -8,7 +8,7 @@ Per run of agent A and seed s, at step t = 1..steps:
   tokens_generated = their sum; tokens_prefix_reused = 0/400/250
 - time_generate_s = 2 + 0.5 s, verify 1, localize 0.5 (srpo) else 0, train 3, validate 0.4 on
   even steps else 0, step = sum + 0.15
-- the other keys `codereset.schema.METRICS` requires: fixed values (reward_mean = pass_rate),
+- the other keys `codereset.run.schema.METRICS` requires: fixed values (reward_mean = pass_rate),
   0 for those the report does not read
 - mean_response_tokens = 100 + 10 s
 - resets (rrpo): 2 groups per step, depths [0.2, 0.8], signal 0.5, correction 0.5 (oracle
@@ -29,7 +29,7 @@ from pathlib import Path
 
 import yaml
 
-from codereset.schema import METRICS
+from codereset.run.schema import METRICS
 
 SLOPE = {"grpo": 0.05, "rrpo": 0.0625, "srpo": 0.1}
 SEED_SEARCH = {"grpo": 0, "rrpo": 300, "srpo": 200}

@@ -5,11 +5,11 @@ import pytest
 from scripted_policy import FixedAgentRng, MarkerVerifier, PlannedPolicy, ScriptedBackend, byte_tokenizer, make_task
 
 from codereset.agents import AgentContext, make_agent
-from codereset.buffer import BufferBuilder, Split
+from codereset.rollouts.buffer import BufferBuilder, Split
 from codereset.config import AgentConfig, BufferConfig
-from codereset.metrics import sample_rows, step_metrics
-from codereset.rollout import Roller
-from codereset.update import UpdateResult, assign_advantages
+from codereset.run.metrics import sample_rows, step_metrics
+from codereset.rollouts.rollout import Roller
+from codereset.learn.update import UpdateResult, assign_advantages
 from envs.rules import ThoughtRules
 
 P = "Problem number {}: solve it."
@@ -286,8 +286,8 @@ def test_a_rollout_the_verifier_could_not_judge_is_never_a_seed(tok):
 
 
 def test_shaped_rewards_need_one_per_rollout():
-    from codereset.buffer import Group
-    from codereset.rollout import Rollout
+    from codereset.rollouts.buffer import Group
+    from codereset.rollouts.rollout import Rollout
 
     rollouts = [Rollout(task=make_task(0), prompt_ids=[1]) for _ in range(2)]
     with pytest.raises(ValueError, match="2 rollouts but 1 shaped rewards"):

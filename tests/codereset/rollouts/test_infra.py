@@ -4,10 +4,10 @@
 import pytest
 from scripted_policy import make_task
 
-from codereset.buffer import Group
-from codereset.infra import infra_failed
-from codereset.rollout import Roller, Rollout
-from codereset.update import assign_advantages
+from codereset.rollouts.buffer import Group
+from codereset.rollouts.infra import infra_failed
+from codereset.rollouts.rollout import Roller, Rollout
+from codereset.learn.update import assign_advantages
 from envs.verify import Outcome
 
 

@@ -5,7 +5,7 @@ import random
 import pytest
 from scripted_policy import STOP, byte_tokenizer, make_task
 
-from codereset.localize import (
+from codereset.rollouts.localize import (
     EXAMPLES,
     FALLBACKS,
     build_messages,

@@ -5,8 +5,8 @@ import pytest
 from scripted_policy import STOP, MarkerVerifier, PlannedPolicy, ScriptedBackend, byte_tokenizer, make_task
 
 from codereset.generation.base import Completion
-from codereset.logprobs import collate
-from codereset.rollout import Roller, Rollout, thought_texts
+from codereset.learn.logprobs import collate
+from codereset.rollouts.rollout import Roller, Rollout, thought_texts
 from envs.rules import ThoughtRules
 
 

@@ -5,11 +5,11 @@ import threading
 
 import pytest
 
-from codereset.scoring import OverlappedScorer
+from codereset.rollouts.scoring import OverlappedScorer
 
 
 class Roller:
-    """Stands in for codereset.rollout.Roller: score() sets each rollout's outcome."""
+    """Stands in for codereset.rollouts.rollout.Roller: score() sets each rollout's outcome."""
 
     def __init__(self, gate=None, fail=False):
         self.batches = []

@@ -4,8 +4,8 @@ advantages, and the MC oracle's first error."""
 import pytest
 from scripted_policy import STOP, MarkerVerifier, ScriptedBackend, byte_tokenizer, make_task, split_prefix
 
-from codereset.rollout import Roller, Rollout
-from codereset.values import mc_first_error, mc_values, thought_advantages, token_advantages
+from codereset.rollouts.rollout import Roller, Rollout
+from codereset.rollouts.values import mc_first_error, mc_values, thought_advantages, token_advantages
 from envs.rules import ThoughtRules
 
 RULES = ThoughtRules()
@@ -126,9 +126,9 @@ def test_bad_input_is_refused(tok):
 
 def test_reset_diagnostics_against_the_mc_first_error(tok):
     from codereset.agents.base import ResetChoice
-    from codereset.buffer import Group, PromptBuffer
+    from codereset.rollouts.buffer import Group, PromptBuffer
     from codereset.config import ValuesConfig
-    from codereset.values import record_mc_diagnostics
+    from codereset.rollouts.values import record_mc_diagnostics
 
     backend, roller, verifier = setup(tok, [6, 4, 0])               # MC first error: thought 2
     task = make_task(0)

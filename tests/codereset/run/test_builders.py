@@ -5,9 +5,9 @@ from types import SimpleNamespace
 
 import pytest
 
-from codereset.builders import load_tasks
+from codereset.run.builders import load_tasks
 
-FIXTURE = Path(__file__).parents[1] / "envs" / "fixtures" / "tasks.jsonl"
+FIXTURE = Path(__file__).parents[2] / "envs" / "fixtures" / "tasks.jsonl"
 
 
 def _env(env_id, tasks, **options):

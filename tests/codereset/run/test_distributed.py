@@ -15,15 +15,15 @@ import torch
 import torch.multiprocessing as mp
 from scripted_policy import make_task
 
-from codereset import distributed
-from codereset.distributed import DistInfo
-from codereset.losses import LossConfig
+from codereset.run import distributed
+from codereset.run.distributed import DistInfo
+from codereset.learn.losses import LossConfig
 from codereset.models import ModelConfig, load_model
-from codereset.rollout import Rollout
+from codereset.rollouts.rollout import Rollout
 from codereset.train import rank_overrides
-from codereset.update import PolicyUpdater
+from codereset.learn.update import PolicyUpdater
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 
 
 def test_launcher_environment_is_read_and_checked():
@@ -60,8 +60,8 @@ def test_one_process_collectives_are_the_identity():
 
 
 def test_merged_buffers_sum_generation_counts_and_keep_the_slowest_phase():
-    from codereset.buffer import PromptBuffer, StepBuffer
-    from codereset.timing import PhaseTimes
+    from codereset.rollouts.buffer import PromptBuffer, StepBuffer
+    from codereset.run.timing import PhaseTimes
 
     def part(task, calls, rows, generate_s):
         times = PhaseTimes()
@@ -161,7 +161,7 @@ def test_torchrun_trains_with_two_processes(tmp_path):
 
 def test_vllm_is_refused_under_data_parallelism(tmp_path):
     from codereset.config import TrainConfig
-    from codereset.trainer import Trainer
+    from codereset.run.trainer import Trainer
 
     cfg = TrainConfig()
     cfg.backend.name = "vllm"

@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from codereset.rundir import RunDir, effective_state
+from codereset.run.rundir import RunDir, effective_state
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 BASE = ["+agent=srpo", "model=tiny"]
 
 
@@ -113,7 +113,7 @@ def test_truncate_after_drops_later_steps_and_a_half_written_line(tmp_path):
 def test_checkpoints_are_pruned_and_latest_points_at_the_newest(tmp_path, keep):
     import torch
 
-    from codereset.checkpoint import latest_checkpoint, load_trainer_state, save_checkpoint
+    from codereset.run.checkpoint import latest_checkpoint, load_trainer_state, save_checkpoint
 
     class Saveable(torch.nn.Linear):
         def save_pretrained(self, path):
@@ -132,7 +132,7 @@ def test_checkpoints_are_pruned_and_latest_points_at_the_newest(tmp_path, keep):
 def test_lora_checkpoint_holds_the_adapter_and_restores_it(tmp_path):
     import torch
 
-    from codereset.checkpoint import latest_checkpoint, load_weights, save_checkpoint
+    from codereset.run.checkpoint import latest_checkpoint, load_weights, save_checkpoint
     from codereset.models import LoRAConfig, ModelConfig, load_model
 
     cfg = ModelConfig(name="tiny", tokenizer="bytes", lora=LoRAConfig(enabled=True, r=4, alpha=8))
@@ -156,7 +156,7 @@ def test_checkpoints_save_without_transformers_progress_bars(tmp_path, capfd):
     import torch
     from transformers.utils import logging as hf_logging
 
-    from codereset.checkpoint import save_checkpoint
+    from codereset.run.checkpoint import save_checkpoint
     from codereset.models import ModelConfig, load_model
 
     model, tok = load_model(ModelConfig(name="tiny", tokenizer="bytes"))

@@ -14,11 +14,11 @@ from hydra import compose, initialize_config_dir
 from omegaconf import OmegaConf
 
 from codereset.config import conf_dir
-from codereset.resume import RESUME_MAY_CHANGE, RunDirError, check_run_dir, config_changes
-from codereset.rundir import RunDir, current_owner, effective_state, owner_alive
+from codereset.run.resume import RESUME_MAY_CHANGE, RunDirError, check_run_dir, config_changes
+from codereset.run.rundir import RunDir, current_owner, effective_state, owner_alive
 from codereset.train import register
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 BASE = ["+agent=srpo", "model=tiny"]
 
 

@@ -1,4 +1,4 @@
-"""`codereset.schema`: checks catch missing and undeclared keys; the writers' rows match it.
+"""`codereset.run.schema`: checks catch missing and undeclared keys; the writers' rows match it.
 
 The end-to-end half (every row a real run writes has exactly the declared keys) is in
 tests/codereset/test_replay.py, which trains the tiny model once per suite kind.
@@ -6,7 +6,7 @@ tests/codereset/test_replay.py, which trains the tiny model once per suite kind.
 
 import pytest
 
-from codereset.schema import EVAL, EVAL_SAMPLE, METRICS, ROLLOUT, SAMPLE_GROUP, Key, RowSchema, SchemaError
+from codereset.run.schema import EVAL, EVAL_SAMPLE, METRICS, ROLLOUT, SAMPLE_GROUP, Key, RowSchema, SchemaError
 
 TOY = RowSchema("toy.jsonl", conditions={"extra": "sometimes"},
                 keys=(Key("a", "always"), Key("b", "extra only", when="extra"),

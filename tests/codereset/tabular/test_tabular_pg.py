@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import torch
 
-from codereset.advantages import get_advantage
+from codereset.learn.advantages import get_advantage
 from codereset.tabular.family import PromptSpec, ThoughtChainSpec, build, multi_fault
 from codereset.tabular.localizers import LocalizerConfig, localize, oracle_index
 from codereset.tabular.mdp import Rollouts, evaluate
