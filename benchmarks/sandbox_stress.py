@@ -3,14 +3,16 @@ shuffled into one ``run_many`` per backend, then a check of what close() left be
 
 The mix (``--runs`` in all, 3,000 by default) cycles through: the 164 HumanEval canonical
 solutions (must pass), two wrong variants of each (``return None`` and ``raise ValueError``:
-must fail), and every entry of ``tests/sandboxes/redteam_corpus.py`` (``JUDGE_ATTACKS`` and
-``PROCESS_ATTACKS``, each with whether a sound judge passes it). A planted environment variable
+must fail), and every entry of ``tests/sandboxes/redteam_corpus.py`` (``JUDGE_ATTACKS``,
+``PROCESS_ATTACKS`` and issue 24's ``THIRD_ROUND``: attacks that bought a sandbox_error, false
+passes in comparison, limits escaped, honest stdio and competitive-programming programs; each
+with whether a sound judge passes it). A planted environment variable
 of this process is what the environment-hunting attack looks for. Per backend it prints
 
     false_fails     runs that must pass and did not (names of the first few)
     false_passes    runs that must fail and passed
     sandbox_errors  runs that ended in sandbox_error (each caused by the run's candidate or
-                    tests, as nothing else disturbs the machine during the run)
+                    tests, as nothing else disturbs the sandboxes during the run)
     leftovers       after close(): sandbox processes, /tmp directories, containers, cgroups
 
 and a last line ``<backend>: false_fails=0 false_passes=0 sandbox_errors=0 leftovers=0`` per
@@ -41,6 +43,8 @@ from sandboxes import AssertTests, Limits, make_sandbox  # noqa: E402
 from sandboxes.backends import make_backend  # noqa: E402
 from sandboxes.backends.cgroup import CONTROLLERS, GROUP, V1_ROOT, V2_ROOT  # noqa: E402
 
+ACCOUNTING = ("cpuacct",)  # v1: sandboxes' cgroups live there too where it is mounted apart
+
 LIMITS = Limits(wall_time_s=3.0, memory_mb=256, max_processes=16)
 MARKERS = ("runner.server", "runner.nsroot", "sandboxes.judge")  # in sandbox processes' argv
 TMP_PREFIXES = ("codereset-docker-", "codereset-bwrap-dev-", "codereset-sandbox-")
@@ -57,7 +61,7 @@ def mix(runs: int, seed: int = 0) -> list[tuple[str, str, object, bool]]:
                      tests, False))
         pool.append((f"humaneval/{p['task_id']}/raise", p["prompt"] + "    raise ValueError\n",
                      tests, False))
-    pool += corpus.JUDGE_ATTACKS + corpus.PROCESS_ATTACKS
+    pool += corpus.JUDGE_ATTACKS + corpus.PROCESS_ATTACKS + corpus.THIRD_ROUND
     items = [pool[i % len(pool)] for i in range(runs)]
     random.Random(seed).shuffle(items)
     return items
@@ -83,7 +87,7 @@ def tmp_dirs() -> set[str]:
 
 
 def cgroups() -> set[str]:
-    parents = [f"{V1_ROOT}/{c}/{GROUP}" for c in CONTROLLERS] + [f"{V2_ROOT}/{GROUP}"]
+    parents = [f"{V1_ROOT}/{c}/{GROUP}" for c in CONTROLLERS + ACCOUNTING] + [f"{V2_ROOT}/{GROUP}"]
     found = set()
     for parent in parents:
         try:
@@ -149,8 +153,9 @@ def main() -> None:
     os.environ["CODERESET_PLANTED"] = f"PLANTED-{uuid.uuid4().hex}"  # for env/host-environment
     items = mix(args.runs)
     print(f"{len(items)} runs per backend: {sum(w for *_, w in items)} must pass, "
-          f"{sum(not w for *_, w in items)} must fail; {len(corpus.JUDGE_ATTACKS)} judge and "
-          f"{len(corpus.PROCESS_ATTACKS)} process attacks in the cycle")
+          f"{sum(not w for *_, w in items)} must fail; {len(corpus.JUDGE_ATTACKS)} judge, "
+          f"{len(corpus.PROCESS_ATTACKS)} process and {len(corpus.THIRD_ROUND)} third-round "
+          "entries in the cycle")
     lines = []
     for backend in args.backends.split(","):
         reason = make_backend(backend).unavailable()

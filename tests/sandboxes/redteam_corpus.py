@@ -638,3 +638,10 @@ def add(a, b):
             pass
     return a + b
 '''
+
+# Everything of issue 24 that runs under the stress run's limits (CPU_CHILDREN needs
+# cpu_time_s=1: test_redteam_third.py runs it).
+THIRD_ROUND: list[tuple[str, str, object, bool]] = [
+    *CLASS1_ATTACKS, *CLASS3_ATTACKS, *CLASS4_ATTACKS, *HONEST_STDIO, *HONEST_VALUES,
+    ("cleanup/fill-inodes-of-both-tmpfs/good", FILL_INODES, ADD_ONE_CALL, True),
+]
