@@ -21,12 +21,11 @@ alternates between them: the cleanup and re-fork after a run (which must finish 
 candidate may start in that sandbox) then overlaps the judge's own work between runs (reading the
 next request, preparing its tests) and not the next candidate: each run's clock starts only once
 every other sandbox's cleanup is done (``settle``), so a run that leaves 60k files behind cannot
-starve the next one. Runs are
-still judged one at a time. A runner that goes down is replaced before its next candidate (within
+starve the next one. Runs are still judged one at a time. A runner that goes down is replaced before its next candidate (within
 a run too: between the cases of a stdio run); only a sandbox that cannot be replaced, or an error
-of the judge's own, gives ``sandbox_error``, which the user's side retries once. With ``cpu`` set, the judge pins itself to that CPU before it
-launches anything, so its runners and their candidates inherit it (docker containers get it as
-their cpuset).
+of the judge's own, gives ``sandbox_error``, which the user's side retries once. With ``cpu`` set,
+the judge pins itself to that CPU before it launches anything, so its runners and their
+candidates inherit it (docker containers get it as their cpuset).
 """
 
 from __future__ import annotations

@@ -24,6 +24,10 @@ SOCKDIR_PREFIX = "codereset-docker-"   # docker: the runner's socket, until it c
 DEV_PREFIX = "codereset-bwrap-dev-"    # bwrap as root: the sandbox's own device nodes
 
 
+PIDS_CARRY = ("a PID namespace per run (a run's first pid shows how many pids the run before "
+              "used: bits from one run to the next)")
+
+
 @dataclass(frozen=True)
 class Isolation:
     """What a backend isolates (``has``) and what it does not (``lacks``)."""

@@ -3,9 +3,10 @@
 bwrap builds the same minimal root as ``local`` (read-only Python installation and libraries,
 hidden site-packages, private tmpfs /tmp, new /proc and /dev) with new PID, network, IPC, UTS and
 cgroup namespaces; the runner is PID 1 (``--as-pid-1``), dies with its judge
-(``--die-with-parent``) and starts in a new session. As root, bwrap keeps only CAP_SETUID and
-CAP_SETGID for the runner, which drops to an exclusive unprivileged uid at once; otherwise bwrap
-uses an unprivileged user namespace and the candidate keeps the caller's uid. As root, /dev holds
+(``--die-with-parent``) and starts in a new session. As root, bwrap keeps only CAP_SETUID,
+CAP_SETGID and CAP_SYS_ADMIN for the runner, which mounts /proc again with hidepid (a candidate
+sees only its own processes) and drops to an exclusive unprivileged uid, losing them all;
+otherwise bwrap uses an unprivileged user namespace and the candidate keeps the caller's uid. As root, /dev holds
 device nodes made for this sandbox alone (bwrap's own ``--dev`` binds the host's, whose times a
 candidate could set), and the runner starts in a cgroup of its own (``cgroup``: one memory, pids
 and CPU budget for all of a run's processes).
@@ -26,8 +27,8 @@ from typing import Callable
 from ..layout import RUNNER_DIR, RUNNER_MOUNT, SHM_MB, host_layout, tmpfs_options
 from ..runner import nsroot
 from ..specs import MiB, Limits
-from .base import (DEV_PREFIX, RUNNER_ENV, Backend, Isolation, Launched, boot_args, is_root,
-                   launcher_preexec)
+from .base import (DEV_PREFIX, PIDS_CARRY, RUNNER_ENV, Backend, Isolation, Launched,
+                   boot_args, is_root, launcher_preexec)
 from .cgroup import available as cgroups_unavailable
 from .cgroup import sandbox_cgroup
 
@@ -126,9 +127,10 @@ class BwrapBackend(Backend):
 
     def isolation(self) -> Isolation:
         has = ["PID, network, IPC, UTS, cgroup namespaces (bubblewrap)", "minimal read-only root",
-               "private tmpfs /tmp", "rlimits", "no_new_privs", "no capabilities",
+               "private tmpfs /tmp and /dev/shm", "rlimits", "no_new_privs",
+               "no capabilities for candidates",
                "seccomp denylist (runner.seccomp)"]
-        lacks = ["a full seccomp allowlist (only a denylist)"]
+        lacks = ["a full seccomp allowlist (only a denylist)", PIDS_CARRY]
         budget = "cgroup memory/pids/CPU budget per run (backends.cgroup)"
         why = cgroups_unavailable()
         if why is None:
@@ -136,7 +138,9 @@ class BwrapBackend(Backend):
         else:
             lacks.append(f"{budget} ({why}: memory and CPU are bounded per process only)")
         if is_root():
-            has += ["exclusive unprivileged uid", "private device nodes"]
+            has += ["exclusive unprivileged uid", "private device nodes",
+                    "/proc with hidepid (a candidate sees only its own processes)",
+                    "size and inode limits on /tmp and /dev/shm"]
         else:
             has.append("user namespace")
             lacks.append("separate uid (the candidate runs as the caller's uid)")
@@ -147,8 +151,9 @@ class BwrapBackend(Backend):
         args = [shutil.which(self.config.bwrap) or self.config.bwrap, *NAMESPACES,
                 "--die-with-parent", "--new-session", "--as-pid-1", "--clearenv",
                 "--hostname", "sandbox"]
-        if is_root():
-            args += ["--cap-drop", "ALL", "--cap-add", "CAP_SETUID", "--cap-add", "CAP_SETGID"]
+        if is_root():  # CAP_SYS_ADMIN: to mount /proc with hidepid (runner.server.PROC_OPTIONS)
+            args += ["--cap-drop", "ALL", "--cap-add", "CAP_SETUID", "--cap-add", "CAP_SETGID",
+                     "--cap-add", "CAP_SYS_ADMIN"]
         else:
             args += ["--unshare-user"]
         made: set[str] = set()
@@ -168,7 +173,7 @@ class BwrapBackend(Backend):
                      "--size", str(self.config.tmp_mb * MiB), "--tmpfs", "/tmp"]
         args += ["--remount-ro", "/", "--chdir", "/tmp"]
         config = {"uid": uid if is_root() else None, "uid_exclusive": is_root(),
-                  "scratch": ["/tmp", "/dev/shm"]}
+                  "scratch": ["/tmp", "/dev/shm"], "remount_proc": is_root()}
         return args + ["--"], {"python": layout["python"], **config}
 
     def launch(self, uid: int, limits: Limits) -> Launched:

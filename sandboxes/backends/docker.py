@@ -2,9 +2,12 @@
 
 Driven through the Docker SDK for Python (the ``docker`` package: container lifecycle, limits,
 health and errors through the engine's API, no CLI output parsed). Each worker runs one container
-per sandbox with no network, a read-only root, no capabilities, ``no-new-privileges``, a pids
-limit, a memory limit (swap off) and one CPU's worth of time (``nano_cpus``), an exclusive
-non-root uid, and a tmpfs /tmp. The runner connects back to its judge through a unix socket in a
+per sandbox with no network, a read-only root, ``no-new-privileges``, a pids limit, a memory limit
+(swap off) and one CPU's worth of time (``nano_cpus``), tmpfs /tmp and /dev/shm with size and inode
+limits, and /sys/fs/cgroup masked. The runner starts as root with CAP_SETUID, CAP_SETGID and
+CAP_SYS_ADMIN only, mounts a /proc of its own with hidepid (docker's masked and read-only /proc
+paths done again over it) and drops root and every capability for an exclusive non-root uid
+before it forks any candidate. The runner connects back to its judge through a unix socket in a
 directory mounted read-only (the judge removes the socket and the directory once connected, so
 a judge that dies leaves nothing in the host's /tmp), and candidate channels travel over it as
 passed file descriptors, so a run costs a fork inside the container, not a container start.
@@ -30,7 +33,8 @@ from dataclasses import dataclass
 from ..dockerimage import ensure_offline_image
 from ..layout import RUNNER_DIR, RUNNER_MOUNT, SHM_MB, host_layout, tmpfs_options
 from ..specs import MiB, Limits
-from .base import SOCKDIR_PREFIX, Backend, Isolation, Launched, boot_args, usable_cpus
+from .base import (PIDS_CARRY, SOCKDIR_PREFIX, Backend, Isolation, Launched, boot_args,
+                   usable_cpus)
 from .cgroup import Cgroup
 
 SOCKET_DIR = "/run/codereset"
@@ -117,11 +121,13 @@ class DockerBackend(Backend):
     def isolation(self) -> Isolation:
         return Isolation(
             ("container: PID, mount, network (none), IPC, UTS namespaces",
-             "read-only root", "tmpfs /tmp", "no capabilities", "no_new_privs",
+             "read-only root", "tmpfs /tmp and /dev/shm (size and inode limits)",
+             "/proc with hidepid (a candidate sees only its own processes)",
+             "/sys/fs/cgroup masked", "no capabilities for candidates", "no_new_privs",
              "docker's seccomp profile plus runner.seccomp's denylist",
              "cgroup memory and pids limits per run", "one CPU per run (cgroup CPU quota)",
              "exclusive non-root uid", "rlimits"),
-            ("host kernel shared (no VM)",) + (
+            ("host kernel shared (no VM)", PIDS_CARRY) + (
                 () if self.config.image else ("host Python installation mounted read-only",)))
 
     def prepare(self) -> None:
@@ -136,12 +142,18 @@ class DockerBackend(Backend):
         c = self.config
         memory = f"{limits.memory_mb + c.memory_headroom_mb}m"
         tmpfs = {"/tmp": f"rw,nosuid,nodev,{tmpfs_options(c.tmp_mb * MiB)}",
-                 "/dev/shm": f"rw,nosuid,nodev,noexec,{tmpfs_options(SHM_MB * MiB)}"}
+                 "/dev/shm": f"rw,nosuid,nodev,noexec,{tmpfs_options(SHM_MB * MiB)}",
+                 # the container's own cgroup counters (its memory high-water mark) were bits
+                 # from one run to the next; the judge reads them from the host instead
+                 "/sys/fs/cgroup": "ro,nosuid,nodev,noexec,size=4k"}
         volumes = {sockdir: {"bind": SOCKET_DIR, "mode": "ro"}}
+        # Started as root with three capabilities, which the runner drops (with root) once it has
+        # mounted /proc with hidepid (runner.server.PROC_OPTIONS) and become ``uid``.
         kwargs = dict(name=name, auto_remove=True, network_mode="none",
-                      read_only=True, cap_drop=["ALL"], security_opt=["no-new-privileges"],
+                      read_only=True, cap_drop=["ALL"], cap_add=["SETUID", "SETGID", "SYS_ADMIN"],
+                      security_opt=["no-new-privileges"],
                       pids_limit=limits.max_processes + 8, mem_limit=memory,
-                      memswap_limit=memory, nano_cpus=10**9, user=f"{uid}:{uid}",
+                      memswap_limit=memory, nano_cpus=10**9, user="0:0",
                       hostname="sandbox", working_dir="/tmp", tmpfs=tmpfs, volumes=volumes,
                       log_config=docker.types.LogConfig(type="none"), stdin_open=False,
                       labels={JUDGE_LABEL: str(os.getpid())})
@@ -159,8 +171,9 @@ class DockerBackend(Backend):
                 tmpfs[path] = "ro,size=4k"
             volumes[RUNNER_DIR] = {"bind": RUNNER_MOUNT, "mode": "ro"}
         config = {"connect": f"{SOCKET_DIR}/ctl.sock",
-                  "scratch": ["/tmp", "/dev/shm", "/dev/mqueue"],
-                  "uid_exclusive": True, "seccomp": "try"}
+                  "scratch": ["/tmp", "/dev/shm", "/dev/mqueue"], "uid": uid,
+                  "uid_exclusive": True, "seccomp": "try", "remount_proc": True,
+                  "mask_proc": True}
         boot = boot_args(python, os.path.dirname(RUNNER_MOUNT), "server.main", config)
         return dict(kwargs, image=image, entrypoint=[boot[0]], command=boot[1:])
 

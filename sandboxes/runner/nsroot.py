@@ -10,7 +10,8 @@ the new PID namespace, and there builds the root the candidate sees, like bubble
     <hide>       empty read-only tmpfs over each path in ``layout["hide"]`` (site-packages)
     <symlinks>   as on the host (e.g. /lib -> usr/lib)
     /dev         null, zero, full, random, urandom only (read-only binds: no utime on them)
-    /proc        a new procfs: it shows this PID namespace only
+    /proc        a new procfs: it shows this PID namespace only, and to a candidate only its own
+                 processes (``hidepid=invisible``: the runner, PID 1, is hidden)
     /tmp         a private tmpfs (``tmp``: its mount options, size and inode limits)
     /dev/shm     a private tmpfs (``shm``); with /tmp the only writable places
 
@@ -110,7 +111,7 @@ def build_root(layout: dict, tmp: str, shm: str) -> None:
     os.makedirs("/new/dev/shm", 0o755)
     _mount("tmpfs", "/new/dev/shm", "tmpfs", MS_NOSUID | MS_NODEV, shm)
     os.makedirs("/new/proc", 0o755)
-    _mount("proc", "/new/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC)
+    _mount("proc", "/new/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, server.PROC_OPTIONS)
     os.makedirs("/new/tmp", 0o755)
     _mount("tmpfs", "/new/tmp", "tmpfs", MS_NOSUID | MS_NODEV, tmp)
     os.mkdir("/new/.old")

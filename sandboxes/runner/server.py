@@ -53,6 +53,11 @@ PR_SET_PDEATHSIG, PR_SET_DUMPABLE, PR_SET_CHILD_SUBREAPER, PR_SET_NO_NEW_PRIVS =
 PRELOAD = ("typing", "math", "re", "string", "collections", "itertools", "functools", "heapq",
            "bisect", "operator")
 CHAN_FD = 3
+PROC_OPTIONS = "hidepid=invisible"
+"""procfs mount options: every process that a process may not ptrace is invisible to it. The
+runner and the candidates are non-dumpable, so a candidate sees no process but its own (not
+/proc/1, whose reaped-children CPU times and page faults carried bits from run to run)."""
+MS_NOSUID, MS_NODEV, MS_NOEXEC = 2, 4, 8
 _libc = ctypes.CDLL(None, use_errno=True)
 
 
@@ -425,6 +430,40 @@ def _open_oom_score() -> int | None:
         return None
 
 
+# What docker hides or makes read-only in its /proc (moby's defaults), done again over ours.
+PROC_MASKED = ("asound", "acpi", "kcore", "keys", "latency_stats", "timer_list", "timer_stats",
+               "sched_debug", "scsi")
+PROC_READ_ONLY = ("bus", "fs", "irq", "sys", "sysrq-trigger")
+MS_RDONLY, MS_REMOUNT, MS_BIND = 1, 32, 4096
+
+
+def _mount(src, dst: str, fstype, flags: int, data=None) -> None:
+    enc = lambda x: None if x is None else x.encode()  # noqa: E731
+    if _libc.mount(enc(src), dst.encode(), enc(fstype), ctypes.c_ulong(flags), enc(data)) != 0:
+        err = ctypes.get_errno()
+        raise OSError(err, f"mount {dst}: {os.strerror(err)}")
+
+
+def _remount_proc(mask: bool) -> None:
+    """A procfs with ``PROC_OPTIONS`` over /proc (needs CAP_SYS_ADMIN, dropped with root); with
+    ``mask``, docker's masked and read-only paths are masked and read-only in it too."""
+    _mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, PROC_OPTIONS)
+    if not mask:
+        return
+    for name in PROC_MASKED:
+        path = f"/proc/{name}"
+        if os.path.isdir(path):
+            _mount("tmpfs", path, "tmpfs", MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC,
+                   "size=0")
+        elif os.path.exists(path):
+            _mount("/dev/null", path, None, MS_BIND)
+    for name in PROC_READ_ONLY:
+        path = f"/proc/{name}"
+        if os.path.exists(path):
+            _mount(path, path, None, MS_BIND)
+            _mount(None, path, None, MS_BIND | MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV)
+
+
 def _drop_privileges(uid: int) -> None:
     os.setgroups([])
     os.setresgid(uid, uid, uid)
@@ -435,8 +474,9 @@ def main(config: dict) -> None:
     """Entry point inside the sandbox.
 
     ``config``: ``fd`` (inherited control socket) or ``connect`` (its path); ``uid`` to drop to
-    when started as root; ``scratch``: directories the candidate may write, wiped after each run
-    (required: never a directory shared with anything else); ``uid_exclusive``: no other process
+    when started as root; ``remount_proc``: mount /proc with ``PROC_OPTIONS`` first (bwrap, docker;
+    ``mask_proc``: with docker's masked paths); ``scratch``: directories the candidate may write,
+    wiped after each run (required: never a directory shared with anything else); ``uid_exclusive``: no other process
     runs under this uid, so the per-uid process limit counts only this sandbox; ``seccomp``:
     "require" (default) or "try" (docker, which has its own profile); ``preload``.
     """
@@ -453,6 +493,8 @@ def main(config: dict) -> None:
     else:
         sock = socket.socket(fileno=config["fd"])
     oom_fd = _open_oom_score()
+    if config.get("remount_proc"):  # bwrap, docker: their /proc has no options; ours, while
+        _remount_proc(config.get("mask_proc", False))  # still allowed
     if config.get("uid") is not None and os.getuid() == 0:
         _drop_privileges(config["uid"])
     prctl(PR_SET_NO_NEW_PRIVS, 1)

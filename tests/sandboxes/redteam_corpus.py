@@ -645,3 +645,16 @@ THIRD_ROUND: list[tuple[str, str, object, bool]] = [
     *CLASS1_ATTACKS, *CLASS3_ATTACKS, *CLASS4_ATTACKS, *HONEST_STDIO, *HONEST_VALUES,
     ("cleanup/fill-inodes-of-both-tmpfs/good", FILL_INODES, ADD_ONE_CALL, True),
 ]
+
+# Class 2: nothing observable survives a run. A candidate sees no process but its own (the
+# runner's /proc/1/stat carried reaped children's CPU times and page faults), and on docker no
+# cgroup counters (memory.max_usage_in_bytes carried a run's peak).
+SEES_ONLY_ITSELF = ('import os\ndef f():\n'
+                    '    pids = [d for d in os.listdir("/proc") if d.isdigit()]\n'
+                    '    return pids == [str(os.getpid())] and not os.path.exists("/proc/1/stat")'
+                    ' and not os.path.exists("/sys/fs/cgroup/memory")\n')
+CLASS2_ATTACKS: list[tuple[str, str, object, bool]] = [
+    ("carry/sees-no-process-but-its-own/good", SEES_ONLY_ITSELF, CallTests("f", [((), True)]),
+     True),
+]
+THIRD_ROUND += CLASS2_ATTACKS

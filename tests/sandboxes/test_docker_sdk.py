@@ -76,8 +76,12 @@ def test_container_limits_as_the_engine_reports_them(docker_backend):
         memory = (limits.memory_mb + docker_backend.config.memory_headroom_mb) << 20
         assert host["Memory"] == memory and host["MemorySwap"] == memory
         assert host["NanoCpus"] == 10**9 and host["AutoRemove"] is True
-        assert config["User"] == f"{lease.uid}:{lease.uid}"
-        assert "/tmp" in host["Tmpfs"]
+        # root with three capabilities only until the runner has mounted its /proc (hidepid) and
+        # dropped to the lease's uid (test_redteam_third checks what a candidate has)
+        assert config["User"] == "0:0"
+        assert sorted(host["CapAdd"]) == ["SETGID", "SETUID", "SYS_ADMIN"]
+        assert {"/tmp", "/dev/shm", "/sys/fs/cgroup"} <= set(host["Tmpfs"])
+        assert f'"uid": {lease.uid}' in " ".join(config["Cmd"])
         # the socket directory is gone from the host once the runner connected
         mine = f"{SOCKDIR_PREFIX}{os.getpid()}-"
         assert not [d for d in os.listdir("/tmp") if d.startswith(mine)]

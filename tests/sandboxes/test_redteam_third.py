@@ -4,6 +4,8 @@
    scoring it 0: a policy that crashes the verifier when wrong would escape every negative
    advantage). The attacks of ``redteam_corpus.CLASS1_ATTACKS`` end in the candidate's own
    status; a runner that dies while a candidate runs is that candidate's failure.
+2. Nothing observable survives a run: a candidate sees no process but its own (procfs with
+   hidepid, the runner non-dumpable), no cgroup counters, and has no capabilities.
 3. Comparison: no tolerance for integer tokens; strings cross the wire losslessly.
 4. Limits per run: memory from the cgroup's high-water mark (memfds and tmpfs files count), CPU
    from the cgroup's CPU time (all the run's processes), an inode limit on every tmpfs.
@@ -198,3 +200,33 @@ def test_next_run_does_not_pay_for_the_previous_runs_cleanup(backend_name):
             assert sb.run(corpus.FILL_INODES, corpus.ADD_ONE_CALL).passed
             v = sb.run(honest, corpus.ADD_ONE_CALL)
             assert v.passed, v
+
+
+# -- 2: nothing observable survives a run --------------------------------------------------------
+@pytest.mark.parametrize("code, tests, must_pass", _entries(corpus.CLASS2_ATTACKS))
+def test_candidate_sees_no_process_but_its_own(sandbox, code, tests, must_pass):
+    assert sandbox.run(code, tests).passed == must_pass
+
+
+def test_runner_counters_do_not_reach_the_next_run(sandbox):
+    """A run burns CPU in reaped children (the runner's cutime, cminflt grew with it); the next
+    run finds no /proc/1 to read them from."""
+    burn = ("import os\ndef add(a, b):\n    for _ in range(3):\n        if os.fork() == 0:\n"
+            "            sum(range(3 * 10 ** 6))\n            os._exit(0)\n        os.wait()\n"
+            "    return a + b\n")
+    assert sandbox.run(burn, ADD).passed
+    read = ("def f():\n    try:\n        return open('/proc/1/stat').read()\n"
+            "    except OSError as e:\n        return e.errno\n")
+    v = sandbox.run(read, CallTests("f", [((), 2)]))
+    assert v.passed, v
+
+
+def test_candidate_has_no_capabilities_and_docker_masks_stay(sandbox):
+    code = ("import os\ndef f():\n    with open('/proc/self/status') as s:\n"
+            "        caps = [l.split()[1] for l in s if l.startswith(('CapEff', 'CapPrm'))]\n"
+            "    try:\n        open('/proc/sys/kernel/hostname', 'w').write('x')\n"
+            "        wrote = True\n    except OSError:\n        wrote = False\n"
+            "    kcore = os.path.exists('/proc/kcore') and os.path.getsize('/proc/kcore') > 0\n"
+            "    return [caps, os.getuid() != 0, wrote, kcore]\n")
+    v = sandbox.run(code, CallTests("f", [((), [["0000000000000000"] * 2, True, False, False])]))
+    assert v.passed, v
