@@ -1,8 +1,8 @@
 """Math suite `chain`: long arithmetic chains whose one hard step sits at a controlled depth.
 
 The language-model counterpart of the tabular `critical_chain(p)` (codereset/tabular/family.py):
-a character's count goes through `length` events. Every event is easy (gets or gives away 2-4
-items) except one, the *critical* event at thought `critical_depth` (1-based), which multiplies
+a character's count goes through `length` events. Every event is easy (the count goes up by one)
+except one, the *critical* event at thought `critical_depth` (1-based), which multiplies
 the count by 3-7. A policy that has learned the easy events fails mostly at the critical thought,
 so the first error of a failed rollout sits where the knob puts it, and every thought before it
 is a clean prefix a reset can keep: the regime where the tabular checks say resets pay.
@@ -28,7 +28,10 @@ from envs.tasks.task import Task, split_of, stable_hash
 
 DEFAULT_N = {"train": 500, "val": 100, "test": 200}
 DEFAULT_LENGTHS = (6, 7, 8)
-EASY_OPERANDS = (2, 3, 4)
+# The easy event is +1: a warm-started 0.9M-parameter model that had to read +-2..4 events from
+# the problem still made most of its first errors at thoughts 1-2 (30 of 40 greedy val failures
+# at thought 1, wrong copies and subtractions), which is what this suite exists to avoid.
+EASY_OPERANDS = (1,)
 CRITICAL_FACTORS = (3, 4, 5, 6, 7)
 START_RANGE = (12, 30)
 # Each event and its thought are named by an ordinal word, so a small model can find the event a
@@ -40,16 +43,11 @@ ORDINALS = ("First", "Second", "Third", "Fourth", "Fifth", "Sixth", "Seventh", "
 
 
 def _easy(rng: random.Random, value: int, who: tuple[str, str, str], item: str):
-    """(new value, sentence, reference step) of an easy event: +n or -n, n in EASY_OPERANDS."""
+    """(new value, sentence, reference step) of an easy event: +n, n in EASY_OPERANDS."""
     name, he, _ = who
     n = rng.choice(EASY_OPERANDS)
-    if value - n < 5 or rng.random() < 0.5:
-        sentence = rng.choice([f"{he.capitalize()} finds {n} more {item}.",
-                               f"A friend gives {name} {n} {item}."])
-        return value + n, sentence, f"{name} gets {n} more: {value} + {n} = {value + n}."
-    sentence = rng.choice([f"{he.capitalize()} gives {n} {item} to a friend.",
-                           f"{he.capitalize()} loses {n} {item}."])
-    return value - n, sentence, f"{name} has {n} fewer: {value} - {n} = {value - n}."
+    sentence = rng.choice([f"{he.capitalize()} finds {n} more.", f"A friend gives {name} {n} more."])
+    return value + n, sentence, f"{name} gets {n} more: {value} + {n} = {value + n}."
 
 
 def _critical(rng: random.Random, value: int, who: tuple[str, str, str], item: str):
