@@ -27,6 +27,11 @@ class LocalizeConfig:
         runs out of tokens (benchmarks/localization_probe.py).
     fallback: rule for unparseable / out-of-range answers: "uniform" (h* uniform in 1..n, the
         RRPO reset), "last" (h* = n) or "first" (h* = 1).
+    made_for: the model (`model.name`) these prompt settings were tuned for, set by the model
+        preset that tunes them (conf/model/smollm2.yaml); None = neutral settings, fit for any
+        model. A policy-localizing run whose model.name differs is refused before it starts
+        (`codereset.run.preflight`), so nothing tuned for one model reaches another by
+        inheritance (e.g. `model.name=Qwen/...` on the default preset).
     """
 
     variant: str = "L2"
@@ -36,6 +41,7 @@ class LocalizeConfig:
     max_new_tokens: int = 256
     answer_prefix: str = ""
     fallback: str = "uniform"
+    made_for: str | None = None
 
 
 @dataclass
@@ -100,14 +106,19 @@ class AgentConfig:
 
     name: "grpo", "rrpo", "srpo", "caro", "critique_grpo", "score", "spo_tree" or "vineppo";
         chosen with `+agent=NAME` (no default on purpose).
-    localize: SRPO's localization settings (unused by the other agents).
-    oracle: CARO's oracle: "auto" (the exact step-level oracle where the suite has one, else
+    localizer: how a reset agent chooses h* (`codereset.agents.localizers.LOCALIZERS`: "uniform",
+        "self", "oracle", "entropy"); None = the agent's own (rrpo: uniform, srpo: self, caro:
+        oracle, entropy: entropy). Another localizer on a reset agent labels its arm
+        `agent[localizer]-split` (`codereset.agents.arm_label`); agents that never reset refuse one.
+    localize: the "self" localizer's settings (SRPO's prompt; unused by the other localizers).
+    oracle: the "oracle" localizer's (CARO's) oracle: "auto" (the exact step-level oracle where the suite has one, else
         Monte-Carlo), "exact" or "mc" (`codereset.rollouts.values.mc_first_error`).
     values: Monte-Carlo value settings (VinePPO, the mc oracle).
     critique: Critique-GRPO's settings. score: SCoRe's. tree: SPO-tree's.
     """
 
     name: str = MISSING
+    localizer: str | None = None
     localize: LocalizeConfig = field(default_factory=LocalizeConfig)
     oracle: str = "auto"
     values: ValuesConfig = field(default_factory=ValuesConfig)

@@ -55,6 +55,53 @@ def check_agent(cfg: DictConfig) -> None:
         raise ConfigError(f"unknown agent {cfg.agent.name!r}; known agents: {sorted(AGENTS)}")
 
 
+def warm_start_prompt(model_name: str) -> dict | None:
+    """The localization prompt a warm-start checkpoint was taught (`sft_summary.json`), None for
+    other models. Checkpoints older than the record taught variant/worked_example of their
+    config and no answer prefix."""
+    import json
+    from pathlib import Path
+
+    path = Path(model_name) / "sft_summary.json"
+    if not path.is_file():
+        return None
+    summary = json.loads(path.read_text())
+    if "localize_prompt" in summary:
+        return dict(summary["localize_prompt"])
+    cfg = summary.get("config", {})
+    return {"variant": cfg.get("localize_variant", "L2"), "worked_example": cfg.get("localize_worked_example", False),
+            "answer_prefix": ""}
+
+
+def check_localize_prompt(cfg: DictConfig) -> None:
+    """A policy-localizing run (the "self" localizer) whose prompt settings were tuned for another
+    model than the one it trains (`agent.localize.made_for`, set by a model preset) is refused:
+    a prompt tuned for SmolLM2 must not reach another model by inheritance."""
+    from codereset.agents.arms import DEFAULT_LOCALIZER
+
+    localizer = cfg.agent.get("localizer") or DEFAULT_LOCALIZER.get(cfg.agent.name)
+    if localizer != "self":
+        return
+    taught = warm_start_prompt(cfg.model.name)
+    if taught is not None:
+        wrong = {k: (cfg.agent.localize.get(k), v) for k, v in taught.items() if cfg.agent.localize.get(k) != v}
+        if wrong:
+            raise ConfigError(
+                f"model {cfg.model.name!r} was warm-started to localize with " + ", ".join(
+                    f"agent.localize.{k}={v!r}" for k, (_, v) in wrong.items()) + " (its sft_summary.json), but this "
+                "run asks with " + ", ".join(f"{k}={have!r}" for k, (have, _) in wrong.items())
+                + ": use its model preset (model=sft_tiny) or set those keys")
+        return
+    made_for = cfg.agent.localize.get("made_for")
+    if made_for is None or made_for == cfg.model.name:
+        return
+    raise ConfigError(
+        f"agent.localize settings (answer_prefix {cfg.agent.localize.answer_prefix!r}, max_new_tokens "
+        f"{cfg.agent.localize.max_new_tokens}) were tuned for model {made_for!r}, but model.name is "
+        f"{cfg.model.name!r}: choose that model's own preset (model=...), or state the prompt for this "
+        "model, e.g. agent.localize.made_for=null agent.localize.answer_prefix=''")
+
+
 def _offline() -> bool:
     return any(os.environ.get(v, "").strip().lower() in ("1", "true", "yes", "on") for v in OFFLINE_VARS)
 
@@ -150,6 +197,7 @@ def check_train_config(cfg: DictConfig) -> None:
     check_wandb(cfg)
     check_model_name(cfg.model.name)
     check_agent_tasks(cfg)
+    check_localize_prompt(cfg)
     check_run_dir(cfg)
 
 

@@ -32,6 +32,12 @@ from typing import Any, Callable, Sequence
 from envs.oracle import first_error
 from envs.rules import DEFAULT_STOP, ThoughtRules
 
+# The localization answer every warm-start teaches: ``\\boxed{N}`` + EOS, straight after the
+# chat template's generation prompt (no answer prefix). Recorded in sft_summary.json
+# (`localize_prompt`); an RL run that asks this model with another prompt is refused
+# (codereset.run.preflight.check_localize_prompt).
+LOCALIZE_ANSWER_PREFIX = ""
+
 # "a op n = r." inside a reference thought of the arith suite.
 _EQUATION = re.compile(r"(\d+) ([-+*/]) (\d+) = (\d+)\.")
 _START = re.compile(r"^\w+ starts with \d+ [a-z]+\. ")

@@ -255,6 +255,13 @@ def run(cfg: SFTConfig, log: Callable[[str], None] = print) -> dict:
     return summary
 
 
+def localize_prompt(cfg: SFTConfig) -> dict:
+    """The localization prompt this warm-start teaches, in `agent.localize`'s terms: an SRPO run
+    on the checkpoint must ask with exactly these settings."""
+    return {"variant": cfg.localize_variant, "worked_example": cfg.localize_worked_example,
+            "answer_prefix": sd.LOCALIZE_ANSWER_PREFIX}
+
+
 def make_summary(cfg: SFTConfig, model: Any, tokenizer: Any, n_problems: int, step: int, reason: str,
                  evals: list[dict], started: float) -> dict:
     """sft_summary.json: config, size, the evaluations so far, where and why it stopped."""
@@ -264,7 +271,8 @@ def make_summary(cfg: SFTConfig, model: Any, tokenizer: Any, n_problems: int, st
     earlier = before.get("earlier_phases", []) + ([
         {k: before[k] for k in ("config", "steps", "minutes", "evaluations") if k in before}] if before else [])
     return {
-        "config": dataclasses.asdict(cfg), "parameters": sum(p.numel() for p in model.parameters()),
+        "config": dataclasses.asdict(cfg), "localize_prompt": localize_prompt(cfg),
+        "parameters": sum(p.numel() for p in model.parameters()),
         "vocab_size": len(tokenizer), "problems": n_problems, "steps": step, "stop_reason": reason,
         "val_pass_rate": rate, "localization_accuracy": evals[-1]["localization_accuracy"],
         "in_target_band": cfg.target_low <= rate <= cfg.target_high, "minutes": minutes,
