@@ -3,7 +3,13 @@ evaluation and the report's speed-up rule.
 
     python benchmarks/agent_comparison.py                      # preset arith: tiny model, 4 agents x 5 seeds
     python benchmarks/agent_comparison.py --preset basic       # SmolLM2-135M on the `basic` code suite, 4 agents x 2 seeds
+    python benchmarks/agent_comparison.py --preset chain --keep  # the reset experiment (issue 26): 6 arms x 6 seeds
     python benchmarks/agent_comparison.py --agents grpo srpo --seeds 0 1 --override trainer.steps=10
+
+Arms are AGENT[LOCALIZER]-SPLIT (`--agents grpo caro-1x8 rrpo[entropy]-1x8`; the split is 1x4 when
+left out): each runs with `+agent=AGENT buffer.split=SPLIT agent.localizer=LOCALIZER`, and its run
+folders and report group carry the arm label (`codereset.agents.arm_label`), so two splits of one
+agent are never merged.
 
 Steps:
   1. Warm-start (preset arith only, each stage when its checkpoint is missing):
@@ -34,6 +40,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import os
 import shutil
 import statistics
@@ -48,9 +55,46 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "benchmarks"))  # sweep_io, also when imported from elsewhere
 from sweep_io import KEPT_FILES, Tee, last_pass_at_1, machine, read_jsonl  # noqa: E402
 
+from codereset.agents.arms import DEFAULT_LOCALIZER, arm_label  # noqa: E402
 from codereset.report.speedup import SpeedupRule, bootstrap_mean  # noqa: E402
 
-LOCALIZING = ("rrpo", "srpo", "caro")
+ARM_SPEC = re.compile(r"(?P<agent>[a-z_]+)(?:\[(?P<localizer>[a-z_]+)\])?(?:-(?P<split>\d+x\d+))?")
+
+
+@dataclass(frozen=True)
+class Arm:
+    """One arm of the comparison: agent, localizer (None: the agent's own) and buffer split."""
+
+    agent: str
+    localizer: str | None = None
+    split: str = "1x4"
+
+    @property
+    def label(self) -> str:
+        """`codereset.agents.arm_label`: the run folders' and the report's name of the arm."""
+        return arm_label(self.agent, self.localizer, self.split)
+
+    @property
+    def resets(self) -> bool:
+        return self.agent in DEFAULT_LOCALIZER
+
+    def overrides(self) -> list[str]:
+        out = [f"+agent={self.agent}"]
+        if self.resets:
+            out.append(f"buffer.split={self.split}")
+        if self.localizer is not None:
+            out.append(f"agent.localizer={self.localizer}")
+        return out
+
+
+def parse_arm(spec: str) -> Arm:
+    """"grpo", "caro-1x8", "srpo-1x4", "rrpo[entropy]-1x8" (agent[localizer]-split; split 1x4 when
+    left out) -> Arm. A bad spec raises ValueError saying the form."""
+    m = ARM_SPEC.fullmatch(spec)
+    if m is None:
+        raise ValueError(f"arm {spec!r}: expected AGENT, AGENT-SPLIT or AGENT[LOCALIZER]-SPLIT, e.g. grpo, "
+                         "caro-1x8, rrpo[entropy]-1x8")
+    return Arm(m["agent"], m["localizer"], m["split"] or "1x4")
 
 
 @dataclass(frozen=True)
@@ -71,6 +115,8 @@ class Preset:
 
 ARITH_SFT = "outputs/sft/arith_tiny"
 ARITH_OWN = "outputs/sft/arith_tiny_own"
+CHAIN_SFT = "outputs/sft/chain_tiny"
+CHAIN_OWN = "outputs/sft/chain_tiny_own"
 PRESETS: dict[str, Preset] = {
     # The tiny model on `arith` (conf/experiment/arith_tiny.yaml), from the two-stage warm-start.
     # A fixed training set of 64 problems (`+env.suite_options.n=64`) and greedy pass@1 on exactly
@@ -88,6 +134,26 @@ PRESETS: dict[str, Preset] = {
         warm_start=((ARITH_SFT, "-m", "codereset.sft", "--out", ARITH_SFT),
                     (ARITH_OWN, "-m", "codereset.sft.own_failures", "--init", ARITH_SFT, "--out", ARITH_OWN)),
         heldout=("env=math_arith", "env.fewshot=false", "env.max_thoughts=8", "env.max_thought_tokens=48",
+                 "eval.split=val", "eval.mode=continuous", "eval.progress=false")),
+    # The reset experiment of issue 26: the tiny model on `chain` (conf/experiment/chain_tiny.yaml),
+    # where a failed rollout's first error sits late (the hard step at thought 5 of 6-8 by
+    # default; --override env.suite_options.critical_depth=N moves it), arms at equal group sizes
+    # (GRPO's one group of 8 against one reset group of 8 suffixes, 1x8) plus the paper's 1x4 for
+    # CARO. The same design as "arith": a fixed training set of 64 problems, greedy pass@1 on them
+    # every 5 steps, held-out pass@1 of each final checkpoint on the val split. lr 1e-4 as there.
+    "chain": Preset(
+        overrides=("+experiment=chain_tiny", f"model.name={CHAIN_OWN}", "optim.lr=1e-4",
+                   "+env.suite_options.n=64", "env.val_split=train", "validation.max_tasks=null",
+                   "trainer.steps=60", "validation.every=5", "trainer.checkpoint_every=1000"),
+        title="Reset experiment on chain (tiny model, hard step at thought 5, 64 training problems, paired seeds)",
+        sweep_dir="runs/agent_comparison/chain", out="benchmarks/results/reset_chain",
+        warm_start=((CHAIN_SFT, "-m", "codereset.sft", "--suite", "chain", "--out", CHAIN_SFT, "--max-thoughts", "10",
+                     "--max-steps", "2000", "--max-minutes", "36", "--target-low", "0.35", "--target-high", "0.55"),
+                    (CHAIN_OWN, "-m", "codereset.sft.own_failures", "--init", CHAIN_SFT, "--out", CHAIN_OWN,
+                     "--problems", "1500", "--steps", "300")),
+        agents=("grpo", "caro-1x8", "srpo-1x8", "rrpo-1x8", "entropy-1x8", "caro-1x4"),
+        seeds=(0, 1, 2, 3, 4, 5),
+        heldout=("env=math_chain", "env.fewshot=false", "env.max_thoughts=10", "env.max_thought_tokens=48",
                  "eval.split=val", "eval.mode=continuous", "eval.progress=false")),
     # The default model on the main job's suite and per-step budget (conf/train.yaml: 4 prompts
     # a step, 5 thoughts of 96 tokens), sized for about 2 hours of the 2-core CPU: 8 steps, greedy
@@ -109,7 +175,9 @@ PRESETS: dict[str, Preset] = {
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--preset", default="arith", choices=sorted(PRESETS))
-    p.add_argument("--agents", nargs="+", default=None, help="default: the preset's")
+    p.add_argument("--agents", nargs="+", default=None,
+                   help="arms, AGENT[LOCALIZER]-SPLIT (e.g. grpo caro-1x8 rrpo[entropy]-1x8; split 1x4 when "
+                        "left out); default: the preset's")
     p.add_argument("--seeds", nargs="+", type=int, default=None, help="default: the preset's")
     p.add_argument("--workers", type=int, default=None, help="runs at a time (default: the preset's)")
     p.add_argument("--sweep-dir", default=None, help="run directories (replaced); default: the preset's")
@@ -138,8 +206,9 @@ def warm_start(preset: Preset, say: Tee) -> list[dict]:
     return out
 
 
-def run_job(agent: str, seed: int, preset: Preset, sweep: Path, extra: list[str]) -> dict:
+def run_job(arm: Arm, seed: int, preset: Preset, sweep: Path, extra: list[str]) -> dict:
     """One training run as a subprocess; its name, exit code, wall and CPU minutes."""
+    agent = arm.label
     name = f"{agent}_s{seed}"
     run_dir = sweep / name
     status = run_dir / "run_status.json"
@@ -147,7 +216,7 @@ def run_job(agent: str, seed: int, preset: Preset, sweep: Path, extra: list[str]
         return {"job": name, "agent": agent, "seed": seed, "returncode": 0, "minutes": 0.0,
                 "cpu_minutes": 0.0, "command": "(kept from an earlier sweep)"}
     shutil.rmtree(run_dir, ignore_errors=True)
-    cmd = [sys.executable, "-m", "codereset.train", *preset.overrides, f"+agent={agent}", f"seed={seed}",
+    cmd = [sys.executable, "-m", "codereset.train", *preset.overrides, *arm.overrides(), f"seed={seed}",
            "trainer.paired=true", "validation.at_start=true", f"trainer.output_dir={run_dir}",
            "trainer.progress=false", *extra]
     threads = str(preset.threads)
@@ -246,19 +315,19 @@ def describe(summary: dict, agents: list[str], sweep: Path, seeds: list[int], sa
     say("")
     say("localization against the oracle and corrections (reset groups of every seed)")
     oracle = summary.get("oracle") or {}
-    for agent in [a for a in agents if a in LOCALIZING and a in oracle]:
+    for agent in [a for a in agents if parse_arm(a).resets and a in oracle]:
         o = oracle[agent]
         say(f"  {agent:<5} exact {fmt_ci(o.get('share_exact'))}  clean prefix {fmt_ci(o.get('share_clean'))}  "
             f"suffix pass@4 clean {fmt_ci(o.get('suffix_pass_at_4_clean'))} vs erroneous "
             f"{fmt_ci(o.get('suffix_pass_at_4_erroneous'))}  (paper: 0.28 vs 0.17)")
         out.setdefault("oracle", {})[agent] = o
-    if "srpo" in agents:
+    for srpo in [a for a in agents if parse_arm(a).agent == "srpo" and parse_arm(a).localizer in (None, "self")][:1]:
         say("")
-        say("SRPO per seed: val gain (final - step 0) beside its exact-localization rate")
+        say(f"{srpo} per seed: val gain (final - step 0) beside its exact-localization rate")
         pairs = []
         for s in seeds:
-            curve = val_curve(sweep / f"srpo_s{s}")
-            loc = localization(sweep / f"srpo_s{s}")
+            curve = val_curve(sweep / f"{srpo}_s{s}")
+            loc = localization(sweep / f"{srpo}_s{s}")
             if len(curve) >= 2 and loc["exact"] is not None:
                 gain = curve[-1][1] - curve[0][1]
                 pairs.append((loc["exact"], gain))
@@ -273,7 +342,8 @@ def describe(summary: dict, agents: list[str], sweep: Path, seeds: list[int], sa
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     preset = PRESETS[args.preset]
-    agents = list(args.agents or preset.agents)
+    arms = [parse_arm(a) for a in (args.agents or preset.agents)]
+    agents = [a.label for a in arms]
     seeds = list(args.seeds if args.seeds is not None else preset.seeds)
     workers = args.workers or preset.workers
     sweep = ROOT / (args.sweep_dir or preset.sweep_dir)
@@ -298,7 +368,7 @@ def main(argv: list[str] | None = None) -> int:
     if not args.keep:
         shutil.rmtree(sweep, ignore_errors=True)
     sweep.mkdir(parents=True, exist_ok=True)
-    jobs = [(a, s) for s in seeds for a in agents]
+    jobs = [(a, s) for s in seeds for a in arms]
     say(f"sweep: {len(jobs)} runs ({', '.join(agents)} x seeds {seeds}), {workers} at a time, "
         f"{preset.threads} thread(s) each; overrides {' '.join(preset.overrides + tuple(args.overrides))}")
     sweep_started = time.perf_counter()

@@ -4,6 +4,9 @@
 - "rrpo": uniform random reset index.
 - "srpo": self-localization by the policy (`codereset.rollouts.localize`).
 - "caro": the oracle's first error (exact `envs.oracle.first_error`, or Monte-Carlo values).
+- "entropy": the thought of highest mean surprisal (no model call).
+These four are `ResetAgent`s: each is its default localizer (`codereset.agents.localizers`),
+and `agent.localizer` gives any of them another; `arm_label` names the run's arm.
 Agents that build their own groups (`Agent.build_groups`; the paper's baselines and VinePPO):
 - "critique_grpo": a critique and one refinement of a failed rollout join the originals' group.
 - "score": SCoRe two-attempt self-correction with stage-II reward shaping.
@@ -15,9 +18,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from codereset.agents.base import Agent, AgentContext, ResetChoice
+from codereset.agents.arms import arm_label, arm_of_config
+from codereset.agents.base import Agent, AgentContext, ResetAgent, ResetChoice
 from codereset.agents.caro import CAROAgent
 from codereset.agents.critique_grpo import CritiqueGRPOAgent
+from codereset.agents.entropy import EntropyAgent
 from codereset.agents.grpo import GRPOAgent
 from codereset.agents.rrpo import RRPOAgent
 from codereset.agents.score import ScoreAgent
@@ -26,7 +31,7 @@ from codereset.agents.srpo import SRPOAgent
 from codereset.agents.vineppo import VinePPOAgent
 
 AGENTS: dict[str, type[Agent]] = {cls.name: cls for cls in (
-    GRPOAgent, RRPOAgent, SRPOAgent, CAROAgent, CritiqueGRPOAgent, ScoreAgent, SPOTreeAgent, VinePPOAgent)}
+    GRPOAgent, RRPOAgent, SRPOAgent, CAROAgent, EntropyAgent, CritiqueGRPOAgent, ScoreAgent, SPOTreeAgent, VinePPOAgent)}
 
 
 def agent_class(name: str) -> type[Agent]:
@@ -42,4 +47,5 @@ def make_agent(name: str, cfg: Any, ctx: AgentContext) -> Agent:
     return agent_class(name)(cfg, ctx)
 
 
-__all__ = ["AGENTS", "Agent", "AgentContext", "ResetChoice", "agent_class", "make_agent"]
+__all__ = ["AGENTS", "Agent", "AgentContext", "ResetAgent", "ResetChoice", "agent_class", "arm_label",
+           "arm_of_config", "make_agent"]

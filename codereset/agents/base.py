@@ -6,6 +6,9 @@ gets the seeds of a step (failed rollouts, one or more per prompt) and returns o
 per seed: the 1-based reset index h* (method.md): the reset state keeps the seed's thoughts
 1..h*-1 and the shared-prefix group regenerates from thought h* on.
 
+Reset agents (`ResetAgent`: RRPO, SRPO, CARO, entropy) differ only in their localizer, the rule
+that picks h* (`codereset.agents.localizers`); `agent.localizer` swaps it.
+
 Agents whose groups are not "base + reset" (Critique-GRPO, SCoRe, SPO-tree, VinePPO) override
 `build_groups` and arrange each prompt's groups themselves, generating through the builder.
 """
@@ -66,6 +69,9 @@ class Agent(ABC):
         self.ctx = ctx
         self.roller: Any = None
         self.verifier: Any = None
+        if getattr(cfg, "localizer", None) is not None and not self.uses_resets:
+            raise ValueError(f"agent {self.name} does not reset: agent.localizer={cfg.localizer} has no h* "
+                             "to choose; use a reset agent (rrpo, srpo, caro, entropy) or drop the option")
 
     def attach(self, roller: Any, verifier: Any) -> None:
         """The roller and verifier the step's buffer generates and scores with (given by
@@ -88,3 +94,29 @@ class Agent(ABC):
     @abstractmethod
     def choose_resets(self, seeds: Sequence[Any]) -> list[ResetChoice]:
         """One ResetChoice per seed (a failed, scored `Rollout`), in order."""
+
+
+class ResetAgent(Agent):
+    """An agent that resets each seed where its localizer says: `agent.localizer`, else its own
+    (`codereset.agents.arms.DEFAULT_LOCALIZER`)."""
+
+    default_localizer: ClassVar[str]
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        from codereset.agents.arms import DEFAULT_LOCALIZER
+
+        cls.default_localizer = DEFAULT_LOCALIZER[cls.name]
+
+    def __init__(self, cfg: Any, ctx: AgentContext) -> None:
+        super().__init__(cfg, ctx)
+        from codereset.agents.localizers import get_localizer
+
+        self.localizer = get_localizer(getattr(cfg, "localizer", None) or self.default_localizer)
+        self.localizer.check(cfg)
+
+    def check_tasks(self, tasks: Sequence[Any]) -> None:
+        self.localizer.check_tasks(self.cfg, tasks)
+
+    def choose_resets(self, seeds: Sequence[Any]) -> list[ResetChoice]:
+        return self.localizer.choose(self, seeds)

@@ -62,7 +62,9 @@ class ReportConfig:
     Fields:
         baseline: group whose final value defines the speed-up target; None picks "grpo" when
             present, else the first group (the report says which).
-        group_by: dotted config key whose value forms the groups (compare agents: agent.name).
+        group_by: what forms the groups: "arm" (default: agent, localizer and buffer split, e.g.
+            grpo, caro-1x8, srpo[entropy]-1x4, so two splits of one agent are never merged) or a
+            dotted config key (e.g. agent.name).
         smooth: trailing-mean window, in steps, applied per run to the per-step pass rate and
             reset shares before averaging over seeds (1 = raw values); None: `DEFAULT_SMOOTH`,
             but never more than a quarter of the shortest run.
@@ -71,7 +73,7 @@ class ReportConfig:
     """
 
     baseline: str | None = None
-    group_by: str = "agent.name"
+    group_by: str = "arm"
     smooth: int | None = None
     title: str = "codereset report: pass rate, compute and reset diagnostics"
     speedup: su.SpeedupRule = field(default_factory=su.SpeedupRule)

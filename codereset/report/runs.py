@@ -77,8 +77,14 @@ class Run:
         return node
 
     def label(self, group_by: str) -> str:
-        """The group this run belongs to: the config value at `group_by`, as text."""
-        value = self.get(group_by)
+        """The group this run belongs to: its arm (`group_by` "arm": agent, localizer and split,
+        `codereset.agents.arms.arm_label`), else the config value at `group_by`, as text."""
+        if group_by == "arm":
+            from codereset.agents.arms import arm_of_config
+
+            value = arm_of_config(self.config)
+        else:
+            value = self.get(group_by)
         return "unknown" if value is None else str(value)
 
     @property

@@ -56,13 +56,24 @@ def test_val_curve_and_localization_read_the_run_files(tmp_path):
     assert agent_comparison.localization(tmp_path) == {"n": 4, "exact": 0.5, "within_1": 0.75}
 
 
+def test_arms_parse_to_agent_localizer_split_and_their_overrides():
+    arm = agent_comparison.parse_arm("rrpo[entropy]-1x8")
+    assert (arm.agent, arm.localizer, arm.split, arm.label) == ("rrpo", "entropy", "1x8", "rrpo[entropy]-1x8")
+    assert arm.overrides() == ["+agent=rrpo", "buffer.split=1x8", "agent.localizer=entropy"]
+    assert agent_comparison.parse_arm("caro").label == "caro"           # 1x4, method.md's split
+    assert agent_comparison.parse_arm("caro-1x8").label == "caro-1x8"
+    assert agent_comparison.parse_arm("grpo").overrides() == ["+agent=grpo"]
+    with pytest.raises(ValueError, match="AGENT"):
+        agent_comparison.parse_arm("caro 1x8")
+
+
 def test_presets_name_known_agents_and_the_model_their_heldout_check_loads():
     from codereset.agents import AGENTS
 
     for name, preset in agent_comparison.PRESETS.items():
         if preset.heldout:                                 # the held-out check loads model.name
             assert agent_comparison.model_of(preset), name
-        assert set(preset.agents) <= set(AGENTS), name
+        assert {agent_comparison.parse_arm(a).agent for a in preset.agents} <= set(AGENTS), name
     args = agent_comparison.parse_args(["--preset", "basic", "--seeds", "3", "--override", "trainer.steps=2"])
     assert (args.preset, args.seeds, args.overrides) == ("basic", [3], ["trainer.steps=2"])
     with pytest.raises(SystemExit):

@@ -30,11 +30,12 @@ def agent(name, backend=None, rng=None, **localize):
 
 
 def test_registry_and_unknown_names():
-    assert sorted(AGENTS) == ["caro", "critique_grpo", "grpo", "rrpo", "score", "spo_tree", "srpo", "vineppo"]
-    with pytest.raises(ValueError, match=r"known agents: \['caro', 'critique_grpo', 'grpo', "):
+    assert sorted(AGENTS) == ["caro", "critique_grpo", "entropy", "grpo", "rrpo", "score", "spo_tree", "srpo",
+                              "vineppo"]
+    with pytest.raises(ValueError, match=r"known agents: \['caro', 'critique_grpo', 'entropy', 'grpo', "):
         agent_class("ppo")
     assert not agent_class("grpo").uses_resets
-    assert all(agent_class(n).uses_resets for n in ("rrpo", "srpo", "caro"))
+    assert all(agent_class(n).uses_resets for n in ("rrpo", "srpo", "caro", "entropy"))
 
 
 def test_grpo_never_resets(tok):

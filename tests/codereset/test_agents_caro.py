@@ -5,7 +5,7 @@ import random
 
 import pytest
 from scripted_policy import MarkerVerifier, ScriptedBackend, byte_tokenizer, make_task
-from test_values import SEED, ValueCurvePolicy, seed_rollout
+from rollouts.test_values import SEED, ValueCurvePolicy, seed_rollout  # tests/codereset/rollouts (namespace)
 
 from codereset.agents import AgentContext, make_agent
 from codereset.config import AgentConfig, ValuesConfig

@@ -201,7 +201,7 @@ def test_baseline_killed_before_first_step_gives_no_speedup(tmp_path):
     md = result.markdown.read_text()
     assert "Speed-up: no gain to compare: the baseline grpo has no 'pass_rate' values." in md
     assert result.summary["agents"]["srpo"]["speedup"] is None
-    assert "<code>agent.name</code>" in result.html.read_text()
+    assert "<code>arm</code>" in result.html.read_text()
 
 
 def test_correction_by_deviation_from_samples(report):
