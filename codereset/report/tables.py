@@ -194,6 +194,30 @@ def _share(list_key: str, test: Callable[[float], bool]) -> Callable[[Run], floa
     return _pooled_mean_of(list_key, lambda v: bool(test(v)))
 
 
+def _judged(run: Run, key: str) -> list[tuple[int, int, int]]:
+    """The run's pooled [h*, h_ref, n] triples of `key` (`localization_judged`, prefixed)."""
+    return [tuple(int(v) for v in t) for row in run.metrics for t in (row.get(key) or [])
+            if isinstance(t, list) and len(t) == 3]
+
+
+def _agreement(key: str, column: str) -> Callable[[Run], float]:
+    """Per run: one agreement figure (`codereset.run.metrics.reference_agreement`, the same rule
+    the trainer logs per step) over every judged multi-thought seed of the run."""
+    from codereset.run.metrics import reference_agreement
+
+    def fn(run: Run) -> float:
+        judged = _judged(run, key)
+        value = reference_agreement(judged)[column] if judged else None
+        return math.nan if value is None else float(value)
+    return fn
+
+
+def _modal_share(run: Run) -> float:
+    """Share of the run's most frequent h* over its multi-thought seeds (`reset_h_star`)."""
+    hs = [int(h) for row in run.metrics for h in (row.get("reset_h_star") or []) if is_number(h)]
+    return max(hs.count(h) for h in set(hs)) / len(hs) if hs else math.nan
+
+
 RESET_COLUMNS: list[_Col] = [
     ("reset_groups", "reset groups", lambda r: float(sum(map(n_reset_groups, r.metrics))), 1),
     ("reset_position", "reset position h*/n", _pooled_mean("reset_depths", "reset_depth"), 3),
@@ -204,6 +228,8 @@ RESET_COLUMNS: list[_Col] = [
      agg.run_sum("localization_parse_failures"), 1),
     ("parse_failure_share", "parse failures / reset groups", lambda r: _per_group(r, "localization_parse_failures"), 3),
     ("budget_out_share", "budget-outs / reset groups", lambda r: _per_group(r, "localization_budget_outs"), 3),
+    ("one_thought_seeds", "one-thought seeds (h* = 1 forced)", agg.run_sum("reset_seeds_one_thought"), 1),
+    ("h_star_modal_share", "modal h* share (multi-thought seeds)", _modal_share, 3),
 ]
 
 
@@ -224,7 +250,15 @@ def oracle_columns(prefix: str = "") -> list[_Col]:
     def weighted(key: str, clean: bool) -> Callable[[Run], float]:
         return agg.run_weighted(f"{prefix}{key}", _prefix_count(clean, prefix))
 
+    judged = f"{prefix}localization_judged"
     return [
+        ("judged_seeds", "judged multi-thought seeds", lambda r: float(len(_judged(r, judged))), 1),
+        ("exact", "exact", _agreement(judged, "localization_exact"), 3),
+        ("exact_if_first", "exact if h*=1", _agreement(judged, "localization_exact_first"), 3),
+        ("exact_if_uniform", "exact if uniform", _agreement(judged, "localization_exact_uniform"), 3),
+        ("within_one", "within 1", _agreement(judged, "localization_within_one"), 3),
+        ("within_one_if_first", "within 1 if h*=1", _agreement(judged, "localization_within_one_first"), 3),
+        ("within_one_if_uniform", "within 1 if uniform", _agreement(judged, "localization_within_one_uniform"), 3),
         ("deviation", f"deviation h*-{ref}", _pooled_mean(devs, f"{prefix}localization_deviation"), 2),
         ("abs_deviation", "abs deviation", _pooled_mean_of(devs, abs), 2),
         ("share_exact", "share exact", _share(devs, lambda d: d == 0), 3),
@@ -235,7 +269,18 @@ def oracle_columns(prefix: str = "") -> list[_Col]:
         ("suffix_pass_at_4_clean", "suffix pass@4 clean", weighted("suffix_pass_at_4_clean", True), 3),
         ("suffix_pass_at_4_erroneous", "suffix pass@4 erroneous",
          weighted("suffix_pass_at_4_erroneous", False), 3),
+        ("reset_groups_empty", "empty-prefix groups", agg.run_sum(f"{prefix}reset_groups_empty"), 1),
+        ("correction_rate_empty", "correction empty",
+         agg.run_weighted(f"{prefix}correction_rate_empty", _empty_count(prefix)), 3),
+        ("suffix_pass_at_4_empty", "suffix pass@4 empty",
+         agg.run_weighted(f"{prefix}suffix_pass_at_4_empty", _empty_count(prefix)), 3),
     ]
+
+
+def _empty_count(prefix: str) -> Callable[[dict], float]:
+    """Empty-prefix reset groups of a step (0 in rows that predate the key)."""
+    key = f"{prefix}reset_groups_empty"
+    return lambda row: float(row[key]) if is_number(row.get(key)) else 0.0
 
 
 ORACLE_COLUMNS = oracle_columns()

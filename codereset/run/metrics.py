@@ -26,11 +26,21 @@ the oracle found an error), correction rates and suffix pass@4 (unbiased, k = mi
 for clean prefixes (h* <= h_oracle, or no error found) and erroneous ones. With
 `agent.values.diagnose` the same keys, prefixed mc_, against the Monte-Carlo first error of each
 reset seed (`codereset.rollouts.values.record_mc_diagnostics`): localization quality on suites without an
-exact oracle (code). One rule (`oracle_metrics`) computes both.
+exact oracle (code). One rule (`oracle_metrics`) computes both. Empty-prefix resets (h* = 1, a fresh
+resample: clean by construction) are their own row, not counted as clean.
+
+Is the localizer localizing? (`localization_watch`, every reset agent.) Seeds of one thought have
+only h* = 1 and are counted (reset_seeds_one_thought), never judged. Over the others: the h* and n
+of each (reset_h_star, reset_n_thoughts, from which a report re-derives any histogram) and the
+share of the most frequent h* (h_star_modal_share). Under an oracle, the agent's agreement
+(exact, within one) is logged beside what two reference localizers score on the very same seeds:
+the constant h* = 1 and a uniform h* in 1..n (`reference_agreement`); `localizer_warning` is the
+trainer's warning when one h* takes most seeds while the oracle's first error varies.
 """
 
 from __future__ import annotations
 
+from collections import Counter
 from typing import Any
 
 from codereset.rollouts.buffer import Group, StepBuffer
@@ -97,6 +107,7 @@ def step_metrics(step: int, buf: StepBuffer, update: Any, times: dict[str, float
         "localization_budget_outs": sum(g.choice.localization_budget_out for g in resets),
         "localization_fallback_rate": _share([g.choice.localization_failed for g in resets if g.choice.localized]),
         "localized_groups": sum(g.choice.localized for g in resets),
+        **localization_watch(resets),
     }
     when = {"agent"}
     row.update({f"tokens_{kind}": n for kind, n in sorted(extra_tokens.items())})
@@ -126,14 +137,60 @@ def _has_oracle(task: Any) -> bool:
     return has_oracle(task)
 
 
+def localization_watch(resets: list[Group]) -> dict:
+    """How the agents' h* spread over the multi-thought seeds (module docstring)."""
+    multi = [g for g in resets if g.seed.n_thoughts > 1]
+    counts = Counter(g.choice.h for g in multi)
+    return {
+        "reset_seeds_one_thought": len(resets) - len(multi),
+        "reset_h_star": [g.choice.h for g in multi],
+        "reset_n_thoughts": [g.seed.n_thoughts for g in multi],
+        "h_star_modal_share": max(counts.values()) / len(multi) if multi else None,
+    }
+
+
+def reference_agreement(judged: list[tuple[int, int, int]]) -> dict:
+    """Exact and within-one agreement of (h*, h_ref, n) triples, beside what the constant h* = 1
+    and a uniform h* in 1..n score on the same seeds (keys without the reference's prefix)."""
+    def uniform_within(ref: int, n: int) -> float:
+        return sum(abs(h - ref) <= 1 for h in range(1, n + 1)) / n
+
+    return {
+        "localization_exact": _share([h == ref for h, ref, _ in judged]),
+        "localization_within_one": _share([abs(h - ref) <= 1 for h, ref, _ in judged]),
+        "localization_exact_first": _share([ref == 1 for _, ref, _ in judged]),
+        "localization_within_one_first": _share([ref <= 2 for _, ref, _ in judged]),
+        "localization_exact_uniform": _mean([1 / n for _, _, n in judged]),
+        "localization_within_one_uniform": _mean([uniform_within(ref, n) for _, ref, n in judged]),
+    }
+
+
+def localizer_warning(row: dict, min_seeds: int = 8, share: float = 0.8) -> str | None:
+    """A warning when one h* takes more than `share` of at least `min_seeds` multi-thought seeds
+    while the oracle's first error (where it found one) varies; None otherwise."""
+    hs = row.get("reset_h_star") or []
+    modal = row.get("h_star_modal_share")
+    refs = {ref for _, ref, _ in row.get("localization_judged") or []}
+    if len(hs) < min_seeds or modal is None or modal <= share or len(refs) < 2:
+        return None
+    h = Counter(hs).most_common(1)[0][0]
+    return (f"the localizer answered h* = {h} for {100 * modal:.0f}% of {len(hs)} multi-thought seeds while "
+            f"the oracle's first error took {len(refs)} values ({sorted(refs)}): it is not localizing; check "
+            "its prompt against what the model was taught (agent.localize, the model preset)")
+
+
 def oracle_metrics(judged: list[tuple[Group, int | None]], prefix: str = "") -> dict:
     """Localization quality against a reference first error (see the module docstring):
     `judged` pairs each judged reset group with that reference's first erroneous thought
-    (1-based; None: none found); keys are prefixed `prefix` ("" exact oracle, "mc_" Monte-Carlo)."""
+    (1-based; None: none found); keys are prefixed `prefix` ("" exact oracle, "mc_" Monte-Carlo).
+    Empty prefixes (h* = 1) are their own row; clean and erroneous are over the others."""
     with_error = [(g, h) for g, h in judged if h is not None]
     deviations = [g.choice.h - h for g, h in with_error]
-    clean = [g for g, h in judged if g.clean_against(h)]
+    empty = [g for g, _ in judged if g.choice.h == 1]
+    clean = [g for g, h in judged if g.choice.h > 1 and g.clean_against(h)]
     erroneous = [g for g, h in judged if not g.clean_against(h)]
+    triples = [[g.choice.h, h, g.seed.n_thoughts] for g, h in with_error if g.seed.n_thoughts > 1]
+    agreement = reference_agreement([tuple(t) for t in triples])
     return {f"{prefix}{key}": value for key, value in {
         "h_oracle": [h for _, h in judged],
         "localization_deviation": _mean([float(d) for d in deviations]),
@@ -144,6 +201,11 @@ def oracle_metrics(judged: list[tuple[Group, int | None]], prefix: str = "") -> 
         "suffix_pass_at_4_erroneous": _suffix_pass_at_4(erroneous),
         "reset_groups_clean": len(clean),
         "reset_groups_erroneous": len(erroneous),
+        "correction_rate_empty": _share([g.n_correct > 0 for g in empty]),
+        "suffix_pass_at_4_empty": _suffix_pass_at_4(empty),
+        "reset_groups_empty": len(empty),
+        "localization_judged": triples,
+        **agreement,
     }.items()}
 
 

@@ -107,16 +107,34 @@ def _oracle_keys(prefix: str, reference: str, when: str) -> tuple[Key, ...]:
         Key(f"{prefix}localization_deviation", f"mean h* - h_ref over reset groups where {reference} "
             "found an error; null when none", when=when),
         Key(f"{prefix}localization_deviations", "h* - h_ref of each such group (list)", when=when),
-        Key(f"{prefix}correction_rate_clean", "correction rate of reset groups with a clean prefix "
-            f"(h* <= h_ref or no error found), against {reference}; null when none", when=when),
+        Key(f"{prefix}correction_rate_clean", "correction rate of reset groups with a clean, non-empty "
+            f"prefix (1 < h* <= h_ref, or h* > 1 and no error found), against {reference}; null when none",
+            when=when),
         Key(f"{prefix}correction_rate_erroneous", "correction rate of reset groups whose prefix holds "
             f"the error of {reference}; null when none", when=when),
         Key(f"{prefix}suffix_pass_at_4_clean", "unbiased suffix pass@4 (k = min(4, group size)) from "
             "clean prefixes; null when none", when=when),
         Key(f"{prefix}suffix_pass_at_4_erroneous", "the same from erroneous prefixes; null when none",
             when=when),
-        Key(f"{prefix}reset_groups_clean", "reset groups with a clean prefix", when=when),
+        Key(f"{prefix}reset_groups_clean", "reset groups with a clean, non-empty prefix", when=when),
         Key(f"{prefix}reset_groups_erroneous", "reset groups with an erroneous prefix", when=when),
+        Key(f"{prefix}correction_rate_empty", "correction rate of reset groups with an empty prefix (h* = 1: "
+            "a fresh resample, clean by construction); null when none", when=when),
+        Key(f"{prefix}suffix_pass_at_4_empty", "the same suffix pass@4 from empty prefixes; null when none",
+            when=when),
+        Key(f"{prefix}reset_groups_empty", "judged reset groups with an empty prefix (h* = 1)", when=when),
+        Key(f"{prefix}localization_judged", f"[h*, h_ref, n] of each multi-thought seed where {reference} "
+            "found an error (list): what the agreement figures below pool over", when=when),
+        Key(f"{prefix}localization_exact", "share of those seeds with h* = h_ref; null when none", when=when),
+        Key(f"{prefix}localization_within_one", "share with |h* - h_ref| <= 1; null when none", when=when),
+        Key(f"{prefix}localization_exact_first", "what the constant answer h* = 1 scores on the same "
+            "seeds (share with h_ref = 1); null when none", when=when),
+        Key(f"{prefix}localization_within_one_first", "h* = 1 within one (share with h_ref <= 2); null "
+            "when none", when=when),
+        Key(f"{prefix}localization_exact_uniform", "what a uniform h* in 1..n scores on the same seeds "
+            "(mean 1/n); null when none", when=when),
+        Key(f"{prefix}localization_within_one_uniform", "a uniform h* within one (mean of "
+            "|{h : |h - h_ref| <= 1}| / n); null when none", when=when),
     )
 
 
@@ -179,6 +197,12 @@ METRICS = RowSchema(
             "fallback rule (parse failures / localized_groups); null when no group was localized"),
         Key("localized_groups", "reset groups whose h* a localizer was asked for (SRPO: seeds of more "
             "than one thought; a one-thought seed has only h* = 1)"),
+        Key("reset_seeds_one_thought", "reset groups whose seed has one thought (h* = 1 forced): left "
+            "out of every localization figure"),
+        Key("reset_h_star", "h* of each reset group whose seed has more than one thought (list)"),
+        Key("reset_n_thoughts", "n (the seed's thoughts) of each of those groups (list)"),
+        Key("h_star_modal_share", "share of the most frequent h* among those groups; null when none "
+            "(near 1 while the first error varies: the localizer is not localizing)"),
         *_oracle_keys("", "the oracle", "oracle"),
         *_oracle_keys("mc_", "the Monte-Carlo first error (agent.values.diagnose)", "mc_oracle"),
         Key("time_generate_s", _TIME.format("generate (rollouts)")),

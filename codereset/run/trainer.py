@@ -43,7 +43,7 @@ from codereset.run.builders import (load_policy, load_tasks, make_generation_bac
 from codereset.rollouts.task_sampler import TaskSampler
 from codereset.eval.eval_tasks import eval_rows, eval_sample_rows, evaluate_tasks
 from codereset.run.interrupts import Interrupts
-from codereset.run.metrics import sample_rows, step_metrics
+from codereset.run.metrics import localizer_warning, sample_rows, step_metrics
 from codereset.run.resume import check_run_dir
 from codereset.rollouts.rollout import Roller
 from codereset.run.rundir import RunDir
@@ -275,6 +275,9 @@ class Trainer:
                         "these resets are the fallback rule's (agent.localize.fallback=%s), not "
                         "self-localized; see agent.localize.max_new_tokens / answer_prefix", step,
                         100 * fallback, row["localization_budget_outs"], self.cfg.agent.localize.fallback)
+        watch = localizer_warning(row) if row is not None else None
+        if watch is not None:
+            log.warning("step %d: %s", step, watch)
         if result.skipped and self.dist.is_main:
             log.warning("step %d: non-finite loss/gradient, update skipped (%d in a row)",
                         step, self.nonfinite_streak)

@@ -175,11 +175,14 @@ def test_real_math_run_fills_the_oracle_section(tmp_path):
     metrics = _rows(run_dir, "metrics.jsonl")
     clean = sum(r["reset_groups_clean"] for r in metrics)
     erroneous = sum(r["reset_groups_erroneous"] for r in metrics)
-    assert clean + erroneous > 0
-    assert row["share clean"] == f"{clean / (clean + erroneous):.3f}"
+    empty = sum(r["reset_groups_empty"] for r in metrics)   # h* = 1: its own row, neither clean nor erroneous
+    assert clean + erroneous + empty > 0
+    if clean + erroneous:
+        assert row["share clean"] == f"{clean / (clean + erroneous):.3f}"
     judged = [r for r in _rows(run_dir, "samples.jsonl")
               if r["group"] == "reset" and "h_oracle" in r]
-    assert len(judged) == clean + erroneous
+    assert len(judged) == clean + erroneous + empty
+    assert sum(r["reset_index"] == 1 for r in judged) == empty
     with_error = [r for r in judged if r["h_oracle"] is not None]
     if with_error:
         assert "Correction rate by deviation" in md
