@@ -222,8 +222,9 @@ class Server:
     """One warm runner: spawn a candidate, then finish it, over and over."""
 
     def __init__(self, sock: socket.socket, scratch: list[str], uid_exclusive: bool,
-                 seccomp: bool, oom_fd: int | None = None):
+                 seccomp: bool, oom_fd: int | None = None, pids: PidReset | None = None):
         self.sock = sock
+        self.pids = pids
         self.oom_fd, self.oom_base = oom_fd, "0"
         if oom_fd is not None:
             try:  # raised around each fork, so it must be restorable: writing it back proves it
@@ -301,6 +302,8 @@ class Server:
         if not self.uid_exclusive:  # the per-uid limit also counts the user's other processes
             limits["max_processes"] += _threads_of_uid(os.getuid())
         vm_bytes = _vm_bytes()
+        if self.pids is not None:
+            self.pids.reset()  # the candidate's pid says nothing of the runs before
         self._oom_score("1000")  # inherited by the candidate: the OOM killer's first choice
         try:
             pid = os.fork()
@@ -387,7 +390,7 @@ class Server:
                 # usually the candidate is the only process left: wait for it to go
                 select.select([self.child_fd], [], [], 1.0)
                 first = False
-            if not self._reap(os.WNOHANG):
+            if not self._reap(os.WNOHANG) or (self.pids and self.pids.only_one_left()):
                 return True
             time.sleep(0.0002)
         return False
@@ -444,12 +447,14 @@ def _mount(src, dst: str, fstype, flags: int, data=None) -> None:
         raise OSError(err, f"mount {dst}: {os.strerror(err)}")
 
 
-def _remount_proc(mask: bool) -> None:
+def _remount_proc(mask: bool) -> int | None:
     """A procfs with ``PROC_OPTIONS`` over /proc (needs CAP_SYS_ADMIN, dropped with root); with
-    ``mask``, docker's masked and read-only paths are masked and read-only in it too."""
+    ``mask``, docker's masked and read-only paths are masked and read-only in it too. Returns
+    ``_open_last_pid()``'s descriptor, opened before /proc/sys turns read-only."""
     _mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, PROC_OPTIONS)
+    last_pid = _open_last_pid()
     if not mask:
-        return
+        return last_pid
     for name in PROC_MASKED:
         path = f"/proc/{name}"
         if os.path.isdir(path):
@@ -462,6 +467,64 @@ def _remount_proc(mask: bool) -> None:
         if os.path.exists(path):
             _mount(path, path, None, MS_BIND)
             _mount(None, path, None, MS_BIND | MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV)
+    return last_pid
+
+
+def _open_last_pid() -> int | None:
+    try:
+        return os.open("/proc/sys/kernel/ns_last_pid", os.O_WRONLY | os.O_CLOEXEC)
+    except OSError:
+        return None
+
+
+class PidReset:
+    """Every candidate gets the same pid: a helper process, forked while the server is still
+    root (it stays root, so no candidate may signal or inspect it, and holds nothing but its
+    pipes), sets this PID namespace's last pid back to its own before each fork. Without it a
+    run's first pid would show how many pids the run before used (12 bits per run). Needs
+    CAP_SYS_ADMIN over the namespace; where the server never had it there is no helper."""
+
+    def __init__(self, last_pid_fd: int):
+        req_r, self.req = os.pipe()
+        self.ack, ack_w = os.pipe()
+        pid = os.fork()
+        if pid == 0:  # the helper
+            code = 0
+            try:
+                prctl(PR_SET_DUMPABLE, 0)
+                keep = {last_pid_fd, req_r, ack_w}
+                for fd in map(int, os.listdir("/proc/self/fd")):
+                    if fd > 2 and fd not in keep:
+                        try:
+                            os.close(fd)
+                        except OSError:
+                            pass
+                base = str(os.getpid()).encode()
+                while os.read(req_r, 1):
+                    os.pwrite(last_pid_fd, base, 0)
+                    os.write(ack_w, b"k")
+            except BaseException:  # noqa: BLE001 - the server sees the pipe close
+                code = 1
+            os._exit(code)
+        os.close(req_r)
+        os.close(ack_w)
+        os.close(last_pid_fd)
+        self.pid = pid
+        self.children = f"/proc/self/task/{os.getpid()}/children"
+
+    def reset(self) -> None:
+        """Before a fork: the next pid is the helper's + 1. OSError if the helper is gone."""
+        os.write(self.req, b"r")
+        if os.read(self.ack, 1) != b"k":
+            raise OSError("the pid helper is gone")
+
+    def only_one_left(self) -> bool:
+        """Whether the helper is the server's only child (the rest of the sandbox is gone)."""
+        try:
+            with open(self.children) as f:
+                return f.read().split() == [str(self.pid)]
+        except OSError:
+            return False
 
 
 def _drop_privileges(uid: int) -> None:
@@ -493,8 +556,18 @@ def main(config: dict) -> None:
     else:
         sock = socket.socket(fileno=config["fd"])
     oom_fd = _open_oom_score()
+    last_pid = None
     if config.get("remount_proc"):  # bwrap, docker: their /proc has no options; ours, while
-        _remount_proc(config.get("mask_proc", False))  # still allowed
+        last_pid = _remount_proc(config.get("mask_proc", False))  # still allowed
+    elif os.getuid() == 0 and os.getpid() == 1:
+        last_pid = _open_last_pid()
+    pids = None
+    if last_pid is not None and os.getpid() == 1:
+        try:
+            pids = PidReset(last_pid)
+            pids.reset()
+        except OSError:
+            pids = None
     if config.get("uid") is not None and os.getuid() == 0:
         _drop_privileges(config["uid"])
     prctl(PR_SET_NO_NEW_PRIVS, 1)
@@ -512,5 +585,5 @@ def main(config: dict) -> None:
     gc.collect()
     gc.freeze()  # forked candidates then do not copy-on-write the server's objects in a GC pass
     Server(sock, config["scratch"], config.get("uid_exclusive", True), filtered,
-           oom_fd).serve()
+           oom_fd, pids).serve()
     os._exit(0)

@@ -5,7 +5,8 @@
    advantage). The attacks of ``redteam_corpus.CLASS1_ATTACKS`` end in the candidate's own
    status; a runner that dies while a candidate runs is that candidate's failure.
 2. Nothing observable survives a run: a candidate sees no process but its own (procfs with
-   hidepid, the runner non-dumpable), no cgroup counters, and has no capabilities.
+   hidepid, the runner non-dumpable), no cgroup counters, has no capabilities, and every run's
+   first pid is the same.
 3. Comparison: no tolerance for integer tokens; strings cross the wire losslessly.
 4. Limits per run: memory from the cgroup's high-water mark (memfds and tmpfs files count), CPU
    from the cgroup's CPU time (all the run's processes), an inode limit on every tmpfs.
@@ -219,6 +220,20 @@ def test_runner_counters_do_not_reach_the_next_run(sandbox):
             "    except OSError as e:\n        return e.errno\n")
     v = sandbox.run(read, CallTests("f", [((), 2)]))
     assert v.passed, v
+
+
+def test_every_run_gets_the_same_pid_whatever_the_run_before_used(sandbox):
+    """The pid counter carried 12 bits per run: a run burned N thread ids and the next run read
+    N off its own pid. The runner's helper resets the namespace's last pid before each fork."""
+    code = ("import os, threading\ndef f(n):\n    me = os.getpid()\n"
+            "    ts = [threading.Thread(target=int) for _ in range(n)]\n"
+            "    [t.start() for t in ts]\n    [t.join() for t in ts]\n    return me\n")
+    pids = set()
+    for n in (0, 37, 5, 100):
+        v = sandbox.run(code, CallTests("f", [((n,), -1)]))
+        pids.add(v.results[0].message.rsplit("got ", 1)[-1])
+    assert len(pids) <= 2, pids  # at most one per sandbox (a worker alternates between two)
+    judged_right(sandbox)
 
 
 def test_candidate_has_no_capabilities_and_docker_masks_stay(sandbox):
