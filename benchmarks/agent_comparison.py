@@ -254,8 +254,23 @@ def val_curve(run: Path) -> list[tuple[int, float]]:
 
 
 def localization(run: Path) -> dict:
-    """h* - h_oracle over every localized reset group of one run."""
-    devs = [d for row in read_jsonl(run / "metrics.jsonl") for d in (row.get("localization_deviations") or [])]
+    """The run's localization against the oracle over its multi-thought seeds where the oracle found
+    an error (`localization_judged`: [h*, h_oracle, n]), beside what h* = 1 and a uniform h* score
+    on the same seeds and the modal h* share (`codereset.run.metrics.reference_agreement`, the
+    trainer's rule). Runs that predate those keys: exact / within one from the deviations only."""
+    from codereset.run.metrics import reference_agreement
+
+    rows = read_jsonl(run / "metrics.jsonl")
+    judged = [tuple(t) for row in rows for t in (row.get("localization_judged") or [])]
+    if judged:
+        agree = reference_agreement(judged)
+        hs = [t[0] for t in judged]
+        return {"n": len(judged), "exact": agree["localization_exact"], "within_1": agree["localization_within_one"],
+                "exact_if_first": agree["localization_exact_first"],
+                "exact_if_uniform": agree["localization_exact_uniform"],
+                "modal_h_share": max(hs.count(h) for h in set(hs)) / len(hs),
+                "one_thought_seeds": sum(int(row.get("reset_seeds_one_thought") or 0) for row in rows)}
+    devs = [d for row in rows for d in (row.get("localization_deviations") or [])]
     n = len(devs)
     return {"n": n, "exact": sum(d == 0 for d in devs) / n if n else None,
             "within_1": sum(abs(d) <= 1 for d in devs) / n if n else None}
@@ -315,6 +330,18 @@ def describe(summary: dict, agents: list[str], sweep: Path, seeds: list[int], sa
     say("")
     say("localization against the oracle and corrections (reset groups of every seed)")
     oracle = summary.get("oracle") or {}
+    say("is each reset arm localizing? (multi-thought seeds with an oracle error, all seeds pooled)")
+    for agent in [a for a in agents if parse_arm(a).resets]:
+        pooled = [localization(sweep / f"{agent}_s{s}") for s in seeds]
+        pooled = [p for p in pooled if p.get("n") and "exact_if_first" in p]
+        if pooled:
+            n = sum(p["n"] for p in pooled)
+            mean = lambda k: sum(p[k] * p["n"] for p in pooled) / n  # noqa: E731
+            say(f"  {agent:<16} n={n}  exact {mean('exact'):.3f} (h*=1 would score {mean('exact_if_first'):.3f}, "
+                f"uniform {mean('exact_if_uniform'):.3f}), within 1 {mean('within_1'):.3f}, modal h* share "
+                f"{mean('modal_h_share'):.3f}, one-thought seeds {sum(p['one_thought_seeds'] for p in pooled)}")
+            out.setdefault("localization", {})[agent] = {k: mean(k) for k in (
+                "exact", "within_1", "exact_if_first", "exact_if_uniform", "modal_h_share")} | {"n": n}
     for agent in [a for a in agents if parse_arm(a).resets and a in oracle]:
         o = oracle[agent]
         say(f"  {agent:<5} exact {fmt_ci(o.get('share_exact'))}  clean prefix {fmt_ci(o.get('share_clean'))}  "

@@ -54,6 +54,14 @@ def test_val_curve_and_localization_read_the_run_files(tmp_path):
                                              {"step": 3, "localization_deviations": [0]}])
     assert agent_comparison.val_curve(tmp_path) == [(0, 0.1), (5, 0.2)]
     assert agent_comparison.localization(tmp_path) == {"n": 4, "exact": 0.5, "within_1": 0.75}
+    # runs with the watch keys: judged multi-thought seeds, beside h* = 1 and uniform
+    write_jsonl(tmp_path / "metrics.jsonl", [{"step": 1, "localization_judged": [[1, 1, 4], [1, 3, 4]],
+                                              "reset_seeds_one_thought": 2},
+                                             {"step": 2, "localization_judged": [[2, 2, 2]]}])
+    loc = agent_comparison.localization(tmp_path)
+    assert loc["n"] == 3 and loc["exact"] == pytest.approx(2 / 3) and loc["exact_if_first"] == pytest.approx(1 / 3)
+    assert loc["exact_if_uniform"] == pytest.approx((1 / 4 + 1 / 4 + 1 / 2) / 3)
+    assert loc["modal_h_share"] == pytest.approx(2 / 3) and loc["one_thought_seeds"] == 2
 
 
 def test_arms_parse_to_agent_localizer_split_and_their_overrides():
