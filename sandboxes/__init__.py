@@ -19,7 +19,11 @@ cleaned and re-forked while the other runs; when the workers fit the CPUs each i
 Covers: faked passes (early exit, __eq__ tricks, frame walking, monkeypatching), escapes from
 time limits (SIGALRM, setsid grandchildren), fork and memory bombs, output floods, writes
 outside a private tmp dir, network access, killing the parent, data carried from one run to the
-next. Does not cover: kernel exploits (no VM: the kernel is shared; docker's seccomp profile is
+next (files, the runner's state and counters, pids), limits escaped across processes (memory,
+memfds and tmpfs files from the cgroup's high-water mark, CPU from its CPU time), and a
+candidate turning its verdict into ``sandbox_error`` (OOM kills, a runner that dies or is
+poisoned: the candidate's own status; ``sandbox_error`` is left for a sandbox that cannot be
+started and for errors of the judge's own). Does not cover: kernel exploits (no VM: the kernel is shared; docker's seccomp profile is
 an allowlist, ours a denylist), side channels, CPU starvation of other workloads beyond the
 limits.
 """

@@ -24,8 +24,9 @@ SOCKDIR_PREFIX = "codereset-docker-"   # docker: the runner's socket, until it c
 DEV_PREFIX = "codereset-bwrap-dev-"    # bwrap as root: the sandbox's own device nodes
 
 
-PIDS_CARRY = ("a PID namespace per run (a run's first pid shows how many pids the run before "
-              "used: bits from one run to the next)")
+PIDS_CARRY = ("the same first pid every run (without root, a run's first pid shows how many "
+              "pids the run before used: bits from one run to the next)")
+PIDS_RESET = "the same first pid every run (runner.server.PidReset)"
 
 
 @dataclass(frozen=True)

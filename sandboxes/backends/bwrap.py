@@ -5,11 +5,13 @@ hidden site-packages, private tmpfs /tmp, new /proc and /dev) with new PID, netw
 cgroup namespaces; the runner is PID 1 (``--as-pid-1``), dies with its judge
 (``--die-with-parent``) and starts in a new session. As root, bwrap keeps only CAP_SETUID,
 CAP_SETGID and CAP_SYS_ADMIN for the runner, which mounts /proc again with hidepid (a candidate
-sees only its own processes) and drops to an exclusive unprivileged uid, losing them all;
-otherwise bwrap uses an unprivileged user namespace and the candidate keeps the caller's uid. As root, /dev holds
-device nodes made for this sandbox alone (bwrap's own ``--dev`` binds the host's, whose times a
-candidate could set), and the runner starts in a cgroup of its own (``cgroup``: one memory, pids
-and CPU budget for all of a run's processes).
+sees only its own processes), starts the helper that gives every candidate the same first pid
+(``runner.server.PidReset``) and drops to an exclusive unprivileged uid, losing them all;
+otherwise bwrap uses an unprivileged user namespace and the candidate keeps the caller's uid. As
+root, /dev holds device nodes made for this sandbox alone (bwrap's own ``--dev`` binds the
+host's, whose times a candidate could set), /tmp and /dev/shm are tmpfs with inode limits
+mounted by the launcher (``scratch_mounts``), and the runner starts in a cgroup of its own
+(``cgroup``: one memory, pids and CPU budget for all of a run's processes).
 """
 
 from __future__ import annotations
@@ -27,8 +29,8 @@ from typing import Callable
 from ..layout import RUNNER_DIR, RUNNER_MOUNT, SHM_MB, host_layout, tmpfs_options
 from ..runner import nsroot
 from ..specs import MiB, Limits
-from .base import (DEV_PREFIX, PIDS_CARRY, RUNNER_ENV, Backend, Isolation, Launched,
-                   boot_args, is_root, launcher_preexec)
+from .base import (DEV_PREFIX, PIDS_CARRY, PIDS_RESET, RUNNER_ENV, Backend, Isolation,
+                   Launched, boot_args, is_root, launcher_preexec)
 from .cgroup import available as cgroups_unavailable
 from .cgroup import sandbox_cgroup
 
@@ -130,7 +132,7 @@ class BwrapBackend(Backend):
                "private tmpfs /tmp and /dev/shm", "rlimits", "no_new_privs",
                "no capabilities for candidates",
                "seccomp denylist (runner.seccomp)"]
-        lacks = ["a full seccomp allowlist (only a denylist)", PIDS_CARRY]
+        lacks = ["a full seccomp allowlist (only a denylist)"]
         budget = "cgroup memory/pids/CPU budget per run (backends.cgroup)"
         why = cgroups_unavailable()
         if why is None:
@@ -140,10 +142,10 @@ class BwrapBackend(Backend):
         if is_root():
             has += ["exclusive unprivileged uid", "private device nodes",
                     "/proc with hidepid (a candidate sees only its own processes)",
-                    "size and inode limits on /tmp and /dev/shm"]
+                    "size and inode limits on /tmp and /dev/shm", PIDS_RESET]
         else:
             has.append("user namespace")
-            lacks.append("separate uid (the candidate runs as the caller's uid)")
+            lacks += ["separate uid (the candidate runs as the caller's uid)", PIDS_CARRY]
         return Isolation(tuple(has), tuple(lacks))
 
     def _args(self, uid: int, devdir: str | None = None) -> tuple[list[str], dict]:

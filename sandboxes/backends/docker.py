@@ -33,7 +33,7 @@ from dataclasses import dataclass
 from ..dockerimage import ensure_offline_image
 from ..layout import RUNNER_DIR, RUNNER_MOUNT, SHM_MB, host_layout, tmpfs_options
 from ..specs import MiB, Limits
-from .base import (PIDS_CARRY, SOCKDIR_PREFIX, Backend, Isolation, Launched, boot_args,
+from .base import (PIDS_RESET, SOCKDIR_PREFIX, Backend, Isolation, Launched, boot_args,
                    usable_cpus)
 from .cgroup import Cgroup
 
@@ -123,11 +123,12 @@ class DockerBackend(Backend):
             ("container: PID, mount, network (none), IPC, UTS namespaces",
              "read-only root", "tmpfs /tmp and /dev/shm (size and inode limits)",
              "/proc with hidepid (a candidate sees only its own processes)",
-             "/sys/fs/cgroup masked", "no capabilities for candidates", "no_new_privs",
+             "/sys/fs/cgroup masked", PIDS_RESET, "no capabilities for candidates",
+             "no_new_privs",
              "docker's seccomp profile plus runner.seccomp's denylist",
              "cgroup memory and pids limits per run", "one CPU per run (cgroup CPU quota)",
              "exclusive non-root uid", "rlimits"),
-            ("host kernel shared (no VM)", PIDS_CARRY) + (
+            ("host kernel shared (no VM)",) + (
                 () if self.config.image else ("host Python installation mounted read-only",)))
 
     def prepare(self) -> None:

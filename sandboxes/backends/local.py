@@ -26,18 +26,18 @@ from dataclasses import dataclass
 from ..layout import RUNNER_DIR, SHM_MB, host_layout, tmpfs_options
 from ..runner.nsroot import UNSHARE_FLAGS
 from ..specs import MiB, Limits
-from .base import (PIDS_CARRY, RUNNER_ENV, Backend, Isolation, Launched, boot_args,
-                   is_root, launcher_preexec)
+from .base import (PIDS_CARRY, PIDS_RESET, RUNNER_ENV, Backend, Isolation, Launched,
+                   boot_args, is_root, launcher_preexec)
 from .cgroup import available as cgroups_unavailable
 from .cgroup import sandbox_cgroup
 
 FULL = ("PID, mount, network, IPC and UTS namespaces", "minimal read-only root",
         "private tmpfs /tmp and /dev/shm (size and inode limits)",
         "/proc with hidepid (a candidate sees only its own processes)",
-        "exclusive unprivileged uid", "rlimits", "no_new_privs",
+        "exclusive unprivileged uid", PIDS_RESET, "rlimits", "no_new_privs",
         "seccomp denylist (runner.seccomp)")
 BUDGET = "cgroup memory/pids/CPU budget per run (backends.cgroup)"
-DEGRADED_LACKS = ("PID, mount and network namespaces", "network isolation",
+DEGRADED_LACKS = (PIDS_CARRY, "PID, mount and network namespaces", "network isolation",
                   "filesystem isolation (it sees and may write what its uid may)",
                   "a uid apart from the runner's (the candidate can signal the runner)")
 
@@ -82,11 +82,9 @@ class LocalBackend(Backend):
         if self.full():
             why = cgroups_unavailable()
             if why is None:
-                return Isolation(FULL + (BUDGET,), ("a full seccomp allowlist (only a denylist)",
-                                                    PIDS_CARRY))
+                return Isolation(FULL + (BUDGET,), ("a full seccomp allowlist (only a denylist)",))
             return Isolation(FULL, (f"{BUDGET} ({why}: memory and CPU are bounded per process "
-                                    "only)", "a full seccomp allowlist (only a denylist)",
-                                    PIDS_CARRY))
+                                    "only)", "a full seccomp allowlist (only a denylist)"))
         has = ("rlimits", "separate process", "subreaper kill of all descendants",
                "private scratch directory", "seccomp denylist (runner.seccomp)")
         lacks = DEGRADED_LACKS
