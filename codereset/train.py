@@ -4,10 +4,14 @@ The defaults (conf/train.yaml) train SmolLM2-135M-Instruct on the `basic` code s
 strongest available sandbox and the Hugging Face backend, sized for a 2-core CPU. There is no
 default agent: `+agent=grpo|rrpo|srpo|caro` picks one. Sweeps: `-m +agent=grpo,srpo seed=0,1,2`
 writes one run directory per job under Hydra's sweep directory, named by the job's overrides
-(e.g. `+agent=srpo,seed=1`).
+without the run-control ones (e.g. `+agent=srpo,seed=1`), so re-running a sweep with more
+`trainer.steps` and `trainer.resume=true` continues each job in its folder; a sweep into folders
+that hold runs without trainer.resume=true is refused in one line.
 
 Useful overrides: `model=tiny` (fast, random weights), `trainer.steps=N`,
 `trainer.output_dir=DIR` (run directory), `trainer.resume=true` (continue DIR's run),
+`trainer.resume=RUN_DIR` (continue a run, or every job of a sweep folder, from its saved config
+alone: `codereset.run.resume_cli`),
 `env=math_arith`, `buffer.split=2x4`, `backend=vllm`, `model.name=<HF id or path>`.
 Exit status: 0 finished, 1 failed, 130 interrupted (checkpoint saved), 2 bad configuration
 (one `error:` line saying what to change, printed before Hydra creates a directory or a model
@@ -113,6 +117,12 @@ def main(cfg: DictConfig) -> None:
 
 if __name__ == "__main__":
     register()
-    preflight(sys.argv[1:], "train", check_train_config)
-    sys.argv += rank_overrides(distributed.from_env())
+    from codereset.run.preflight import _fail, check_sweep_config
+    from codereset.run.resume_cli import resume_argv
+
+    argv = resume_argv(sys.argv[1:], check_train_config, _fail)  # trainer.resume=RUN_DIR
+    if argv == sys.argv[1:]:
+        preflight(argv, "train", check_train_config)
+        check_sweep_config(argv)
+    sys.argv[1:] = argv + rank_overrides(distributed.from_env())
     main()

@@ -14,7 +14,8 @@ Checks (each raises `ConfigError`):
   cache or on a reachable hub (one look-up with a short timeout, no retries);
 - logging.wandb=true without the wandb package;
 - the run directory: a new run over an existing one, a resume that changes the method or asks
-  for fewer steps than done, a resume of a run that is still alive (`codereset.run.resume`).
+  for fewer steps than done, a resume of a run that is still alive (`codereset.run.resume`);
+  for a `-m` sweep, the same for each job whose folder exists (`check_sweep_config`).
 """
 
 from __future__ import annotations
@@ -199,6 +200,23 @@ def check_train_config(cfg: DictConfig) -> None:
     check_agent_tasks(cfg)
     check_localize_prompt(cfg)
     check_run_dir(cfg)
+
+
+def check_sweep_config(argv: list[str]) -> None:
+    """A `-m` sweep: each job whose folder exists is checked as a run there
+    (`codereset.run.resume_cli.check_sweep`); one line and exit 2 on a refusal."""
+    from hydra.errors import HydraException
+    from omegaconf.errors import OmegaConfBaseException
+
+    from codereset.config import conf_dir
+    from codereset.run.resume_cli import check_sweep
+
+    try:
+        check_sweep(argv, conf_dir(), check_run_dir)
+    except ValueError as err:
+        _fail(str(err))
+    except (HydraException, OmegaConfBaseException):
+        return  # Hydra reports a bad sweep itself
 
 
 def check_evaluate_config(cfg: DictConfig) -> None:

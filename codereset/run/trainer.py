@@ -130,7 +130,8 @@ class Trainer:
             start = self._restore(found)
             log.info("resuming from %s (step %d)", found, start)
         elif t.resume:
-            log.info("trainer.resume=true but %s has no checkpoint: starting from step 0", self.run.path)
+            log.warning("trainer.resume=true but %s has no checkpoint: starting a new run there from step 0",
+                        self.run.path)
         self.last_done = self.last_saved = start
         self.tb = self.wandb = None
         if not self.dist.is_main:  # rank 0 alone writes the run directory
