@@ -181,7 +181,8 @@ def test_cpu_limit_counts_every_process_of_the_run(backend_name):
     with make_sandbox(backend_name, workers=1, limits=limits) as sb:
         v = sb.run(corpus.CPU_CHILDREN, corpus.ADD_ONE_CALL)
         assert v.status == "cpu_limit", v
-        assert sb.run(corpus.CPU_HONEST, corpus.ADD_ONE_CALL).passed
+        v = sb.run(corpus.CPU_HONEST, corpus.ADD_ONE_CALL)
+        assert v.passed, v
 
 
 def test_scratch_tmpfs_have_inode_limits(sandbox):
