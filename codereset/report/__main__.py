@@ -3,7 +3,8 @@
 Reads every run directory at or below the given paths (recursively; Hydra multirun sweeps
 included) and writes DIR/report.md, DIR/report.html (self-contained), DIR/summary.json and
 DIR/figures/*.png. Exit status 2 with a message for bad arguments (missing paths, no runs,
-unknown baseline).
+unknown baseline) and for a group whose seeds repeat (naming the runs; `--dedupe-seeds` keeps
+one run per seed instead).
 """
 
 from __future__ import annotations
@@ -36,6 +37,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         help="speed-up target: this share of the baseline's gain from its start "
                              f"(default: {defaults.speedup.fraction})")
     parser.add_argument("--title", default=defaults.title, help="report title")
+    parser.add_argument("--dedupe-seeds", action="store_true",
+                        help="keep one run per seed in each group (the one with the most steps) "
+                             "instead of refusing a group whose seeds repeat")
     return parser.parse_args(argv)
 
 
@@ -43,7 +47,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     try:
         cfg = ReportConfig(baseline=args.baseline, group_by=args.group_by, smooth=args.smooth,
-                           title=args.title, speedup=SpeedupRule(fraction=args.target_fraction))
+                           title=args.title, speedup=SpeedupRule(fraction=args.target_fraction),
+                           dedupe_seeds=args.dedupe_seeds)
         result = build_report(args.paths, args.out, cfg)
     except ValueError as err:
         print(f"error: {err}", file=sys.stderr)

@@ -70,6 +70,9 @@ class ReportConfig:
             but never more than a quarter of the shortest run.
         title: the report's title.
         speedup: the speed-up rule (`codereset.report.speedup`: target fraction, bootstrap).
+        dedupe_seeds: a group with several runs of one seed (e.g. a sweep run twice) is refused,
+            naming the runs, since copies are not independent samples; True keeps one run per
+            seed (the one with the most steps, then the first by path) and lists the others.
     """
 
     baseline: str | None = None
@@ -77,6 +80,7 @@ class ReportConfig:
     smooth: int | None = None
     title: str = "codereset report: pass rate, compute and reset diagnostics"
     speedup: su.SpeedupRule = field(default_factory=su.SpeedupRule)
+    dedupe_seeds: bool = False
 
 
 def smoothing_window(runs: list[Run], requested: int | None) -> int:
@@ -107,6 +111,36 @@ def group_runs(runs: list[Run], group_by: str) -> dict[str, list[Run]]:
     known = {name: i for i, name in enumerate(AGENT_ORDER)}
     order = sorted(groups, key=lambda g: (known.get(g.lower(), len(known)), g))
     return {g: sorted(groups[g], key=lambda r: (str(r.seed), str(r.path))) for g in order}
+
+
+def one_run_per_seed(groups: dict[str, list[Run]], dedupe: bool) -> tuple[dict[str, list[Run]], list[Run]]:
+    """(groups, dropped runs): a group holding one seed in several runs is refused (ValueError
+    naming them) unless `dedupe`, which keeps the run of that seed with the most steps (then the
+    first by path). Runs of unknown seed are kept as they are."""
+    all_runs = [r for rs in groups.values() for r in rs]
+    root = tb.common_root(all_runs) if all_runs else ""
+    kept: dict[str, list[Run]] = {}
+    dropped: list[Run] = []
+    repeats: list[str] = []
+    for group, runs in groups.items():
+        by_seed: dict[str, list[Run]] = {}
+        for run in runs:
+            by_seed.setdefault("unknown" if run.seed is None else str(run.seed), []).append(run)
+        kept[group] = []
+        for seed, same in by_seed.items():
+            if seed == "unknown" or len(same) == 1:
+                kept[group].extend(same)
+                continue
+            repeats.append(f"group {group} has seed {seed} in {len(same)} runs ("
+                           + ", ".join(tb.run_name(r, root) for r in same) + ")")
+            best = max(same, key=lambda r: (r.last_step, not r.partial, [-ord(c) for c in str(r.path)]))
+            kept[group].append(best)
+            dropped.extend(r for r in same if r is not best)
+    if repeats and not dedupe:
+        raise ValueError("; ".join(repeats) + ": runs of one seed are not independent samples. Remove "
+                         "the copies, or pass --dedupe-seeds to keep one run per seed (the one with "
+                         "the most steps)")
+    return {g: sorted(rs, key=lambda r: (str(r.seed), str(r.path))) for g, rs in kept.items()}, dropped
 
 
 def resolve_baseline(groups: dict[str, list[Run]], wanted: str | None) -> str:
@@ -369,7 +403,10 @@ def build_report(paths: list[str | Path], out_dir: str | Path,
         raise ValueError(f"smooth must be >= 1 (1 = no smoothing), got {cfg.smooth}")
     runs = load_runs(list(paths))
     smooth = smoothing_window(runs, cfg.smooth)
-    groups = group_runs(runs, cfg.group_by)
+    groups, dropped = one_run_per_seed(group_runs(runs, cfg.group_by), cfg.dedupe_seeds)
+    if dropped:
+        root = tb.common_root(runs)
+        runs = [r for r in runs if all(r is not d for d in dropped)]
     baseline = resolve_baseline(groups, cfg.baseline)
     out = Path(out_dir)
     fig_dir = out / "figures"
@@ -380,8 +417,13 @@ def build_report(paths: list[str | Path], out_dir: str | Path,
     doc = Document(cfg.title)
     summary: dict = {"config": asdict(cfg) | {"baseline": baseline, "smooth": smooth},
                      "groups": {g: [str(r.path) for r in rs] for g, rs in groups.items()},
-                     "partial_runs": [str(r.path) for r in runs if r.partial]}
+                     "partial_runs": [str(r.path) for r in runs if r.partial],
+                     "dropped_repeated_seeds": [str(r.path) for r in dropped]}
     _overview(doc, runs, groups, cfg, smooth, baseline)
+    if dropped:
+        doc.add(Para(f"Repeated seeds (--dedupe-seeds): {len(dropped)} run(s) left out, each a "
+                     "second run of a seed its group already has (the run with the most steps is kept):"),
+                Bullets([f"{tb.run_name(r, root)} (seed {r.seed})" for r in dropped]))
     comparisons = _learning_section(doc, groups, cfg, smooth, baseline, colors, fig_dir, summary)
     summary["agents"] = comparison.agent_summary(groups, comparisons, cfg.speedup)
     _compute_section(doc, groups, fig_dir, summary)

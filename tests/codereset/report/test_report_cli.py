@@ -1,5 +1,6 @@
 """`python -m codereset.report SWEEP_OR_RUN_DIRS... --out DIR`."""
 
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -40,3 +41,21 @@ def test_group_by_another_config_key(tmp_path, capsys):
     md = (tmp_path / "o" / "report.md").read_text()
     assert "grouped by config key `env.tasks` (basic: 1 run(s), stdio: 1 run(s))" in md
     assert "Baseline for speed-ups: basic" in md
+
+
+def test_repeated_seeds_are_refused_naming_the_runs_or_deduplicated(tmp_path, capsys):
+    """Issue 25 item 2: three GRPO runs of seed 0 are one sample, not three."""
+    write_run(tmp_path / "runs" / "a", "grpo", 0, steps=4)
+    write_run(tmp_path / "runs" / "b", "grpo", 0, steps=4, logged=2, state="interrupted")
+    write_run(tmp_path / "runs" / "c", "grpo", 1, steps=4)
+    out = tmp_path / "o"
+    assert main([str(tmp_path / "runs"), "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "group grpo has seed 0 in 2 runs (a, b)" in err and "--dedupe-seeds" in err
+    assert not (out / "summary.json").exists()
+    assert main([str(tmp_path / "runs"), "--out", str(out), "--dedupe-seeds"]) == 0
+    assert "read 2 run(s)" in capsys.readouterr().out
+    summary = json.loads((out / "summary.json").read_text())
+    assert [Path(p).name for p in summary["groups"]["grpo"]] == ["a", "c"]   # the longer seed-0 run
+    assert [Path(p).name for p in summary["dropped_repeated_seeds"]] == ["b"]
+    assert "Repeated seeds (--dedupe-seeds): 1 run(s) left out" in (out / "report.md").read_text()
