@@ -11,17 +11,24 @@ draws with the baseline's (default GRPO, whose first 4 rollouts of a prompt are 
 - SPO-tree: its 2 first-level segments are prefixes of the baseline's first 2 episodes (the tree
   stops them at the segment length), and its 2 untrained probe draws equal the baseline's next 2.
 Prints one line per agent and seed (prompts matching / prompts), then `check_pairing: ok` or
-`check_pairing: MISMATCH ...`; exit status 1 on a mismatch.
+`check_pairing: MISMATCH ...`; exit status 1 on a mismatch. It writes no files.
+`--smoke`: checks a two-run synthetic sweep (GRPO and SRPO, seed 0, paired) written to a temp
+folder, in a second.
 """
 
 from __future__ import annotations
 
 import argparse
+import atexit
+import json
+import shutil
 import sys
+import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))  # sweep_io
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # sweep_io, outdir
+import outdir  # noqa: E402
 from sweep_io import agent_runs, read_jsonl  # noqa: E402
 
 PAIRED = 4  # first draws per prompt that come from the seeded paired call (trainer.paired)
@@ -60,11 +67,31 @@ def step_one(run_dir: Path) -> dict[str, list[dict]]:
     return out
 
 
+def smoke_sweep(root: Path) -> Path:
+    """A paired two-run sweep under `root`: GRPO's step-1 base group and SRPO's (after its seed
+    search) share their first 4 draws."""
+    draws = [{"thoughts": [f"a{i} ", f"b{i}"], "correct": False} for i in range(8)]
+    runs = {"grpo_s0": [("base", draws)],
+            "srpo_s0": [("seed_search", draws[4:5]), ("base", draws[:4]), ("reset", draws[5:])]}
+    for run, groups in runs.items():
+        (root / run).mkdir(parents=True)
+        rows = [{"step": 1, "task_id": "t0", "group": g, "rollouts": r} for g, r in groups]
+        (root / run / "samples.jsonl").write_text("".join(json.dumps(row) + "\n" for row in rows))
+    return root
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("sweeps", nargs="+", type=Path, help="sweep folders holding <agent>_s<seed>/ run dirs")
+    p.add_argument("sweeps", nargs="*", type=Path, help="sweep folders holding <agent>_s<seed>/ run dirs")
     p.add_argument("--baseline", default="grpo")
+    outdir.add_arguments(p, "check_pairing", out=False)
     args = p.parse_args(argv)
+    if args.smoke:  # the synthetic sweep alone, removed at exit
+        tmp = Path(tempfile.mkdtemp(prefix="bench-check_pairing-smoke-"))
+        atexit.register(shutil.rmtree, tmp, True)
+        args.sweeps = [smoke_sweep(tmp)]
+    if not args.sweeps:
+        p.error("give at least one sweep folder (or --smoke)")
     runs = agent_runs(args.sweeps, needs="samples.jsonl")
     bad = []
     for (agent, seed), d in sorted(runs.items()):

@@ -25,7 +25,9 @@ Measurements, all with exact values (the algorithms only see sampled 0/1 returns
   CARO 1/P(visit an improvable state).
 
 Run: `python benchmarks/cpi_theory.py` (about 1-2 minutes on 2 CPU cores). Writes
-cpi_theory.png and results.json under --out. The last printed line is
+cpi_theory.png and results.json under --out (default runs/benchmarks/cpi_theory; the committed
+result is remade with `--out benchmarks/results/cpi_theory`). `--smoke`: 3 values of p, 3 + 2
+seeds, a few seconds, into a temp folder. The last printed line is
 `sample_complexity_slope=<x> improvement_slope=<y>`.
 """
 
@@ -39,8 +41,10 @@ from dataclasses import asdict
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the repo root, when not pip-installed
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # outdir
 
-import matplotlib
+import matplotlib  # noqa: E402
+import outdir  # noqa: E402
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
@@ -55,7 +59,7 @@ from codereset.tabular.mdp import evaluate  # noqa: E402
 METHODS = {"RR": "random", "CARO": "oracle"}
 
 
-def parse_args() -> argparse.Namespace:
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--p-min", type=float, default=0.02, help="smallest improvable-state probability")
     ap.add_argument("--p-max", type=float, default=0.2, help="largest improvable-state probability")
@@ -68,8 +72,12 @@ def parse_args() -> argparse.Namespace:
     ap.add_argument("--target-fraction", type=float, default=0.5,
                     help="B: share of the achievable improvement that counts as reached")
     ap.add_argument("--max-iterations", type=int, default=20000, help="B: iteration cap per run")
-    ap.add_argument("--out", type=Path, default=Path("benchmarks/results/cpi_theory"))
-    return ap.parse_args()
+    outdir.add_arguments(ap, "cpi_theory")
+    args = ap.parse_args(argv)
+    if args.smoke:  # tiny sizes (seconds); the slopes mean nothing
+        args.p_min, args.p_max, args.n_p, args.seeds, args.run_seeds = 0.1, 0.3, 3, 3, 2
+    args.out = outdir.resolve(args.out, "cpi_theory", args.smoke)
+    return args
 
 
 def slope_ci(log_p: np.ndarray, log_ratio: np.ndarray) -> tuple[float, float, float]:

@@ -19,6 +19,10 @@ the same dtype (float32 on a CPU unless --vllm-dtype says otherwise). Figures:
    h* was computed while the seed was sampled). vLLM caches whole KV blocks and always
    recomputes a prefix's last token, so the ceiling is block_size * floor((L-1)/block_size) / L.
 
+`--backends hf` measures the HF side alone (no vLLM needed; the last line then reads `na`).
+`--smoke`: the tiny random model, 4 prompts of at most 8 new tokens, a 3-thought SRPO buffer,
+seconds; with `--backends hf` it needs no vLLM. No files are written (the run folders are temporary).
+
 Targets (issue 5, on the 2-core machine): vLLM >= 4x the HF tokens/s, and >= 90% of a reset
 group's prefix tokens served from the cache. The LAST line is exactly
 `vllm_over_hf=<ratio> prefix_cache_hit=<fraction>`.
@@ -50,30 +54,46 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # the repo root, when not pip-installed
+sys.path.insert(0, str(ROOT / "benchmarks"))  # outdir
+import outdir  # noqa: E402
 
 
-def train_config(backend: dict, out: Path, seed: int):
-    """The main job's configuration (conf/train.yaml's CPU budget) with `backend`, agent SRPO."""
+def backend_config(name: str, **options):
+    """The typed `BackendConfig` for backend `name` with `options` set on that backend's own
+    options (e.g. backend_config("vllm", dtype="auto"))."""
+    from codereset.config import BackendConfig
+
+    cfg = BackendConfig(name=name)
+    setattr(cfg, name, dataclasses.replace(getattr(cfg, name), **options))
+    return cfg
+
+
+def train_config(backend, out: Path, seed: int, model: str | None = None, smoke: bool = False):
+    """The main job's configuration (conf/train.yaml's CPU budget) with `backend` (a
+    `BackendConfig`), agent SRPO; `model` replaces the default model; `smoke`: tiny budgets."""
     from codereset.config import (AgentConfig, EnvConfig, LocalizeConfig, LoggingConfig, TrainConfig,
                                   TrainerConfig, ValidationConfig)
+    from codereset.models.config import ModelConfig
 
+    thoughts, thought_tokens, localize_tokens = (3, 16, 16) if smoke else (6, 128, 96)
     return TrainConfig(
-        seed=seed, backend=backend,
-        env=EnvConfig(max_thoughts=6, max_thought_tokens=128),
-        agent=AgentConfig(name="srpo", localize=LocalizeConfig(max_new_tokens=96)),
+        seed=seed, backend=backend, model=ModelConfig(name=model) if model else ModelConfig(),
+        torch_threads=1 if smoke else None,
+        env=EnvConfig(max_thoughts=thoughts, max_thought_tokens=thought_tokens),
+        agent=AgentConfig(name="srpo", localize=LocalizeConfig(max_new_tokens=localize_tokens)),
         trainer=TrainerConfig(steps=1, prompts_per_step=1, output_dir=str(out), progress=False),
         validation=ValidationConfig(every=0, at_end=False),
         logging=LoggingConfig(tensorboard=False, samples=False),
     )
 
 
-def make_trainer(backend: dict, seed: int):
+def make_trainer(backend, seed: int, model: str | None = None, smoke: bool = False):
     """A set-up Trainer (model, tokenizer, backend, builder) in a fresh temporary run directory."""
     from codereset.run.trainer import Trainer
 
     out = Path(tempfile.mkdtemp(prefix="bench-generation-"))
     atexit.register(shutil.rmtree, out, True)
-    cfg = train_config(backend, out, seed)
+    cfg = train_config(backend, out, seed, model, smoke)
     trainer = Trainer(cfg, out, json.dumps(dataclasses.asdict(cfg)))
     trainer.setup()
     return trainer
@@ -165,7 +185,16 @@ def main(argv: list[str] | None = None) -> None:
                    help="CPU threads for both backends (torch threads of the HF backend, the cores "
                         "the vLLM worker binds to); default: the libraries' own (all cores). On a "
                         "machine shared with other busy processes, 1 avoids OpenMP spin-wait stalls")
+    p.add_argument("--model", default=None, help="model name (default: the main job's; --smoke: tiny)")
+    p.add_argument("--backends", default="hf,vllm", help="which to measure: hf,vllm (default) or hf")
+    outdir.add_arguments(p, "generation", out=False)
     args = p.parse_args(argv)
+    backends = args.backends.split(",")
+    if set(backends) - {"hf", "vllm"} or "hf" not in backends:
+        p.error("--backends: hf or hf,vllm")
+    if args.smoke:
+        args.batch, args.max_new_tokens, args.threads = 4, 8, args.threads or 1
+        args.model = args.model or "tiny"
     if args.threads:
         import os
 
@@ -180,16 +209,21 @@ def main(argv: list[str] | None = None) -> None:
     tasks = load_suite("basic", split="train", seed=0)
     batch, buffer_tasks = tasks[: args.batch], tasks[args.batch: args.batch + 5]
     results = {}
-    hf = make_trainer({"name": "hf", "max_batch_size": 64}, args.seed)
+    hf = make_trainer(backend_config("hf", max_batch_size=64), args.seed, args.model, args.smoke)
     results["hf_throughput"] = throughput(hf, batch, args.max_new_tokens)
     print("hf throughput", json.dumps(results["hf_throughput"]), flush=True)
     results["hf_srpo_buffer"] = srpo_buffer(hf, buffer_tasks, record=False)
     print("hf srpo buffer", json.dumps(results["hf_srpo_buffer"]), flush=True)
     hf.verifier.close()
     del hf
+    if "vllm" not in backends:
+        results["threads"] = args.threads
+        print("results " + json.dumps(results))
+        print("vllm_over_hf=na prefix_cache_hit=na (vllm not measured: --backends hf)")
+        return
 
     started = time.perf_counter()
-    vl = make_trainer({"name": "vllm", "dtype": args.vllm_dtype}, args.seed)
+    vl = make_trainer(backend_config("vllm", dtype=args.vllm_dtype), args.seed, args.model, args.smoke)
     results["vllm_setup_s"] = round(time.perf_counter() - started, 1)
     print(f"vllm trainer setup (engine start included) {results['vllm_setup_s']} s", flush=True)
     results["vllm_throughput"] = throughput(vl, batch, args.max_new_tokens)

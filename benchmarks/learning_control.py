@@ -28,6 +28,13 @@ that resamples seeds and, within each, tasks (paired per task: each task's end m
 Last line:
     val_start=<mean> val_end=<mean> val_gain=<mean> ci_low=<lower 95% bound> seeds=<n> steps=<n>
 Target: ci_low > 0 and val_gain >= 0.15, 3 seeds within 20 minutes on this machine.
+
+Writes OUT/runs/grpo_s<seed>/ and OUT/result.json, OUT = `--out` (default
+runs/benchmarks/learning_control; the committed result is remade with `--out
+benchmarks/results/learning_control`).
+The warm-start is cached in `--warm-dir` (default outputs/learning_control/warmstart, the
+experiment preset's model.name). `--smoke`: a 20-step warm-start and one seed of 1 GRPO step, in
+a temp folder (warm-start included), well under a minute; its figures mean nothing.
 """
 
 from __future__ import annotations
@@ -46,6 +53,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "benchmarks"))  # outdir
+import outdir  # noqa: E402
 
 WARM_DIR = ROOT / "outputs" / "learning_control" / "warmstart"
 
@@ -180,15 +189,21 @@ def main() -> None:
     ap.add_argument("--warm-steps", type=int, default=300)
     ap.add_argument("--decoy", type=float, default=0.75)
     ap.add_argument("--rebuild", action="store_true", help="rebuild the warm-start even if cached")
-    ap.add_argument("--out", default=str(ROOT / "outputs" / "learning_control"))
+    ap.add_argument("--warm-dir", type=Path, default=WARM_DIR,
+                    help="the warm-start's folder (built there when missing; default: the preset's)")
+    outdir.add_arguments(ap, "learning_control")
     ap.add_argument("extra", nargs="*", help="extra Hydra overrides for every run")
     args = ap.parse_args()
+    if args.smoke:  # a throw-away warm-start and one 1-step seed in a temp folder
+        args.seeds, args.steps, args.warm_steps, args.rebuild = "0", 1, 20, True
+        args.extra = [*args.extra, "trainer.prompts_per_step=2"]
+    out = outdir.resolve(args.out, "learning_control", args.smoke)
+    warm_dir = out / "warmstart" if args.smoke else args.warm_dir
     started = time.perf_counter()
-    out = Path(args.out)
     seeds = [int(s) for s in args.seeds.split(",")]
-    summary_path = WARM_DIR / "sft_summary.json"
+    summary_path = warm_dir / "sft_summary.json"
     if args.rebuild or not summary_path.exists():
-        warm = warm_start(WARM_DIR, args.warm_steps, args.decoy, seed=0)
+        warm = warm_start(warm_dir, args.warm_steps, args.decoy, seed=0)
     else:
         warm = json.loads(summary_path.read_text())
     print(f"warm-start: {json.dumps(warm)}")
@@ -201,7 +216,7 @@ def main() -> None:
         run_dir = out / "runs" / f"grpo_s{seed}"
         if run_dir.exists():
             shutil.rmtree(run_dir)
-        seconds = train_seed(seed, args.steps, run_dir, WARM_DIR, args.extra)
+        seconds = train_seed(seed, args.steps, run_dir, warm_dir, args.extra)
         curve = per_task(run_dir)
         first, last = curve[0], curve[max(curve)]
         gains.append([last[t] - first[t] for t in first])

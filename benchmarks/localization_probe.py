@@ -10,6 +10,8 @@ which rule, parse failures (fallback used), and budget-outs (the answer hit `--b
 without ending). Issue 13's target on the main job's defaults: parse failures and budget-outs
 each <= 10% of reset groups. Last line:
     parse_fail=<share> budget_out=<share> n=<answers> budget=<tokens> mean_tokens=<mean>
+It writes no files. `--smoke`: the random `tiny` model on 2 failures with a budget of 8 tokens,
+seconds (its shares mean nothing).
 """
 
 from __future__ import annotations
@@ -23,6 +25,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "benchmarks"))  # outdir
+import outdir  # noqa: E402
 
 
 def failed_rollouts(runs: Path, n: int, seed: int) -> list[dict]:
@@ -51,7 +55,10 @@ def main() -> None:
     ap.add_argument("--suite", default="basic")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--show", type=int, default=3, help="print this many answers")
+    outdir.add_arguments(ap, "localization_probe", out=False)
     args = ap.parse_args()
+    if args.smoke:
+        args.model, args.n, args.budget, args.show = "tiny", 2, 8, 1
 
     from types import SimpleNamespace
 

@@ -17,8 +17,10 @@ step), beside RRPO's chance level (a uniform h agrees with probability 1/n), and
 oracle finds a drop at all (it cannot where every estimated value is below the threshold, as for
 a policy that rarely succeeds) and how often it then agrees; the cost: MC tokens
 per failed rollout and as a ratio to the tokens of the rollouts themselves (same run). Writes
-benchmarks/results/mc_oracle/{summary.json,output.txt} (or `--out`). The machine is shared: token counts are
-exact, wall times are not comparable across runs.
+summary.json and output.txt under `--out` (default runs/benchmarks/mc_oracle; the committed result
+is remade with `--out benchmarks/results/mc_oracle`). The machine is shared: token counts are
+exact, wall times are not comparable across runs. `--smoke`: the random `tiny` model as it is (no
+warm-start), 2 tasks x 2 samples, k=2, seconds, into a temp folder.
 """
 
 from __future__ import annotations
@@ -32,7 +34,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-OUT = ROOT / "benchmarks/results/mc_oracle"
+sys.path.insert(0, str(ROOT / "benchmarks"))  # outdir
+import outdir  # noqa: E402
 
 
 def warm_start(model_dir: Path, minutes: float) -> str:
@@ -63,10 +66,12 @@ def main() -> None:
     ap.add_argument("--k", type=int, default=8)
     ap.add_argument("--thresholds", type=float, nargs="+", default=[0.125, 0.25, 0.375, 0.5])
     ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--out", default=str(OUT), help="where summary.json and output.txt go")
+    outdir.add_arguments(ap, "mc_oracle")
     args = ap.parse_args()
+    if args.smoke:  # the random tiny model as it is, tiny sizes
+        args.model, args.sft_minutes, args.tasks, args.samples, args.k = "tiny", 0.0, 2, 2, 2
+    out = outdir.resolve(args.out, "mc_oracle", args.smoke)
     note = warm_start(Path(args.model), args.sft_minutes)
-    out = Path(args.out)
 
     import torch
 
@@ -162,6 +167,7 @@ def main() -> None:
     out.mkdir(parents=True, exist_ok=True)
     (out / "summary.json").write_text(json.dumps(summary, indent=1) + "\n")
     (out / "output.txt").write_text("\n".join(lines) + "\n")
+    print(f"wrote {out / 'summary.json'} and {out / 'output.txt'}")
 
 
 if __name__ == "__main__":

@@ -10,6 +10,8 @@ with the report's percentile bootstrap over seeds (`codereset.report.speedup.boo
 fixed seed: the same numbers on every rebuild). The report's paired table lists the per-seed
 differences at the final evaluation; this gives their mean and interval, which answers "does the
 agent END higher than GRPO" where the speed-up ("does it get there sooner") has no answer.
+It writes no files. `--smoke` reads the two committed folders of the first command above (only
+reads them), in a second.
 """
 
 from __future__ import annotations
@@ -20,11 +22,14 @@ from pathlib import Path
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))  # sweep_io
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # sweep_io, outdir
+import outdir  # noqa: E402
 from sweep_io import agent_runs, last_pass_at_1  # noqa: E402
 
 from codereset.report.build import AGENT_ORDER  # noqa: E402
 from codereset.report.speedup import SpeedupRule, bootstrap_mean  # noqa: E402
+
+SMOKE_FOLDERS = [outdir.RESULTS / "agent_comparison_arith/runs", outdir.RESULTS / "agent_comparison_arith_baselines/runs"]
 
 
 def finals(folders: list[Path], file: str) -> dict[str, dict[int, float]]:
@@ -38,10 +43,15 @@ def finals(folders: list[Path], file: str) -> dict[str, dict[int, float]]:
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("folders", nargs="+", type=Path, help="folders of <agent>_s<seed>/ run files")
+    p.add_argument("folders", nargs="*", type=Path, help="folders of <agent>_s<seed>/ run files")
     p.add_argument("--file", default="eval.jsonl", help="eval.jsonl (validation) or heldout_eval.jsonl")
     p.add_argument("--baseline", default="grpo")
+    outdir.add_arguments(p, "paired_finals", out=False)
     args = p.parse_args(argv)
+    if args.smoke and not args.folders:
+        args.folders = SMOKE_FOLDERS
+    if not args.folders:
+        p.error("give at least one folder of run files (or --smoke)")
     values = finals(args.folders, args.file)
     base = values.get(args.baseline)
     if not base:

@@ -29,6 +29,9 @@ mean live rows per step, prefill and decode seconds, tokens decoded past an epis
 Targets on the 2-core machine (issue 12): step_speedup >= 4. The machine is shared: figures vary
 with the other jobs' load. The LAST line is exactly
 `step_speedup=<x> gen_rows_per_call=<mean> forward_tokens_per_trained_token=<old>/<new>`.
+It writes no files but its temporary run folders. `--smoke`: the same two steps with `model=tiny`
+(random weights, 3 thoughts of 16 tokens) on 2 prompts, one thread, well under a minute; its figures
+mean nothing. With `--vllm` it needs the vLLM engine.
 """
 
 from __future__ import annotations
@@ -41,10 +44,13 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # the repo root, when not pip-installed
+sys.path.insert(0, str(ROOT / "benchmarks"))  # outdir
+import outdir  # noqa: E402
 
 OLD = ["sampling.batching=per_round", "backend.hf.engine=generate", "trainer.forward=plain"]
 PHASES = ("generate", "verify", "localize", "train", "step")
 RATIOS = ("prefix_cache_hit", "last_prefix_cache_hit", "engine_start_s")  # backend stats that are not counters
+SMOKE = ["model=tiny", "trainer.prompts_per_step=2"]
 
 
 def make_trainer(overrides: list[str], out: Path, backend: str = "hf"):
@@ -170,7 +176,10 @@ def main() -> None:
                          "libraries' own (all cores). On a machine shared with other busy jobs, 1 avoids "
                          "OpenMP threads spin-waiting for a core another job holds")
     ap.add_argument("overrides", nargs="*", help="extra Hydra overrides for every step")
+    outdir.add_arguments(ap, "step_throughput", out=False)
     args = ap.parse_args()
+    if args.smoke:
+        args.overrides, args.threads = [*SMOKE, *args.overrides], args.threads or 1
     if args.threads:
         import os
 

@@ -2,7 +2,7 @@
 paired_finals.py that read their folders) share: the printout they keep (`Tee`), the run files
 they copy into a result folder (`KEPT_FILES`), JSONL reading, the `<agent>_s<seed>` run folders
 (`agent_runs`), a run's last greedy pass@1 (`last_pass_at_1`) and the machine record of
-run_info.json."""
+run_info.json. Run as a script it prints that machine record (`--smoke`: the same)."""
 
 from __future__ import annotations
 
@@ -81,3 +81,16 @@ def machine() -> dict:
     return {"cpu": platform.processor() or platform.machine(), "cpu_model": cpu_model(), "cores": os.cpu_count(),
             "platform": platform.platform(), "python": platform.python_version(),
             "torch": torch.__version__, "commit": commit.stdout.strip()}
+
+
+if __name__ == "__main__":  # `python benchmarks/sweep_io.py [--smoke]`: the machine record a sweep writes
+    import argparse
+    import sys
+
+    sys.path.insert(0, str(ROOT / "benchmarks"))  # outdir
+    import outdir
+
+    ap = argparse.ArgumentParser(description="print the machine record of run_info.json (a module, not a benchmark)")
+    outdir.add_arguments(ap, "sweep_io", out=False)
+    ap.parse_args()
+    print(json.dumps(machine()))

@@ -58,7 +58,9 @@ improvable states out of the whole batch, across prompts.
 
 Run: `python benchmarks/tabular_agents.py` (both parts, a few minutes on 2 CPU cores; `--parts
 regimes` or `--parts sweep` for one). Part B writes tabular_agents_p_sweep.png and adds
-"p_sweep" to results.json.
+"p_sweep" to results.json. Output folder: `--out` (default runs/benchmarks/tabular_agents; the
+committed result is remade with `--out benchmarks/results/tabular_agents`). `--smoke`: both parts
+at tiny sizes (3 seeds, a few steps, 2 values of p), seconds, into a temp folder.
 """
 
 from __future__ import annotations
@@ -71,12 +73,14 @@ from dataclasses import dataclass
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the repo root, when not pip-installed
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # outdir
 
 import matplotlib  # noqa: E402
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
+import outdir  # noqa: E402
 from matplotlib.ticker import NullFormatter, ScalarFormatter  # noqa: E402
 from scipy import stats  # noqa: E402
 
@@ -111,7 +115,7 @@ def parse_args() -> argparse.Namespace:
     ap.add_argument("--lr", type=float, default=5.0, help="learning rate of every agent")
     ap.add_argument("--deviation", default="-1:0.15,0:0.5,1:0.25,2:0.1",
                     help="noisy localizer: offset:probability pairs of h* - h_oracle")
-    ap.add_argument("--out", type=Path, default=Path("benchmarks/results/tabular_agents"))
+    outdir.add_arguments(ap, "tabular_agents")
     ap.add_argument("--parts", default="regimes,sweep", help="comma list of: regimes (part A), sweep (part B)")
     ap.add_argument("--sweep-p", default="0.05,0.4", help="B: smallest,largest p (geometric grid)")
     ap.add_argument("--sweep-n-p", type=int, default=5, help="B: number of p values")
@@ -122,6 +126,10 @@ def parse_args() -> argparse.Namespace:
     ap.add_argument("--sweep-thoughts", type=int, default=3, help="B: thoughts per step K")
     ap.add_argument("--n-boot", type=int, default=1000, help="B: bootstrap replicates")
     args = ap.parse_args()
+    if args.smoke:  # tiny sizes (seconds); the figures mean nothing
+        args.seeds, args.steps = 3, 6
+        args.sweep_n_p, args.sweep_seeds, args.sweep_steps, args.n_boot = 2, 3, 6, 20
+    args.out = outdir.resolve(args.out, "tabular_agents", args.smoke)
     unknown = set(args.parts.split(",")) - {"regimes", "sweep"}
     if unknown:
         ap.error(f"--parts: unknown part(s) {sorted(unknown)}; use regimes and/or sweep")

@@ -18,6 +18,9 @@ Steps:
   The last line is a one-line summary.
 
 Run (from the repository root): `python benchmarks/tiny_lm_comparison.py`
+OUT is `--out`: default runs/benchmarks/tiny_lm_comparison; the committed result is remade with
+`--out benchmarks/results/tiny_lm_comparison`. `--smoke`: a 5-step warm-start, GRPO and SRPO x
+one seed x one step, the report, all in a temp folder (about a minute); its figures mean nothing.
 Writes OUT/{report.md,report.html,summary.json,figures/}, OUT/runs/<job>/ (metrics, eval, config
 and status of every run, enough to rebuild the report), OUT/output.txt (this script's printed
 output), OUT/run_info.json (command, machine, wall times). Rebuild the report without training:
@@ -39,32 +42,43 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "benchmarks"))  # sweep_io, also when imported from elsewhere
+import outdir  # noqa: E402
 from sweep_io import KEPT_FILES, Tee, machine, read_jsonl  # noqa: E402
 AGENTS = ("grpo", "rrpo", "srpo", "caro")
-
+# --smoke: a warm-start of a few steps on little data, and runs of one step on few prompts
+SMOKE_SFT = ("--max-steps", "5", "--warmup-steps", "2", "--data-seeds", "1", "--n-tasks-per-seed", "200",
+             "--eval-every", "5", "--val-tasks", "4", "--localize-eval", "4")
+SMOKE_OVERRIDES = ("trainer.steps=1", "trainer.prompts_per_step=2", "validation.max_tasks=4",
+                   "validation.every=1", "trainer.checkpoint_every=1")
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--sft-dir", default="outputs/sft/arith_tiny", help="warm-start checkpoint (made when missing)")
     p.add_argument("--sweep-dir", default="runs/tiny_lm_comparison", help="run directories go here (replaced)")
-    p.add_argument("--out", default="benchmarks/results/tiny_lm_comparison", help="report folder")
+    outdir.add_arguments(p, "tiny_lm_comparison")
     p.add_argument("--agents", nargs="+", default=list(AGENTS), choices=AGENTS)
     p.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
     p.add_argument("--workers", type=int, default=2, help="training jobs at a time (one CPU thread each)")
     p.add_argument("--budget-minutes", type=float, default=30.0, help="the sweep's time budget (reported)")
     p.add_argument("--override", dest="overrides", action="append", default=[],
                    help="extra Hydra override for every run (repeatable), e.g. --override trainer.steps=4")
-    return p.parse_args(argv)
+    args = p.parse_args(argv)
+    args.out = outdir.resolve(args.out, "tiny_lm_comparison", args.smoke)
+    if args.smoke:  # everything in the temp folder: warm-start, sweep, report
+        args.sft_dir, args.sweep_dir = str(args.out / "sft"), str(args.out / "sweep")
+        args.agents, args.seeds = ["grpo", "srpo"], [0]
+        args.overrides = [*SMOKE_OVERRIDES, *args.overrides]
+    return args
 
 
-def warm_start(sft_dir: Path, say: Tee) -> dict:
+def warm_start(sft_dir: Path, say: Tee, extra: tuple[str, ...] = ()) -> dict:
     """The warm-start's summary, training it first when `sft_dir` has no checkpoint."""
     summary = sft_dir / "sft_summary.json"
     if not summary.is_file():
         say(f"warm-start: no checkpoint at {sft_dir}; running python -m codereset.sft --out {sft_dir}")
         started = time.perf_counter()
-        subprocess.run([sys.executable, "-m", "codereset.sft", "--out", str(sft_dir)], cwd=ROOT, check=False)
+        subprocess.run([sys.executable, "-m", "codereset.sft", "--out", str(sft_dir), *extra], cwd=ROOT, check=False)
         if not summary.is_file():
             raise SystemExit(f"the warm-start wrote no checkpoint to {sft_dir}; see its output above")
         say(f"warm-start: {(time.perf_counter() - started) / 60:.1f} min")
@@ -125,7 +139,7 @@ def main(argv: list[str] | None = None) -> int:
     say = Tee()
     sft_dir, sweep, out = (ROOT / args.sft_dir).resolve(), ROOT / args.sweep_dir, ROOT / args.out
     started = time.perf_counter()
-    sft = warm_start(sft_dir, say)
+    sft = warm_start(sft_dir, say, SMOKE_SFT if args.smoke else ())
     say(f"warm-start checkpoint {args.sft_dir}: {sft['parameters'] / 1e6:.2f}M parameters, "
         f"vocab {sft['vocab_size']}, {sft.get('total_steps', sft['steps'])} steps, "
         f"{sft.get('total_minutes', sft['minutes']):.1f} min (all phases), greedy val pass@1 "
