@@ -6,6 +6,9 @@
         eval.n_samples=10 eval.temperature=0.8 eval.k=[1,5,10]
     python -m codereset.evaluate eval.checkpoint=outputs/2026-11-26/12-00-00   # a run's latest weights
 
+With eval.checkpoint=RUN the model, tokenizer and prompt settings come from the run's saved config
+(`codereset.eval.from_run`); a command-line override that contradicts them is one `error:` line.
+
 pass@k uses the unbiased estimator 1 - C(n-c,k)/C(n,k) per task, averaged over tasks. Results
 are printed and appended to eval.jsonl in eval.output_dir (default: Hydra's run directory) with
 the run directory's eval.jsonl schema; `step` is the checkpoint's step (0 for a plain model).
@@ -34,6 +37,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from codereset.config import conf_dir
 from codereset.eval.evaluate import evaluate
+from codereset.eval.from_run import apply_run_config
 from codereset.run.preflight import check_evaluate_config, preflight
 
 log = logging.getLogger("codereset.evaluate")
@@ -43,6 +47,9 @@ log = logging.getLogger("codereset.evaluate")
 def main(cfg: DictConfig) -> None:
     out_dir = cfg.eval.output_dir or HydraConfig.get().runtime.output_dir
     try:
+        run = apply_run_config(cfg, list(HydraConfig.get().overrides.task))
+        if run is not None:
+            log.info("model and prompt settings from the run's config: %s", run)
         check_evaluate_config(cfg)
         rows = evaluate(OmegaConf.to_object(cfg), out_dir)
     except ValueError as err:
@@ -58,5 +65,5 @@ if __name__ == "__main__":
     from codereset.train import register
 
     register()
-    preflight(sys.argv[1:], "evaluate", check_evaluate_config)
+    preflight(sys.argv[1:], "evaluate", lambda cfg: check_evaluate_config(cfg, sys.argv[1:]))
     main()

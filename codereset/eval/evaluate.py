@@ -29,7 +29,12 @@ def load_evaluated_model(cfg: Any) -> tuple[Any, Any, int]:
     if found is None:
         raise ValueError(f"no checkpoint under {cfg.eval.checkpoint}: give a run directory, its "
                          "checkpoints/ directory or a checkpoints/step_* directory")
-    load_weights(model, found)
+    try:
+        load_weights(model, found)
+    except RuntimeError as err:  # a checkpoint of another architecture: torch's size mismatch
+        raise ValueError(f"checkpoint {found} does not fit model.name={cfg.model.name!r} "
+                         f"({str(err).splitlines()[0][:160]}): give eval.checkpoint the run directory, "
+                         "whose config.yaml names the model it was trained with") from None
     return model, tokenizer, int(load_trainer_state(found)["step"])
 
 
@@ -67,6 +72,19 @@ def evaluate_with_progress(roller: Any, verifier: Any, tasks: list, n: int, ks: 
     return merge_results(parts)
 
 
+def check_eval_options(e: Any) -> None:
+    """eval.n_samples, eval.k and eval.temperature fit together (checked before a model loads)."""
+    if e.n_samples < 1:
+        raise ValueError(f"eval.n_samples must be >= 1, got {e.n_samples}")
+    bad = [k for k in e.k if not 1 <= k <= e.n_samples]
+    if bad:
+        raise ValueError(f"pass@k needs 1 <= k <= eval.n_samples={e.n_samples}; got k={bad}: raise "
+                         f"eval.n_samples to {max(bad)} (with eval.temperature > 0) or drop those k")
+    if e.temperature == 0 and e.n_samples > 1:
+        raise ValueError("greedy decoding (eval.temperature=0) gives identical samples: use "
+                         "eval.n_samples=1, or a temperature > 0 for pass@k with k > 1")
+
+
 def evaluate(cfg: EvaluateConfig, out_dir: str | Path) -> list[dict]:
     """Evaluate per `cfg` (an `EvaluateConfig`); returns the eval.jsonl rows it wrote."""
     from codereset.run.builders import load_tasks, make_generation_backend, make_rules, make_verifier
@@ -75,11 +93,7 @@ def evaluate(cfg: EvaluateConfig, out_dir: str | Path) -> list[dict]:
     from codereset.run.rundir import RunDir
 
     e = cfg.eval
-    if e.n_samples < 1:
-        raise ValueError(f"eval.n_samples must be >= 1, got {e.n_samples}")
-    if e.temperature == 0 and e.n_samples > 1:
-        raise ValueError("greedy decoding (eval.temperature=0) gives identical samples: use "
-                         "eval.n_samples=1, or a temperature > 0 for pass@k with k > 1")
+    check_eval_options(e)
     import torch
 
     from codereset.config import apply_torch_threads

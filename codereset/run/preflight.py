@@ -219,8 +219,19 @@ def check_sweep_config(argv: list[str]) -> None:
         return  # Hydra reports a bad sweep itself
 
 
-def check_evaluate_config(cfg: DictConfig) -> None:
+def check_evaluate_config(cfg: DictConfig, argv: list[str] | None = None) -> None:
+    """The evaluation checks; with `argv` (the command line, in the preflight) the run behind
+    eval.checkpoint first gives its model and prompt settings (`codereset.eval.from_run`)."""
+    from codereset.eval.evaluate import check_eval_options
+    from codereset.eval.from_run import apply_run_config
+
     check_keys(cfg)
+    try:
+        if argv is not None:
+            apply_run_config(cfg, argv)
+        check_eval_options(cfg.eval)
+    except ValueError as err:
+        raise ConfigError(str(err)) from None
     check_model_name(cfg.model.name)
 
 
