@@ -3,13 +3,15 @@
 State = (task, thoughts so far), an immutable `ThoughtState`. Action = one thought: a string
 that holds the stop pattern at most once, at its end, or an `envs.transition.Action` that also
 says how it ended (`finish`: "stop", "eos", "length"). A plain string without the stop pattern
-is the agent's last words (end of sequence): the episode terminates; ``Action(text, "length")``
+is the agent's last words (end of sequence): the episode terminates (so a thought missing its
+stop pattern by mistake ends the episode as the final thought); ``Action(text, "length")``
 is a thought cut by its token budget: truncated; ``Action("", "eos")`` ends the episode right
 after a closed thought. Observation = the prompt text followed by the thoughts.
 
 The transition and the end-of-episode rule are `envs.transition`'s (the trainer's rollouts call
 the same functions); rewards are `envs.verify.Verifier`'s. The thought budget is counted from the
-state, so `reset_to` a deep state truncates at the right step; `reset_to` is plain assignment.
+state, so `reset_to` a deep state truncates at the right step; `reset_to` is plain assignment
+(of a state that can still take a step: a finished one is refused there, not at the next step).
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ from envs.prompts import render_prompt
 from envs.rules import ANSWER_EXTRACTORS, ThoughtRules
 from envs.spaces import AnyText, ThoughtSpace
 from envs.state import StateError, ThoughtState
-from envs.tasks import Task, load_suite
+from envs.tasks import Task, load_suite_of_kind
 from envs.verify import Outcome, Verifier
 
 MAX_TEXT_CHARS = 10_000_000  # bound of the observation space (far above any real prompt)
@@ -67,8 +69,8 @@ class ThoughtMDPEnv(gymnasium.Env[str, str]):
         if kind not in ANSWER_EXTRACTORS:
             raise ValueError(f"unknown task kind {kind!r}; known: {sorted(ANSWER_EXTRACTORS)}")
         self.kind = kind
-        if isinstance(tasks, str):
-            tasks = load_suite(tasks, split=split, seed=seed, **(suite_kwargs or {}))
+        if isinstance(tasks, str):  # a file of code and math rows gives its rows of this kind
+            tasks = load_suite_of_kind(tasks, kind, split=split, seed=seed, **(suite_kwargs or {}))
         self.tasks: tuple[Task, ...] = tuple(tasks)
         if not self.tasks:
             raise ValueError("ThoughtMDPEnv needs at least one task")
@@ -153,9 +155,16 @@ class ThoughtMDPEnv(gymnasium.Env[str, str]):
         return transition.check_state(self.rules, state)
 
     def reset_to(self, state: ThoughtState | dict | str) -> tuple[str, dict[str, Any]]:
-        """Re-enter `state` (a ThoughtState, its JSON text or dict). Returns (obs, info)."""
-        self._state = self.check_state(state)
-        self._done = transition.state_status(self.rules, self.kind, self._state) != "continue"
+        """Re-enter `state` (a ThoughtState, its JSON text or dict). Returns (obs, info).
+        A finished state (terminated or truncated: no step could follow) is refused with
+        `StateError`; re-enter one of its prefixes (`envs.transition.reset_to_prefix`)."""
+        state = self.check_state(state)
+        status = transition.state_status(self.rules, self.kind, state)
+        if status != "continue":
+            raise StateError(f"the state is {status} after {len(state.thoughts)} thought(s): its episode is "
+                             "over and no step could follow; re-enter a prefix of it instead "
+                             "(envs.transition.reset_to_prefix(state, h))")
+        self._state, self._done = state, False
         return self._observation(), self._info()
 
     def first_error(self, state: ThoughtState | None = None) -> int | None:
@@ -187,10 +196,24 @@ class ThoughtMDPEnv(gymnasium.Env[str, str]):
         return self.reset_to(transition.initial(task.suite, task.task_id))
 
     def step(self, action: str | transition.Action) -> tuple[str, float, bool, bool, dict[str, Any]]:
-        """Append one thought (`envs.transition.step`); score the episode when it ends."""
+        """Append one thought (`envs.transition.step`); score the episode when it ends.
+
+        A string without the stop pattern is the final thought (the model's end of sequence): the
+        episode terminates and is scored, as in the trainer's rollouts. To continue after a
+        thought, end it with `rules.stop` (e.g. "</thought>"). An action longer than
+        `action_space.max_length` characters is refused with ValueError.
+        `info["outcome"]` (on the step that ends the episode) holds the reward, correctness,
+        status and the verifier's `info` (`envs.verify`: for code, case counts and the first
+        failing case with its message: expected/got, traceback tail); it is for people and for
+        agents that read it on purpose, never part of an observation.
+        """
         self._require_state()
         if self._done:
             raise RuntimeError("the episode is over (terminated or truncated); call reset() or reset_to()")
+        text = action.text if isinstance(action, transition.Action) else action
+        if isinstance(text, str) and len(text) > self.action_space.max_length:
+            raise ValueError(f"the action has {len(text)} characters, more than action_space.max_length="
+                             f"{self.action_space.max_length}; a thought is one step of reasoning: split it")
         self._state, status = transition.step(self.rules, self.kind, self._state, action)
         info = self._info()
         reward = 0.0

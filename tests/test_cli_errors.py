@@ -84,3 +84,25 @@ def test_evaluate_help_lists_the_presets_that_exist(tmp_path):
         line = next(ln for ln in proc.stdout.splitlines() if ln.strip().startswith(f"{group}:"))
         listed = line.split(":", 1)[1].split("(")[0].replace(",", " ").split()
         assert listed == sorted(p.stem for p in (Path(conf_dir()) / group).glob("*.yaml")), group
+
+
+MATH_ROW = {"task_id": "a", "kind": "math", "problem": "1+1?", "answer": "2", "split": "train"}
+
+
+@pytest.mark.parametrize("content, message", [
+    (b'{"task_id": "a", "problem": "caf\xe9"}\n', "data.jsonl, line 1, column 33: byte 0xe9 is not UTF-8"),
+    (b"", "data.jsonl: the file is empty"),
+    (__import__("json").dumps(MATH_ROW).encode() + b"\n",
+     "data.jsonl: none of its 1 rows has split 'val' (its splits: ['train'])"),
+])
+def test_data_errors_name_file_and_line_and_leave_no_run_folder(tmp_path, content, message):
+    """Issue 25 item 7: the file's errors stop at the preflight, before Hydra makes outputs/..."""
+    data = tmp_path / "data" / "data.jsonl"
+    data.parent.mkdir()
+    data.write_bytes(content)
+    work = tmp_path / "work"
+    work.mkdir()
+    proc, _ = run("codereset.train", work, "+agent=grpo", "model=tiny", "env=math_arith", "env.tasks=jsonl",
+                  f"+env.suite_options.path={data}")
+    assert proc.returncode == 2 and proc.stderr.count("\n") == 1 and message in proc.stderr, proc.stderr
+    assert list(work.iterdir()) == []

@@ -47,16 +47,12 @@ def check_env_suite(env_cfg: EnvConfig) -> str:
 
 def load_tasks(env_cfg: EnvConfig, split: str, max_tasks: int | None = None) -> list[Task]:
     """Tasks of env_cfg.tasks for `split`, after checking the suite belongs to env_cfg.id."""
-    from envs.tasks import load_suite
-    from envs.tasks.registry import suite_spec
+    from envs.tasks import load_suite_of_kind
 
     kind = check_env_suite(env_cfg)
-    tasks = load_suite(env_cfg.tasks, split=split, seed=env_cfg.suite_seed, **dict(env_cfg.suite_options))
-    if suite_spec(env_cfg.tasks).kind == "any":  # a file format holding code and math tasks: keep this env's kind
-        tasks = [t for t in tasks if t.kind == kind]
-        if not tasks:
-            raise ValueError(f"task suite {env_cfg.tasks!r} ({split} split) holds no {kind} tasks "
-                             f"for env {env_cfg.id}; check the file's `kind` fields or pick the other env")
+    # a file of code and math rows: this env's kind, and a warning counting the rows left out
+    tasks = load_suite_of_kind(env_cfg.tasks, kind, split=split, seed=env_cfg.suite_seed,
+                               **dict(env_cfg.suite_options))
     if max_tasks is not None:
         if max_tasks < 0:
             raise ValueError(f"max_tasks must be >= 0 or null, got {max_tasks}")

@@ -152,7 +152,8 @@ def check_wandb(cfg: DictConfig) -> None:
 
 
 def check_agent_tasks(cfg: DictConfig) -> None:
-    """The agent's own check of the training tasks (e.g. CARO needs a step-level oracle).
+    """The training and validation tasks load (a data error names file and line), and the agent's
+    own check of the training tasks passes (e.g. CARO needs a step-level oracle).
     Skipped for hub datasets (loading them is slow; the trainer checks them after loading)."""
     import random
 
@@ -162,8 +163,11 @@ def check_agent_tasks(cfg: DictConfig) -> None:
     if "hub" in cfg.env.suite_options:
         return
     env = OmegaConf.to_object(cfg.env)
+    v = cfg.validation
     try:
         tasks = load_tasks(env, env.train_split)
+        if v.every > 0 or v.at_end or v.at_start:  # the trainer loads the validation split too
+            load_tasks(env, env.val_split, v.max_tasks)
     except (ValueError, TypeError, FileNotFoundError) as err:
         raise ConfigError(str(err)) from None
     try:

@@ -8,7 +8,7 @@ Registered suites (see `SUITES`; each names its loader, imported on first use):
   ``code_contests``, ``gsm8k``, ``math``.
 """
 
-from envs.tasks.registry import SUITES, SuiteSpec, load_suite, register_suite, suite_spec
+from envs.tasks.registry import SUITES, SuiteSpec, load_suite, load_suite_of_kind, register_suite, suite_spec
 from envs.tasks.task import SPLITS, Task
 
 register_suite(SuiteSpec("basic", "code", "envs.tasks.basic:load", SPLITS,
@@ -41,4 +41,5 @@ for _name, _kind, _entry, _doc in [
 ]:
     register_suite(SuiteSpec(_name, _kind, _LOADERS + _entry, None, _doc))
 
-__all__ = ["SUITES", "SPLITS", "SuiteSpec", "Task", "load_suite", "register_suite", "suite_spec"]
+__all__ = ["SUITES", "SPLITS", "SuiteSpec", "Task", "load_suite", "load_suite_of_kind", "register_suite",
+           "suite_spec"]

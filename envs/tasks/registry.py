@@ -7,9 +7,12 @@ imports no optional dependency) until one is asked for.
 from __future__ import annotations
 
 import importlib
+import logging
 from dataclasses import dataclass
 
 from envs.tasks.task import Task
+
+log = logging.getLogger("envs.tasks")
 
 
 @dataclass(frozen=True)
@@ -73,3 +76,24 @@ def load_suite(name: str, split: str | None = None, seed: int = 0, **kw) -> list
     module_name, func_name = spec.loader.split(":")
     loader = getattr(importlib.import_module(module_name), func_name)
     return loader(split=split, seed=seed, **kw)
+
+
+def load_suite_of_kind(name: str, kind: str, split: str | None = None, seed: int = 0, **kw) -> list[Task]:
+    """`load_suite` for an env of `kind`: a file holding code and math rows (a suite of kind
+    "any", e.g. jsonl) gives its rows of `kind`, and a warning says how many of the other kind it
+    left out; ValueError when none is left. Suites of one kind are returned as they are."""
+    tasks = load_suite(name, split, seed, **kw)
+    if suite_spec(name).kind != "any":
+        return tasks
+    kept = [t for t in tasks if t.kind == kind]
+    other = len(tasks) - len(kept)
+    where = kw.get("path") or kw.get("hub") or name
+    split = split or default_split(suite_spec(name))
+    env = "ThoughtMDP-Math-v0" if kind == "code" else "ThoughtMDP-Code-v0"
+    if not kept:
+        raise ValueError(f"{where} ({split} split): none of its {len(tasks)} rows is a {kind} task (kind "
+                         f"field); use the {env} env for them, or add rows with \"kind\": \"{kind}\"")
+    if other:
+        log.warning("%s (%s split): kept its %d %s task(s), left out %d row(s) of the other kind (the %s "
+                    "env takes those)", where, split, len(kept), kind, other, env)
+    return kept

@@ -113,10 +113,11 @@ def test_budget_counted_inside_env_truncates_after_reset_to():
     # A final answer in the last allowed thought terminates instead.
     env.reset_to(ThoughtState(task.suite, task.task_id, (f"a{S}",) * 3))
     assert env.step(rf"\boxed{{{task.answer}}}{S}")[1:4] == (1.0, True, False)
-    # A state already at the budget is over; one past it is rejected.
-    env.reset_to(ThoughtState(task.suite, task.task_id, (f"a{S}",) * 4))
-    with pytest.raises(RuntimeError, match="episode is over"):
-        env.step(f"b{S}")
+    # A state already at the budget is over: refused at reset_to (issue 25 item 13); one past it too.
+    with pytest.raises(StateError, match="the state is truncated after 4 thought.*reset_to_prefix"):
+        env.reset_to(ThoughtState(task.suite, task.task_id, (f"a{S}",) * 4))
+    with pytest.raises(StateError, match="the state is terminated"):
+        env.reset(options={"state": ThoughtState(task.suite, task.task_id, (rf"\boxed{{1}}{S}",))})
     with pytest.raises(StateError, match="budget"):
         env.reset_to(ThoughtState(task.suite, task.task_id, (f"a{S}",) * 5))
 

@@ -27,7 +27,7 @@ from typing import Any
 
 from envs.rules import ThoughtRules
 from envs.tasks.loaders.code_formats import code_reference
-from envs.tasks.loaders.records import Record, take_records
+from envs.tasks.loaders.records import DataFormatError, Record, take_records
 from envs.tasks.task import Task
 
 from envs.rules import DEFAULT_STOP as STOP  # reference thoughts end with the default stop pattern
@@ -134,4 +134,9 @@ def load_jsonl(split: str = "train", seed: int = 0, suite_name: str = "jsonl", *
                           step_values=tuple(str(v) for v in step_values) if step_values is not None else None,
                           difficulty=r.get("difficulty", int, 1), split=split,
                           code_prefix=r.get("code_prefix", str, "")))
+    if records and not tasks:
+        splits = sorted({r.data["split"] for r in records if isinstance(r.data.get("split"), str)})
+        raise DataFormatError(f"{records[0].source}: none of its {len(records)} rows has split {split!r} "
+                              f"(its splits: {splits}); add rows with \"split\": \"{split}\", or point the "
+                              f"run at a split the file has")
     return tasks

@@ -65,11 +65,26 @@ def _as_tuple(types: type | tuple[type, ...]) -> tuple[type, ...]:
     return types if isinstance(types, tuple) else (types,)
 
 
+def _utf8_text(path: Path) -> str:
+    """The file's text; a byte that is not UTF-8 raises DataFormatError naming line and column."""
+    data = path.read_bytes()
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as err:
+        line = data.count(b"\n", 0, err.start) + 1
+        column = err.start - (data.rfind(b"\n", 0, err.start) + 1) + 1
+        raise DataFormatError(f"{path}, line {line}, column {column}: byte 0x{data[err.start]:02x} is not "
+                              "UTF-8; save the file as UTF-8 (e.g. iconv -f latin1 -t utf-8)") from None
+
+
 def _file_records(path: Path) -> Iterator[Record]:
     source = str(path)
     if not path.is_file():
         raise FileNotFoundError(f"data file {source} does not exist")
-    text = path.read_text(encoding="utf-8")
+    text = _utf8_text(path)
+    if not text.strip():
+        raise DataFormatError(f"{source}: the file is empty; a .jsonl file holds one JSON object per line "
+                              "(a .json file, a list of objects)")
     if path.suffix == ".json":
         try:
             rows = json.loads(text)
