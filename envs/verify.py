@@ -9,6 +9,13 @@ Reward: math 1.0 / 0.0; code per `code_reward` (`CODE_REWARDS`): "fraction" (def
 fraction of test cases passed, "all_or_nothing" is 1.0 when every case passes and 0.0 otherwise;
 0.0 when the text has no final answer (status ``"no_answer"``). `Outcome.correct` is True only
 when everything passed, whichever reward is chosen.
+
+`Outcome.info` is for people: math gives the predicted and expected answers; code gives case
+counts and the first failing case with the sandbox's message (expected/got, the error and its
+line) and the tail of the candidate's stderr. It holds expected values, so the contract is: it
+never enters an observation or a prompt (the env returns it in the step's `info["outcome"]`
+only; the trainer's rollouts keep only reward, correctness and status); an agent that wants to
+show it to a model must say so by a documented option of its own.
 """
 
 from __future__ import annotations
@@ -70,14 +77,31 @@ def math_equal(gold: str, predicted: str) -> bool:
     return bool(mv_verify(gold_parsed, pred_parsed, timeout_seconds=timeout))
 
 
+MESSAGE_CHARS = 500  # of the first failure's message and of the candidate's stderr tail
+
+
+def _tail(text: str, chars: int = MESSAGE_CHARS) -> str:
+    return text if len(text) <= chars else "..." + text[-chars:]
+
+
 def _verdict_summary(verdict: Any) -> dict[str, Any]:
-    """JSON-safe, deterministic summary of a sandbox verdict (no timings, no expected values)."""
+    """JSON-safe, deterministic summary of a sandbox verdict (no timings). The first failing
+    case carries the sandbox's message for a person debugging rewards: "expected 3, got -1",
+    "ZeroDivisionError: division by zero (line 2)", and the tail of the candidate's stderr (a
+    traceback's last lines) when it wrote any. These hold expected values: they are for people
+    and for agents that read `Outcome.info` on purpose, never for an observation or a prompt
+    (nothing in envs/ or codereset/ puts them there; the module docstring's contract)."""
     results = list(verdict.results)
     failed = [r for r in results if r.status != "ok"]
     summary = {"answer_found": True, "sandbox_status": str(verdict.status), "fraction": float(verdict.fraction),
                "n_cases": len(results), "n_passed": len(results) - len(failed)}
     if failed:
-        summary["first_failure"] = {"case": failed[0].name, "status": failed[0].status}
+        first = {"case": failed[0].name, "status": failed[0].status,
+                 "message": _tail(str(getattr(failed[0], "message", "") or ""))}
+        stderr = str(getattr(verdict, "stderr", "") or "").strip()
+        if stderr:
+            first["stderr_tail"] = _tail(stderr)
+        summary["first_failure"] = first
     return summary
 
 

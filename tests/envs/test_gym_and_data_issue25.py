@@ -120,3 +120,25 @@ def test_a_thought_without_the_stop_pattern_is_the_documented_final_thought(arit
     _, _, terminated, _, info = arith.step("I forgot the marker")
     assert terminated and "outcome" in info
     assert "without the stop pattern is the final thought" in " ".join(ThoughtMDPEnv.step.__doc__.split())
+
+
+# -- item 8: the verifier's message in the step's info, never in an observation -----------------
+@pytest.mark.parametrize("body, message, stderr", [
+    ("    return -1", "expected 3, got -1", None),
+    ("    print('about to fail', file=__import__('sys').stderr)\n    return 1 // 0",
+     "ZeroDivisionError: integer division or modulo by zero", "about to fail"),
+])
+def test_the_outcome_carries_the_verifiers_message_and_the_observation_does_not(body, message, stderr):
+    env = ThoughtMDPEnv(kind="code", tasks="jsonl", suite_kwargs={"path": str(FIXTURES / "tasks.jsonl")},
+                        sandbox="local")
+    try:
+        env.reset(options={"task_id": "add"})
+        answer = f"```python\ndef add(a, b):\n{body}\n```"
+        obs, reward, terminated, _, info = env.step(answer)
+        first = info["outcome"]["info"]["first_failure"]
+        assert terminated and reward == 0.0 and first["case"] == "case 0"
+        assert message in first["message"]
+        assert stderr is None or stderr in first.get("stderr_tail", "")
+        assert message not in obs and "expected" not in obs[len(env.prompt(env.task)):]
+    finally:
+        env.close()
