@@ -105,6 +105,7 @@ class Session:
         self.output_bytes = 0
         self.stop: Stop | None = None
         self.late = False  # the one read past the deadline is done (``_late_read``)
+        self.charged: tuple | None = None  # ``fault()`` as ``charge`` read it
         self.report: dict | None = None
         self.chan_open = True
 
@@ -304,11 +305,14 @@ class Session:
         return None
 
     def charge(self, result):
-        """``result`` (a ``CaseResult``), unless it is ok and the candidate faulted (``fault``)."""
+        """``result`` (a ``CaseResult``), unless it is ok and the candidate faulted (``fault``,
+        read once per session)."""
         if result.status != "ok":
             return result
-        fault = self.fault()
-        return result if fault is None else type(result)(fault[0], fault[1], result.name)
+        if self.charged is None:
+            self.charged = self.fault() or ()
+        fault = self.charged
+        return result if not fault else type(result)(fault[0], fault[1], result.name)
 
     @property
     def stdout(self) -> bytes:
