@@ -1,6 +1,7 @@
 """Builds the whole report from run directories: groups runs (by agent by default), computes the
 curves, speed-ups and tables, draws the figures, and writes `report.md`, a self-contained
-`report.html`, `summary.json` (every number shown, as data) and `figures/*.png` into one folder.
+`report.html`, `summary.json` (every number shown, as data; run paths relative to that folder)
+and `figures/*.png` into one folder.
 
 It only reads run directories, so it can be re-run at any time (also on a sweep in progress).
 """
@@ -141,6 +142,23 @@ def one_run_per_seed(groups: dict[str, list[Run]], dedupe: bool) -> tuple[dict[s
                          "the copies, or pass --dedupe-seeds to keep one run per seed (the one with "
                          "the most steps)")
     return {g: sorted(rs, key=lambda r: (str(r.seed), str(r.path))) for g, rs in kept.items()}, dropped
+
+
+def relative_paths(summary: dict, out: Path, runs: list[Run]) -> dict:
+    """`summary` with every run's path written relative to the report folder `out` (e.g.
+    "runs/grpo_s0"), so a committed result folder means the same on any machine."""
+    import os
+
+    relative = {str(r.path): os.path.relpath(Path(r.path).resolve(), out.resolve()) for r in runs}
+
+    def walk(node):
+        if isinstance(node, dict):
+            return {k: walk(v) for k, v in node.items()}
+        if isinstance(node, list):
+            return [walk(v) for v in node]
+        return relative.get(node, node) if isinstance(node, str) else node
+
+    return walk(summary)
 
 
 def resolve_baseline(groups: dict[str, list[Run]], wanted: str | None) -> str:
@@ -430,6 +448,7 @@ def build_report(paths: list[str | Path], out_dir: str | Path,
     _reset_section(doc, groups, smooth, colors, fig_dir, summary)
     _eval_section(doc, groups, colors, fig_dir, summary)
     _runs_section(doc, runs, cfg, summary)
+    summary = relative_paths(summary, out, [*runs, *dropped])
     md, page, js = out / "report.md", out / "report.html", out / "summary.json"
     md.write_text(to_markdown(doc))
     page.write_text(to_html(doc, out))

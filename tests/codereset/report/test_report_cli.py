@@ -59,3 +59,17 @@ def test_repeated_seeds_are_refused_naming_the_runs_or_deduplicated(tmp_path, ca
     assert [Path(p).name for p in summary["groups"]["grpo"]] == ["a", "c"]   # the longer seed-0 run
     assert [Path(p).name for p in summary["dropped_repeated_seeds"]] == ["b"]
     assert "Repeated seeds (--dedupe-seeds): 1 run(s) left out" in (out / "report.md").read_text()
+
+
+def test_summary_paths_are_relative_to_the_report_folder(tmp_path):
+    """Issue 25 item 15: a committed result folder (report beside runs/) holds no machine's paths."""
+    result_dir = tmp_path / "result"
+    write_run(result_dir / "runs" / "grpo_s0", "grpo", 0, steps=4)
+    write_run(result_dir / "runs" / "srpo_s0", "srpo", 0, steps=4, logged=2, state="interrupted")
+    assert main([str(result_dir / "runs"), "--out", str(result_dir)]) == 0
+    text = (result_dir / "summary.json").read_text()
+    assert str(tmp_path) not in text
+    summary = json.loads(text)
+    assert summary["groups"] == {"grpo": ["runs/grpo_s0"], "srpo": ["runs/srpo_s0"]}
+    assert summary["partial_runs"] == ["runs/srpo_s0"]
+    assert sorted(r["path"] for r in summary["runs"]) == ["runs/grpo_s0", "runs/srpo_s0"]

@@ -80,7 +80,7 @@ def test_tables_hold_metrics_numbers(report):
     time_rows = {r["agent"]: r for r in markdown_table(md, "Wall time per step")}
     token_rows = {r["agent"]: r for r in markdown_table(md, "Tokens per step")}
     total_rows = {r["agent"]: r for r in markdown_table(md, "Totals and throughput")}
-    for run in load_runs([Path(r["path"]) for r in report.summary["runs"]]):
+    for run in load_runs([report.out_dir / r["path"] for r in report.summary["runs"]]):
         agent = run.label("agent.name")
         rows = _rows(run.path, "metrics.jsonl")
         assert len(rows) == STEPS
@@ -105,7 +105,7 @@ def test_tables_hold_metrics_numbers(report):
 def test_eval_table_holds_eval_jsonl(report):
     md = report.markdown.read_text()
     table = markdown_table(md, "Final evaluation")
-    for run in load_runs([Path(r["path"]) for r in report.summary["runs"]]):
+    for run in load_runs([report.out_dir / r["path"] for r in report.summary["runs"]]):
         agent = run.label("agent.name")
         evals = _rows(run.path, "eval.jsonl")
         last = max(r["step"] for r in evals)
@@ -121,7 +121,7 @@ def test_reset_table_holds_reset_metrics(report):
     rows = {r["agent"]: r for r in markdown_table(md, "Reset diagnostics")}
     assert "grpo" not in rows
     checked = 0
-    for run in load_runs([Path(r["path"]) for r in report.summary["runs"]]):
+    for run in load_runs([report.out_dir / r["path"] for r in report.summary["runs"]]):
         agent = run.label("agent.name")
         if agent == "grpo":
             continue
