@@ -73,11 +73,14 @@ def train_config(backend, out: Path, seed: int, model: str | None = None, smoke:
     `BackendConfig`), agent SRPO; `model` replaces the default model; `smoke`: tiny budgets."""
     from codereset.config import (AgentConfig, EnvConfig, LocalizeConfig, LoggingConfig, TrainConfig,
                                   TrainerConfig, ValidationConfig)
-    from codereset.models.config import ModelConfig
+    from codereset.models.config import ModelConfig, RandomInitConfig
 
     thoughts, thought_tokens, localize_tokens = (3, 16, 16) if smoke else (6, 128, 96)
+    model_cfg = ModelConfig(name=model) if model else ModelConfig()
+    if model == "tiny":  # 2 heads of 32: vLLM on a CPU serves no smaller head
+        model_cfg.random_init = RandomInitConfig(num_heads=2, num_kv_heads=1)
     return TrainConfig(
-        seed=seed, backend=backend, model=ModelConfig(name=model) if model else ModelConfig(),
+        seed=seed, backend=backend, model=model_cfg,
         torch_threads=1 if smoke else None,
         env=EnvConfig(max_thoughts=thoughts, max_thought_tokens=thought_tokens),
         agent=AgentConfig(name="srpo", localize=LocalizeConfig(max_new_tokens=localize_tokens)),
