@@ -223,18 +223,19 @@ def test_runner_counters_do_not_reach_the_next_run(sandbox):
     assert v.passed, v
 
 
-def test_every_run_gets_the_same_pid_whatever_the_run_before_used(sandbox):
+def test_every_run_gets_the_same_pid_whatever_the_run_before_used(backend_name):
     """The pid counter carried 12 bits per run: a run burned N thread ids and the next run read
     N off its own pid. The runner's helper resets the namespace's last pid before each fork."""
     code = ("import os, threading\ndef f(n):\n    me = os.getpid()\n"
             "    ts = [threading.Thread(target=int) for _ in range(n)]\n"
             "    [t.start() for t in ts]\n    [t.join() for t in ts]\n    return me\n")
-    pids = set()
-    for n in (0, 37, 5, 100):
-        v = sandbox.run(code, CallTests("f", [((n,), -1)]))
-        pids.add(v.results[0].message.rsplit("got ", 1)[-1])
-    assert len(pids) <= 2, pids  # at most one per sandbox (a worker alternates between two)
-    judged_right(sandbox)
+    with make_sandbox(backend_name, workers=1) as sb:  # runs alternate between its 2 sandboxes
+        pids = []
+        for n in (0, 37, 5, 100, 0, 60):
+            v = sb.run(code, CallTests("f", [((n,), -1)]))
+            pids.append(v.results[0].message.rsplit("got ", 1)[-1])
+        assert len(set(pids[0::2])) == 1 and len(set(pids[1::2])) == 1, pids
+        judged_right(sb)
 
 
 def test_candidate_has_no_capabilities_and_docker_masks_stay(sandbox):
