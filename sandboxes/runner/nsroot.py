@@ -140,4 +140,4 @@ def enter(config: dict) -> None:
     except BaseException as e:  # noqa: BLE001 - report on stderr, then die
         os.write(2, f"sandboxes local launcher: {e}\n".encode())
         os._exit(72)
-    server.main({**config, "scratch": ["/tmp", "/dev/shm"]})
+    server.main({**config, "scratch": ["/tmp", "/dev/shm"], "proc_hidden": True})

@@ -222,8 +222,10 @@ class Server:
     """One warm runner: spawn a candidate, then finish it, over and over."""
 
     def __init__(self, sock: socket.socket, scratch: list[str], uid_exclusive: bool,
-                 seccomp: bool, oom_fd: int | None = None, pids: PidReset | None = None):
+                 seccomp: bool, oom_fd: int | None = None, pids: PidReset | None = None,
+                 hides: dict | None = None):
         self.sock = sock
+        self.hides = hides or {}  # what the hello reports hidden from candidates
         self.pids = pids
         self.oom_fd, self.oom_base = oom_fd, "0"
         if oom_fd is not None:
@@ -247,6 +249,7 @@ class Server:
 
     def serve(self) -> None:
         wire.send(self.sock, {"hello": True, "pid1": self.pid1, "uid": os.getuid(),
+                              **self.hides,
                               "seccomp": self.seccomp, "python": sys.version.split()[0],
                               "cpus": sorted(os.sched_getaffinity(0))})
         while True:
@@ -455,6 +458,17 @@ def _remount_proc(mask: bool) -> int | None:
     last_pid = _open_last_pid()
     if not mask:
         return last_pid
+    try:
+        _mask_proc()
+    except OSError:  # never a /proc less masked than docker's: back to docker's own
+        if last_pid is not None:
+            os.close(last_pid)
+        _libc.umount2(b"/proc", 2)  # MNT_DETACH
+        raise
+    return last_pid
+
+
+def _mask_proc() -> None:
     for name in PROC_MASKED:
         path = f"/proc/{name}"
         if os.path.isdir(path):
@@ -467,7 +481,6 @@ def _remount_proc(mask: bool) -> int | None:
         if os.path.exists(path):
             _mount(path, path, None, MS_BIND)
             _mount(None, path, None, MS_BIND | MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV)
-    return last_pid
 
 
 def _open_last_pid() -> int | None:
@@ -557,8 +570,13 @@ def main(config: dict) -> None:
         sock = socket.socket(fileno=config["fd"])
     oom_fd = _open_oom_score()
     last_pid = None
+    proc_hidden = os.getpid() == 1 and config.get("proc_hidden", False)  # local: nsroot's /proc
     if config.get("remount_proc"):  # bwrap, docker: their /proc has no options; ours, while
-        last_pid = _remount_proc(config.get("mask_proc", False))  # still allowed
+        try:  # still allowed (a security module such as AppArmor may refuse the mount: then
+            last_pid = _remount_proc(config.get("mask_proc", False))  # /proc stays theirs)
+            proc_hidden = True
+        except OSError:
+            pass
     elif os.getuid() == 0 and os.getpid() == 1:
         last_pid = _open_last_pid()
     pids = None
@@ -584,6 +602,6 @@ def main(config: dict) -> None:
         _wipe(path)
     gc.collect()
     gc.freeze()  # forked candidates then do not copy-on-write the server's objects in a GC pass
-    Server(sock, config["scratch"], config.get("uid_exclusive", True), filtered,
-           oom_fd, pids).serve()
+    Server(sock, config["scratch"], config.get("uid_exclusive", True), filtered, oom_fd, pids,
+           {"proc_hidden": proc_hidden, "same_pids": pids is not None}).serve()
     os._exit(0)

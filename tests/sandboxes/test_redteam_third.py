@@ -238,6 +238,13 @@ def test_every_run_gets_the_same_pid_whatever_the_run_before_used(backend_name):
         judged_right(sb)
 
 
+def test_runner_says_what_it_hides(sandbox):
+    """Where a security module refuses the runner's /proc mount, the runner keeps the engine's
+    own /proc (masks included) and its hello says so; as root here, all is hidden."""
+    hello = sandbox.workers[0].info["hello"]
+    assert hello["proc_hidden"] is True and hello["same_pids"] is True, hello
+
+
 def test_candidate_has_no_capabilities_and_docker_masks_stay(sandbox):
     code = ("import os\ndef f():\n    with open('/proc/self/status') as s:\n"
             "        caps = [l.split()[1] for l in s if l.startswith(('CapEff', 'CapPrm'))]\n"
