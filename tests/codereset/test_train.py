@@ -87,8 +87,9 @@ def test_each_agent_runs_two_steps_and_leaves_a_complete_run_dir(agent, extra, s
 def test_no_agent_fails_with_the_list_of_agents(tmp_path):
     proc = train("model=tiny", f"trainer.output_dir={tmp_path}")
     assert proc.returncode == 2
-    assert ("+agent=NAME, one of ['caro', 'critique_grpo', 'grpo', 'rrpo', 'score', 'spo_tree', 'srpo', "
-            "'vineppo']") in proc.stderr
+    from codereset.agents import AGENTS
+
+    assert f"+agent=NAME, one of {sorted(AGENTS)}" in proc.stderr and "'entropy'" in proc.stderr
 
 
 def test_unknown_agent_fails_with_the_known_ones(tmp_path):
@@ -133,8 +134,11 @@ def test_a_sweep_writes_one_run_dir_per_job_named_by_its_overrides(tmp_path):
     proc = train("-m", "+agent=grpo,srpo", "model=tiny", "trainer.steps=1", f"hydra.sweep.dir={tmp_path}")
     assert proc.returncode == 0, proc.stderr[-4000:]
     agents = {}
+    # run-control keys (trainer.steps, ...) stay out of the names: a re-run with more steps lands here
+    assert sorted(p.name for p in tmp_path.iterdir() if p.is_dir()) == ["+agent=grpo,model=tiny",
+                                                                         "+agent=srpo,model=tiny"]
     for agent in ("grpo", "srpo"):
-        out = tmp_path / f"+agent={agent},model=tiny,trainer.steps=1"
+        out = tmp_path / f"+agent={agent},model=tiny"
         agents[agent] = OmegaConf.load(out / "config.yaml").agent.name
         assert [r["step"] for r in rows(out / "metrics.jsonl")] == [1]
         assert json.loads((out / "run_status.json").read_text())["state"] == "finished"
