@@ -4,7 +4,9 @@ One step (method.md): take `prompts_per_step` training prompts (`codereset.rollo
 buffers (`codereset.rollouts.buffer`: base group, seed search, the agent's resets, shared-prefix groups),
 normalize advantages per group, apply ONE on-policy update (`codereset.learn.update`), hand the new
 weights to the generation backend (`sync_weights`), and write the step's rows: metrics.jsonl,
-samples.jsonl, TensorBoard, and (when due) greedy pass@1 on the validation split in eval.jsonl.
+samples.jsonl, TensorBoard (tags grouped train/, time/, eval/, reset/; the resolved config as text:
+`codereset.run.console`), and (when due) greedy pass@1 on the validation split in eval.jsonl.
+The console shows a start-up summary, then the progress bar with log lines above it.
 Then a checkpoint (every `checkpoint_every` steps, atomically).
 
 Departures from a textbook loop, on purpose:
@@ -44,6 +46,7 @@ from codereset.rollouts.task_sampler import TaskSampler
 from codereset.eval.eval_tasks import eval_rows, eval_sample_rows, evaluate_tasks
 from codereset.run.interrupts import Interrupts
 from codereset.run.metrics import localizer_warning, sample_rows, step_metrics
+from codereset.run import console
 from codereset.run.resume import check_run_dir
 from codereset.rollouts.rollout import Roller
 from codereset.run.rundir import RunDir
@@ -166,7 +169,9 @@ class Trainer:
             return None
         from torch.utils.tensorboard import SummaryWriter
 
-        return SummaryWriter(log_dir=str(self.run.tb), purge_step=start + 1 if start else None)
+        writer = SummaryWriter(log_dir=str(self.run.tb), purge_step=start + 1 if start else None)
+        writer.add_text("config", console.config_text(self.config_yaml), start)  # the resolved config
+        return writer
 
     def _wandb(self) -> Any:
         if not self.cfg.logging.wandb:
@@ -188,17 +193,20 @@ class Trainer:
         total = self.cfg.trainer.steps
         if self.dist.is_main:
             self.run.set_status("running", self.last_done, total, **self._dist_info())
+        if self.dist.is_main:
+            log.info("starting:\n  %s", "\n  ".join(console.startup_summary(self)))
         self.interrupts.install()
         bar = tqdm(total=total, initial=self.last_done, desc=f"{self.cfg.agent.name}", unit="step",
                    disable=not (self.cfg.trainer.progress and self.dist.is_main), dynamic_ncols=True)
         state = "finished"
         try:
-            self._validate_start()
-            for step in range(self.last_done + 1, total + 1):
-                row = self.train_step(step)
-                bar.update(1)
-                if "pass_rate" in row:
-                    bar.set_postfix(_postfix(row), refresh=True)
+            with console.log_above_bar():  # log lines above the bar, not glued onto it
+                self._validate_start()
+                for step in range(self.last_done + 1, total + 1):
+                    row = self.train_step(step)
+                    bar.update(1)
+                    if "pass_rate" in row:
+                        bar.set_postfix(_postfix(row), refresh=True)
         except KeyboardInterrupt:
             state = "interrupted"
         except NonFiniteStop as err:
@@ -316,7 +324,7 @@ class Trainer:
             for r in eval_sample_rows(0, self.cfg.env.val_split, val):
                 self.run.append("eval_samples.jsonl", r)
         if self.tb is not None:
-            self.tb.add_scalar("val_pass_rate", val["pass_at_k"]["1"], 0)
+            self.tb.add_scalar(console.tb_tag("val_pass_rate"), val["pass_at_k"]["1"], 0)
         log.info("step 0: val_pass_rate %.3f (%d tasks, %.0f s)", val["pass_at_k"]["1"],
                  val["n_tasks"], times.seconds["validate"])
 
@@ -345,7 +353,7 @@ class Trainer:
         if self.tb is not None:
             for key, value in scalars.items():
                 if key != "step":
-                    self.tb.add_scalar(key, value, step)
+                    self.tb.add_scalar(console.tb_tag(key), value, step)  # train/, time/, eval/, reset/
             self.tb.flush()
         if self.wandb is not None:
             self.wandb.log(scalars, step=step)
