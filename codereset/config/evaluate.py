@@ -22,7 +22,10 @@ class EvalOptions:
     mode: how thoughts are drawn ("per_thought" or "continuous", see SamplingConfig.mode).
     max_tasks: evaluate the first this many tasks (None = all).
     checkpoint: weights to evaluate instead of model.name's: a run directory (its latest
-        checkpoint) or a checkpoint directory; the model config still gives the architecture.
+        checkpoint), its checkpoints/ or a checkpoints/step_* directory. The run's saved config
+        gives the model, tokenizer and prompt settings (`codereset.eval.from_run`; a command-line
+        override that contradicts them is refused); a checkpoint outside a run folder is loaded
+        into the composed model config.
     output_dir: where eval.jsonl goes; None = Hydra's run directory.
     progress: show a progress bar over the tasks.
     """

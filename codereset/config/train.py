@@ -82,7 +82,9 @@ class TrainerConfig:
         "shared_prefix" (each shared prompt / reset prefix once, the same gradient) or "plain".
     advantage: advantage estimator (`codereset.learn.advantages.ADVANTAGES`), applied per group.
     output_dir: run directory; None = Hydra's run directory.
-    resume: continue the run in output_dir from its latest checkpoint.
+    resume: continue the run in output_dir from its latest checkpoint. On the command line,
+        trainer.resume=RUN_DIR continues a run (or every job of a sweep folder) from its saved
+        config alone (`codereset.run.resume_cli`).
     checkpoint_every: save a checkpoint every this many steps (and always at the end / on Ctrl-C).
     keep_checkpoints: step-numbered checkpoints kept (older ones are deleted).
     max_nonfinite_steps: stop the run after this many skipped updates in a row (NaN/inf loss).
