@@ -116,6 +116,10 @@ def check_overrides(run_dir: Path, overrides: list[str]) -> None:
     if flags:
         raise ResumeError(f"trainer.resume={run_dir} takes no Hydra flags ({' '.join(flags)}): a run "
                           "folder resumes its own run and a sweep folder every job in it, without -m")
+    moved = [a for a in overrides if _key(a) in ("trainer.output_dir", "trainer.resume")]
+    if moved:
+        raise ResumeError(f"trainer.resume={run_dir} continues the run in that folder; drop {', '.join(moved)} "
+                          "(to continue it elsewhere, copy the folder first)")
     bad = [a for a in overrides if "=" not in a or not (may_change(_key(a)) or may_change(_key(a) + "."))]
     if bad:
         raise ResumeError(f"trainer.resume={run_dir} continues the run with its saved config; "

@@ -106,6 +106,7 @@ def test_the_saved_config_is_the_config(tmp_path):
     (["optim.lr=1"], "optim.lr=1 would change it. Only run-control keys may be given"),
     (["+agent=rrpo"], "+agent=rrpo would change it"),
     (["-m"], "takes no Hydra flags"),
+    (["trainer.output_dir=elsewhere"], "continues the run in that folder; drop trainer.output_dir=elsewhere"),
 ])
 def test_a_resume_from_a_folder_refuses_method_overrides_in_one_line(tmp_path, args, message):
     run = fake_run(tmp_path / "run", 2)
