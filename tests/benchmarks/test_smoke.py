@@ -124,10 +124,7 @@ def results_strings(path: Path) -> set[str]:
             and "benchmarks/results" in n.value and id(n) not in docs}
 
 
-@pytest.mark.parametrize("script", [
-    pytest.param(s, marks=pytest.mark.xfail(reason="agent_comparison's presets still default --out into "
-                                            "benchmarks/results (not this change's file)", strict=False))
-    if s == "agent_comparison" else s for s in SCRIPTS])
+@pytest.mark.parametrize("script", SCRIPTS)
 def test_no_default_writes_into_committed_results(script):
     """No script names a folder under benchmarks/results/ in its code (defaults included), except
     the committed runs it only reads; output folders come from `outdir.resolve`."""
