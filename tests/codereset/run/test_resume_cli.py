@@ -12,6 +12,7 @@ import typing
 from pathlib import Path
 
 import pytest
+import torch
 import yaml
 from hydra import compose, initialize_config_dir
 from omegaconf import OmegaConf
@@ -132,6 +133,35 @@ def test_a_sweep_folder_checks_every_job_before_running_any(tmp_path):
     assert proc.returncode == 2 and proc.stderr.count("\n") == 1, proc.stderr
     assert "sweep job +agent=grpo,model=tiny,seed=1: trainer.steps=3 but the run" in proc.stderr
     assert files(sweep) == before
+
+
+def test_a_real_run_continues_from_its_folder_alone(tmp_path):
+    """The whole command-line path (preflight, Hydra on the saved config, Trainer.setup and its
+    restore) on a run folder holding a real tiny-model checkpoint of step 1, asked for 1 step."""
+    import random
+
+    from codereset.models.load import load_model
+    from codereset.run.checkpoint import rng_state, save_checkpoint
+
+    run = tmp_path / "run"
+    cfg = composed("seed=3", "trainer.steps=1", *QUIET)
+    RunDir(run).write_config(OmegaConf.to_yaml(cfg, resolve=True))
+    RunDir(run).append("metrics.jsonl", {"step": 1})
+    (run / ".hydra").mkdir()
+    (run / ".hydra" / "overrides.yaml").write_text("- the first start's overrides\n")
+    (run / "train.log").write_text("the first start's log\n")
+    model, tokenizer = load_model(OmegaConf.to_object(cfg).model)
+    state = {"rng": rng_state(), "agent_rng": random.Random("agent:3").getstate(), "nonfinite_streak": 0}
+    save_checkpoint(run / "checkpoints", 1, model, tokenizer, torch.optim.AdamW(model.parameters()), state)
+    work = tmp_path / "work"
+    work.mkdir()
+    proc = train(work, f"trainer.resume={run}", "trainer.steps=1", "logging.tensorboard=false", timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    log = (run / "train.log").read_text()
+    assert log.startswith("the first start's log") and "resuming from" in log and "(step 1)" in log
+    assert RunDir(run).status()["state"] == "finished" and list(work.iterdir()) == []
+    assert (run / ".hydra" / "overrides.yaml").read_text() == "- the first start's overrides\n"
+    assert yaml.safe_load((run / "config.yaml").read_text())["seed"] == 3
 
 
 # -- sweeps into a used folder -------------------------------------------------------------------
