@@ -106,10 +106,9 @@ def main(cfg: DictConfig) -> None:
     multirun = HydraConfig.get().mode == RunMode.MULTIRUN
     try:
         state = train(cfg)
-    except ConfigError as err:
-        if multirun:
-            raise
-        print(f"error: {err}", file=sys.stderr)
+    except ConfigError as err:  # one line and exit 2, in a sweep too (naming the job; no traceback)
+        job = f"sweep job {HydraConfig.get().job.override_dirname}: " if multirun else ""
+        print(f"error: {job}{err}", file=sys.stderr)
         sys.exit(2)
     if not multirun and state != "finished":
         sys.exit(EXIT_CODES[state])

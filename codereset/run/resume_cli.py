@@ -16,8 +16,8 @@ after every job passed the checks; the exit status is the first non-zero one.
 A sweep (`-m`) into an existing hydra.sweep.dir: job folders are named by the job's overrides
 without the run-control keys (conf/train.yaml's hydra.job.config.override_dirname.exclude_keys,
 `SWEEP_DIR_EXCLUDES`), so a re-run with more trainer.steps and trainer.resume=true lands in the
-same folders. `check_sweep` expands the sweep as Hydra's basic sweeper will and checks each job
-whose folder exists (a new run over a run, a resume that changes the method, ...) before Hydra
+same folders. `check_sweep` expands the sweep as Hydra's basic sweeper will, refuses a shared
+trainer.output_dir and checks each job whose folder exists (a new run over a run, a resume that changes the method, ...) before Hydra
 writes anything: a refusal is one `error:` line naming the job, exit 2.
 """
 
@@ -225,6 +225,9 @@ def check_sweep(argv: list[str], config_dir: str, check_run_dir: Callable[[DictC
     if not any(a in MULTIRUN_FLAGS for a in argv) or any(a.startswith("-") and a not in MULTIRUN_FLAGS for a in argv):
         return
     for overrides, cfg in sweep_job_configs(argv, config_dir):
+        if cfg.trainer.output_dir:
+            raise ValueError(f"trainer.output_dir={cfg.trainer.output_dir} would be shared by every job of the "
+                             "sweep; set hydra.sweep.dir=DIR instead (each job gets a folder of its own)")
         folder = Path(cfg.hydra.sweep.dir) / cfg.hydra.sweep.subdir
         if not folder.exists():
             continue

@@ -176,6 +176,13 @@ def test_a_sweep_into_a_folder_that_holds_its_runs_is_one_line_exit_2(tmp_path):
     assert files(sweep) == before and not (sweep / "+agent=grpo,model=tiny,seed=1").exists()
 
 
+def test_a_sweep_with_one_output_dir_for_all_jobs_is_one_line_before_hydra(tmp_path):
+    proc = train(tmp_path, "-m", "+agent=grpo,srpo", "model=tiny", f"trainer.output_dir={tmp_path / 'x'}",
+                 f"hydra.sweep.dir={tmp_path / 'sweep'}")
+    assert proc.returncode == 2 and proc.stderr.count("\n") == 1 and "set hydra.sweep.dir=DIR" in proc.stderr
+    assert list(tmp_path.iterdir()) == []
+
+
 @pytest.mark.slow
 def test_a_sweep_continues_in_its_own_folders(tmp_path):
     """Issue 25 item 1 end to end: a 1-step sweep, re-run with 2 steps and resume=true (the same
