@@ -115,6 +115,7 @@ class Preset:
 
 ARITH_SFT = "outputs/sft/arith_tiny"
 ARITH_OWN = "outputs/sft/arith_tiny_own"
+CHAIN_SFT_A = "outputs/sft/chain_tiny_a"
 CHAIN_SFT = "outputs/sft/chain_tiny"
 PRESETS: dict[str, Preset] = {
     # The tiny model on `arith` (conf/experiment/arith_tiny.yaml), from the two-stage warm-start.
@@ -146,10 +147,17 @@ PRESETS: dict[str, Preset] = {
                    "trainer.steps=40", "validation.every=5", "trainer.checkpoint_every=1000"),
         title="Reset experiment on chain (tiny model, hard step at thought 5, 64 training problems, paired seeds)",
         sweep_dir="runs/agent_comparison/chain", out="runs/benchmarks/reset_chain",
-        # one warm-start stage: the second (own-failure localization) did not fit this session's
-        # CPU; its stage-1 localizer is trained on corrupted references (its accuracy is printed)
-        warm_start=((CHAIN_SFT, "-m", "codereset.sft", "--suite", "chain", "--out", CHAIN_SFT, "--max-thoughts", "10",
-                     "--max-steps", "2000", "--max-minutes", "36", "--target-low", "0.35", "--target-high", "0.55"),),
+        # the warm-start as it was made (2026-12-06): 36 minutes from scratch (val 0.14), then a
+        # continuation at lr 1e-3 that stopped in its target band (val 0.37 greedy; 0.42 sampled at
+        # T=0.7 on critical_depth=5, every failure's first error at thought 5: first_errors.py).
+        # No own-failure localization stage (it did not fit the session): the localizer is the one
+        # stage 1 taught on corrupted references.
+        warm_start=((CHAIN_SFT_A, "-m", "codereset.sft", "--suite", "chain", "--out", CHAIN_SFT_A,
+                     "--max-thoughts", "10", "--max-steps", "2000", "--max-minutes", "36", "--target-low", "0.35",
+                     "--target-high", "0.55"),
+                    (CHAIN_SFT, "-m", "codereset.sft", "--init", CHAIN_SFT_A, "--suite", "chain", "--out", CHAIN_SFT,
+                     "--max-thoughts", "10", "--max-steps", "600", "--max-minutes", "12", "--lr", "1e-3",
+                     "--warmup-steps", "20", "--target-low", "0.3", "--target-high", "0.55")),
         agents=("grpo", "caro-1x8", "srpo-1x8", "rrpo-1x8", "entropy-1x8", "caro-1x4"),
         seeds=(0, 1, 2, 3, 4, 5),
         heldout=("env=math_chain", "env.fewshot=false", "env.max_thoughts=10", "env.max_thought_tokens=48",
