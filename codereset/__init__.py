@@ -33,8 +33,10 @@ How one SRPO step flows (`python -m codereset.train +agent=srpo`), files in orde
   8. envs/verify.py          - `Verifier.score_many`: rewards (math: answer equivalence; code:
                                tests run in sandboxes/), overlapped with generation
                                (rollouts/scoring.py).
-  9. agents/srpo.py          - `choose_resets`: rollouts/localize.py asks the policy for the
-                               first wrong thought of each failed seed -> h* (fallback counted).
+  9. agents/localizers.py    - `choose_resets` (agents/base.py `ResetAgent`) runs the agent's
+                               localizer; SRPO's ("self"): rollouts/localize.py asks the policy
+                               for the first wrong thought of each failed seed -> h* (fallback
+                               counted).
  10. rollouts/rollout.py     - `Rollout.reset_state(h*)` (`envs.transition.reset_to_prefix`):
                                the shared-prefix group's start; `Roller.run` again (5-8).
  11. learn/update.py         - `assign_advantages` (learn/advantages.py: each group on its own),
