@@ -7,6 +7,9 @@ directory or a local `.gguf` file):
 - "tiny": random-init Llama of `cfg.random_init`'s shape with the default model's tokenizer.
 - "smollm2-135m-random": random-init Llama with SmolLM2-135M's architecture (for GPU checks on
   machines without model files; pair it with `tokenizer="bytes"` where no tokenizer files exist).
+- "chain-tiny": a 0.9M-parameter Llama warm-started on the `chain` math suite, shipped inside the
+  package (`codereset/models/chain_tiny/`, its README says how it was made); its rewards vary from
+  the first step, so a 2-step run already trains (`+experiment=chain_tiny model.name=chain-tiny`).
 
 After loading: cast to the dtype ("auto": bf16 on CUDA, fp32 on CPU), move to the device ("auto":
 cuda:$LOCAL_RANK when CUDA is available, else cpu), optional gradient checkpointing, optional LoRA
@@ -62,11 +65,26 @@ def default_checkpoint(cache_dir: str | None = None) -> Path:
     return convert_gguf(smollm2_gguf_path(), out)
 
 
+# Checkpoints shipped inside the package (package data), by name.
+SHIPPED_MODELS = {"chain-tiny": Path(__file__).resolve().parent / "chain_tiny"}
+
+
+def model_dir(name: str) -> Path | None:
+    """The directory a model name stands for when it is a shipped model or a local directory
+    (where its `sft_summary.json` would be); None otherwise."""
+    if name in SHIPPED_MODELS:
+        return SHIPPED_MODELS[name]
+    path = Path(name).expanduser()
+    return path if path.is_dir() else None
+
+
 def checkpoint_path(cfg: ModelConfig) -> str | None:
     """Where `cfg.name`'s weights live on disk (converting a GGUF first); None for random-init
     models (save them with `save_pretrained` when an engine needs files)."""
     if cfg.name in RANDOM_MODELS:
         return None
+    if cfg.name in SHIPPED_MODELS:
+        return str(SHIPPED_MODELS[cfg.name])
     if cfg.name == DEFAULT_MODEL:
         return str(default_checkpoint(cfg.cache_dir))
     path = Path(cfg.name).expanduser()
@@ -148,6 +166,7 @@ NAMED_MODELS: dict[str, Callable[[ModelConfig, Any], tuple[Any, Any]]] = {
     DEFAULT_MODEL: _load_pretrained,
     "tiny": _load_tiny,
     "smollm2-135m-random": _load_smollm2_random,
+    **{name: _load_pretrained for name in SHIPPED_MODELS},
 }
 
 

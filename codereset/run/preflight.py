@@ -63,7 +63,10 @@ def warm_start_prompt(model_name: str) -> dict | None:
     import json
     from pathlib import Path
 
-    path = Path(model_name) / "sft_summary.json"
+    from codereset.models.load import model_dir
+
+    folder = model_dir(model_name)
+    path = (folder or Path(model_name)) / "sft_summary.json"
     if not path.is_file():
         return None
     summary = json.loads(path.read_text())
