@@ -365,7 +365,8 @@ def _oracle_section(doc, groups, colors, fig_dir, summary, ref: Reference) -> No
                    "prefix), > 0 after it (the prefix already holds the error). (b) correction "
                    "rate per deviation, from the reset groups in samples.jsonl (n: groups). "
                    "(c, d) correction rate and suffix-group pass@4 from clean vs erroneous "
-                   "prefixes."), table)
+                   "prefixes. Agents without resets, panels without data and a (d) equal to (c) "
+                   "are left out; the note under the figure names them."), table)
     if by_deviation:
         devs = sorted({d for t in by_deviation.values() for d in t})
         rows = [[g] + [f"{t[d]['rate']:.3f} ({t[d]['corrected']}/{t[d]['groups']})" if d in t

@@ -11,6 +11,8 @@ Per run of agent A and seed s, at step t = 1..steps:
 - the other keys `codereset.run.schema.METRICS` requires: fixed values (reward_mean = pass_rate),
   0 for those the report does not read
 - mean_response_tokens = 100 + 10 s
+- vineppo (the costly agent, not in the default sweep): like grpo (no resets) plus tokens_mc
+  = MC_TOKENS (30,000) per step in tokens_generated
 - resets (rrpo): 2 groups per step, depths [0.2, 0.8], signal 0.5, correction 0.5 (oracle
   deviations [0, 1]; the clean one is corrected on odd steps, the erroneous one on even steps)
 - resets (srpo): odd steps 3 groups [0.4, 0.6, 0.8] signal 1.0 correction 1/3 (oracle
@@ -31,16 +33,19 @@ import yaml
 
 from codereset.run.schema import METRICS
 
-SLOPE = {"grpo": 0.05, "rrpo": 0.0625, "srpo": 0.1}
-SEED_SEARCH = {"grpo": 0, "rrpo": 300, "srpo": 200}
-LOCALIZATION = {"grpo": 0, "rrpo": 0, "srpo": 100}
-PREFIX = {"grpo": 0, "rrpo": 400, "srpo": 250}
-FINAL_EVAL = {"grpo": 0.5, "rrpo": 0.55, "srpo": 0.6}
+SLOPE = {"grpo": 0.05, "rrpo": 0.0625, "srpo": 0.1, "vineppo": 0.06}
+SEED_SEARCH = {"grpo": 0, "rrpo": 300, "srpo": 200, "vineppo": 0}
+LOCALIZATION = {"grpo": 0, "rrpo": 0, "srpo": 100, "vineppo": 0}
+PREFIX = {"grpo": 0, "rrpo": 400, "srpo": 250, "vineppo": 0}
+FINAL_EVAL = {"grpo": 0.5, "rrpo": 0.55, "srpo": 0.6, "vineppo": 0.55}
+# The costly agent (issue 25 item 11): vineppo's Monte-Carlo value tokens, 30x what it trains on;
+# no resets. Not in write_sweep's default agents.
+MC_TOKENS = {"vineppo": 30_000}
 N_TASKS = 50
 
 
 def _resets(agent: str, step: int, oracle: bool) -> dict:
-    if agent == "grpo":
+    if agent in ("grpo", "vineppo"):
         row = {"reset_depth": None, "reset_depths": [], "reset_groups_with_signal": None,
                "correction_rate": None}
         if oracle:  # the trainer writes the oracle keys on every step of an oracle suite
@@ -107,7 +112,7 @@ def metrics_row(agent: str, seed: int, step: int, oracle: bool = False) -> dict:
         "loss": 0.1, "grad_norm": 1.0,
         "tokens_trained": trained, "tokens_seed_search": SEED_SEARCH[agent],
         "tokens_localization": LOCALIZATION[agent], "tokens_prefix_reused": PREFIX[agent],
-        "tokens_generated": trained + SEED_SEARCH[agent] + LOCALIZATION[agent],
+        "tokens_generated": trained + SEED_SEARCH[agent] + LOCALIZATION[agent] + MC_TOKENS.get(agent, 0),
         "mean_response_tokens": 100 + 10 * seed,
         "localization_parse_failures": 1 if agent == "srpo" and step == 3 else 0,
         "localization_budget_outs": 2 if agent == "srpo" and step == 5 else 0,
@@ -118,6 +123,8 @@ def metrics_row(agent: str, seed: int, step: int, oracle: bool = False) -> dict:
         "mean_logprob": -1.0, "rollouts_trained": 8, "rollouts_backprop": 8,
         "seeds_found": 0 if agent == "grpo" else 1, "fallback_groups": 0,
     }
+    if agent in MC_TOKENS:
+        row["tokens_mc"] = MC_TOKENS[agent]
     if step % 2 == 0:
         row["val_pass_rate"] = row["pass_rate"] - 0.05
     row |= _resets(agent, step, oracle)
