@@ -267,16 +267,17 @@ def localization(run: Path) -> dict:
     an error (`localization_judged`: [h*, h_oracle, n]), beside what h* = 1 and a uniform h* score
     on the same seeds and the modal h* share (`codereset.run.metrics.reference_agreement`, the
     trainer's rule). Runs that predate those keys: exact / within one from the deviations only."""
-    from codereset.run.metrics import reference_agreement
+    from codereset.run.metrics import last_thought_agreement, reference_agreement
 
     rows = read_jsonl(run / "metrics.jsonl")
     judged = [tuple(t) for row in rows for t in (row.get("localization_judged") or [])]
     if judged:
-        agree = reference_agreement(judged)
+        agree = reference_agreement(judged) | last_thought_agreement(judged)
         hs = [t[0] for t in judged]
         return {"n": len(judged), "exact": agree["localization_exact"], "within_1": agree["localization_within_one"],
                 "exact_if_first": agree["localization_exact_first"],
                 "exact_if_uniform": agree["localization_exact_uniform"],
+                "exact_if_last": agree["exact_last"], "answered_last": agree["answered_last"],
                 "modal_h_share": max(hs.count(h) for h in set(hs)) / len(hs),
                 "one_thought_seeds": sum(int(row.get("reset_seeds_one_thought") or 0) for row in rows)}
     devs = [d for row in rows for d in (row.get("localization_deviations") or [])]
@@ -347,10 +348,12 @@ def describe(summary: dict, agents: list[str], sweep: Path, seeds: list[int], sa
             n = sum(p["n"] for p in pooled)
             mean = lambda k: sum(p[k] * p["n"] for p in pooled) / n  # noqa: E731
             say(f"  {agent:<16} n={n}  exact {mean('exact'):.3f} (h*=1 would score {mean('exact_if_first'):.3f}, "
-                f"uniform {mean('exact_if_uniform'):.3f}), within 1 {mean('within_1'):.3f}, modal h* share "
-                f"{mean('modal_h_share'):.3f}, one-thought seeds {sum(p['one_thought_seeds'] for p in pooled)}")
+                f"h*=n {mean('exact_if_last'):.3f}, uniform {mean('exact_if_uniform'):.3f}), within 1 "
+                f"{mean('within_1'):.3f}, modal h* share {mean('modal_h_share'):.3f}, answered h*=n "
+                f"{mean('answered_last'):.3f}, one-thought seeds {sum(p['one_thought_seeds'] for p in pooled)}")
             out.setdefault("localization", {})[agent] = {k: mean(k) for k in (
-                "exact", "within_1", "exact_if_first", "exact_if_uniform", "modal_h_share")} | {"n": n}
+                "exact", "within_1", "exact_if_first", "exact_if_last", "exact_if_uniform", "modal_h_share",
+                "answered_last")} | {"n": n}
     for agent in [a for a in agents if parse_arm(a).resets and a in oracle]:
         o = oracle[agent]
         say(f"  {agent:<5} exact {fmt_ci(o.get('share_exact'))}  clean prefix {fmt_ci(o.get('share_clean'))}  "

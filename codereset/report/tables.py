@@ -212,6 +212,18 @@ def _agreement(key: str, column: str) -> Callable[[Run], float]:
     return fn
 
 
+def _last_agreement(key: str, column: str) -> Callable[[Run], float]:
+    """Per run: h* = n's score on the judged seeds, or how often the agent answered it
+    (`codereset.run.metrics.last_thought_agreement`)."""
+    from codereset.run.metrics import last_thought_agreement
+
+    def fn(run: Run) -> float:
+        judged = _judged(run, key)
+        value = last_thought_agreement(judged)[column] if judged else None
+        return math.nan if value is None else float(value)
+    return fn
+
+
 def _modal_share(run: Run) -> float:
     """Share of the run's most frequent h* over its multi-thought seeds (`reset_h_star`)."""
     hs = [int(h) for row in run.metrics for h in (row.get("reset_h_star") or []) if is_number(h)]
@@ -256,6 +268,8 @@ def oracle_columns(prefix: str = "") -> list[_Col]:
         ("exact", "exact", _agreement(judged, "localization_exact"), 3),
         ("exact_if_first", "exact if h*=1", _agreement(judged, "localization_exact_first"), 3),
         ("exact_if_uniform", "exact if uniform", _agreement(judged, "localization_exact_uniform"), 3),
+        ("exact_if_last", "exact if h*=n", _last_agreement(judged, "exact_last"), 3),
+        ("answered_last", "share h*=n", _last_agreement(judged, "answered_last"), 3),
         ("within_one", "within 1", _agreement(judged, "localization_within_one"), 3),
         ("within_one_if_first", "within 1 if h*=1", _agreement(judged, "localization_within_one_first"), 3),
         ("within_one_if_uniform", "within 1 if uniform", _agreement(judged, "localization_within_one_uniform"), 3),

@@ -165,18 +165,33 @@ def reference_agreement(judged: list[tuple[int, int, int]]) -> dict:
     }
 
 
+def last_thought_agreement(judged: list[tuple[int, int, int]]) -> dict:
+    """What the other constant localizer, h* = n (blame the last thought: the symptom, where the
+    wrong answer shows), scores on the same triples, and how often the agent answered it."""
+    return {"exact_last": _share([ref == n for _, ref, n in judged]),
+            "answered_last": _share([h == n for h, _, n in judged])}
+
+
 def localizer_warning(row: dict, min_seeds: int = 8, share: float = 0.8) -> str | None:
-    """A warning when one h* takes more than `share` of at least `min_seeds` multi-thought seeds
-    while the oracle's first error (where it found one) varies; None otherwise."""
-    hs = row.get("reset_h_star") or []
-    modal = row.get("h_star_modal_share")
-    refs = {ref for _, ref, _ in row.get("localization_judged") or []}
-    if len(hs) < min_seeds or modal is None or modal <= share or len(refs) < 2:
+    """A warning when, over at least `min_seeds` multi-thought seeds, one h* or the last thought
+    (h* = n, the symptom) takes more than `share` of them while the oracle's first error (where
+    it found one) varies, or sits elsewhere; None otherwise."""
+    hs, ns = row.get("reset_h_star") or [], row.get("reset_n_thoughts") or []
+    judged = row.get("localization_judged") or []
+    refs = {ref for _, ref, _ in judged}
+    if len(hs) < min_seeds or not judged:
         return None
-    h = Counter(hs).most_common(1)[0][0]
-    return (f"the localizer answered h* = {h} for {100 * modal:.0f}% of {len(hs)} multi-thought seeds while "
-            f"the oracle's first error took {len(refs)} values ({sorted(refs)}): it is not localizing; check "
-            "its prompt against what the model was taught (agent.localize, the model preset)")
+    h, count = Counter(hs).most_common(1)[0]
+    if count / len(hs) > share and len(refs) >= 2:
+        return (f"the localizer answered h* = {h} for {100 * count / len(hs):.0f}% of {len(hs)} multi-thought "
+                f"seeds while the oracle's first error took {len(refs)} values ({sorted(refs)}): it is not "
+                "localizing; check its prompt against what the model was taught (agent.localize, the model preset)")
+    last = sum(a == n for a, n in zip(hs, ns)) / len(hs) if len(ns) == len(hs) else 0.0
+    if last > share and last_thought_agreement([tuple(t) for t in judged])["exact_last"] < 0.5:
+        return (f"the localizer blamed the last thought (h* = n) for {100 * last:.0f}% of {len(hs)} multi-thought "
+                "seeds, where the wrong answer shows, while the oracle's first error is mostly earlier: it names "
+                "the symptom, not the origin")
+    return None
 
 
 def oracle_metrics(judged: list[tuple[Group, int | None]], prefix: str = "") -> dict:

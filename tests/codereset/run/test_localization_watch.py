@@ -9,7 +9,8 @@ import pytest
 from codereset.agents.base import ResetChoice
 from codereset.rollouts.buffer import Group
 from codereset.rollouts.rollout import Rollout
-from codereset.run.metrics import localization_watch, localizer_warning, oracle_metrics, reference_agreement
+from codereset.run.metrics import (last_thought_agreement, localization_watch, localizer_warning, oracle_metrics,
+                                   reference_agreement)
 
 
 def rollout(n_thoughts: int, correct: bool = False) -> Rollout:
@@ -81,3 +82,14 @@ def test_warning_when_one_answer_takes_most_seeds_while_the_first_error_varies()
     assert localizer_warning(_row([1] * 9 + [2], [1] * 10)) is None           # the oracle agrees: fine
     assert localizer_warning(_row([1] * 7 + [2, 3, 4], [1, 2, 3, 4, 2, 3, 1, 1, 5, 2])) is None  # 70%
     assert localizer_warning(_row([1] * 5, [1, 2, 3, 4, 5])) is None          # too few seeds to tell
+
+
+def test_a_localizer_that_blames_the_last_thought_is_seen():
+    judged = [(n, 5, n) for n in (6, 7, 8, 6, 8, 7, 6, 8, 8, 6)]     # oracle: thought 5; answers: the last one
+    assert last_thought_agreement(judged) == {"exact_last": 0.0, "answered_last": 1.0}
+    row = {"reset_h_star": [h for h, _, _ in judged], "reset_n_thoughts": [n for _, _, n in judged],
+           "localization_judged": [list(t) for t in judged]}
+    message = localizer_warning(row)
+    assert message is not None and "blamed the last thought (h* = n) for 100%" in message
+    right = {**row, "localization_judged": [[n, n, n] for _, _, n in judged]}   # the error IS at the end
+    assert localizer_warning(right) is None
