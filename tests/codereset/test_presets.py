@@ -8,7 +8,7 @@ import pytest
 from omegaconf import OmegaConf
 
 from codereset.config import conf_dir, register_configs
-from codereset.run.preflight import ConfigError, check_localize_prompt, compose
+from codereset.run.preflight import ConfigError, check_localize_prompt, compose, warm_start_prompt
 from codereset.sft.config import SFTConfig
 from codereset.sft.data import LOCALIZE_ANSWER_PREFIX
 
@@ -49,7 +49,8 @@ def test_smollm2_keeps_its_tuned_prompt_and_other_models_get_the_neutral_one():
 def test_experiment_presets_ask_with_what_their_model_declares(experiment):
     cfg = compose([f"+experiment={experiment}", "+agent=srpo"], "train")
     loc = localize(cfg)
-    if str(cfg.model.name).startswith("outputs/sft/"):   # a warm-start: what codereset.sft taught
+    name = str(cfg.model.name)
+    if name.startswith("outputs/sft/") or warm_start_prompt(name) is not None:   # a warm-start: what codereset.sft taught
         assert {k: loc[k] for k in TAUGHT} == TAUGHT
     assert SMOLLM2_PREFIX not in loc["answer_prefix"] or loc["made_for"] == cfg.model.name
 
