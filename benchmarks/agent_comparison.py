@@ -195,6 +195,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                    help="extra Hydra override for every run (repeatable), e.g. --override trainer.steps=10")
     p.add_argument("--model", default=None,
                    help="train from this checkpoint instead of the preset's warm-start (none is made)")
+    p.add_argument("--title", default=None, help="the report's title (default: the preset's)")
     p.add_argument("--keep", action="store_true", help="keep finished runs of an earlier sweep (resume a sweep)")
     return p.parse_args(argv)
 
@@ -420,7 +421,7 @@ def main(argv: list[str] | None = None) -> int:
     say(f"sweep: {sweep_minutes:.1f} min wall, {sum(r['cpu_minutes'] for r in results):.1f} CPU-minutes"
         + (f"; FAILED: {failed} (logs in {sweep})" if failed else ""))
     report = subprocess.run([sys.executable, "-m", "codereset.report", str(sweep), "--out", str(out),
-                             "--title", preset.title], cwd=ROOT, capture_output=True, text=True)
+                             "--title", args.title or preset.title], cwd=ROOT, capture_output=True, text=True)
     say(report.stdout.strip() or report.stderr.strip())
     if report.returncode != 0:
         return 1
