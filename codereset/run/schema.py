@@ -283,6 +283,8 @@ SAMPLE_GROUP = RowSchema(
         Key("localizer_skipped", "SRPO: true for a one-thought seed (h* = 1 is the only reset; "
             "the localizer is not asked)", when="reset", optional=True),
         Key("oracle_found_error", "CARO: whether the oracle found an error", when="reset", optional=True),
+        Key("thought_surprisal", "entropy localizer: mean -log p of each seed thought's sampled tokens (list); "
+            "h* is its argmax", when="reset", optional=True),
         Key("oracle", "CARO: which oracle chose h*: exact or mc", when="reset", optional=True),
         Key("mc_values", "CARO with the mc oracle: MC values V_0..V_n of the seed", when="reset", optional=True),
         Key("h_oracle", "the oracle's first erroneous thought (1-based; null: none)", when="oracle"),

@@ -90,3 +90,15 @@ def test_arm_labels_name_agent_localizer_and_split():
     assert arm_label("critique_grpo", None, "1x4") == "critique_grpo"
     assert len({arm_label("caro", None, s) for s in ("1x4", "1x8", "2x4")}) == 3
     assert arm_label("entropy", None, "1x8") == "entropy-1x8"
+
+
+def test_every_detail_a_localizer_records_is_declared_for_samples_jsonl():
+    from codereset.run.schema import SAMPLE_GROUP
+
+    declared = set(SAMPLE_GROUP.names(("reset", "oracle", "mc_oracle")))
+    seed = seed_with_logprobs(["a1" + STOP, "b22" + STOP], [[-0.1, -0.1], [-1.0, -2.0]])
+    task = load_suite("chain", "val", n=1, critical_depth=2)[0]
+    oracle_seed = seed_with_logprobs(list(task.reference), [[-0.1]] * len(task.reference), task=task)
+    for name, seeds in (("entropy", [seed]), ("rrpo", [seed]), ("caro", [oracle_seed])):
+        for choice in make(name).choose_resets(seeds):
+            assert set(choice.info) <= declared, (name, set(choice.info) - declared)
