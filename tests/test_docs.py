@@ -1,11 +1,13 @@
 """The documentation site: the configuration reference it generates from the config dataclasses'
-docstrings covers every field, the pages name only repository paths that exist, and (slow, needs
-the `docs` extra) `mkdocs build --strict` passes, as in `.ci/run`."""
+docstrings covers every field, the pages and the README name only repository paths that exist, the
+README's links resolve, and (slow, needs the `docs` extra) `mkdocs build --strict` passes, as in
+`.ci/run`."""
 
 from __future__ import annotations
 
 import dataclasses
 import importlib.util
+import re
 import subprocess
 import sys
 import typing
@@ -64,7 +66,8 @@ def test_field_docs_reads_continued_lines_and_shared_lines():
 
 def test_the_pages_name_only_paths_that_exist():
     hooks = _hooks()
-    missing = {page.name: hooks.missing_paths(page.read_text()) for page in (ROOT / "docs").glob("*.md")}
+    pages = [ROOT / "README.md", *(ROOT / "docs").glob("*.md")]
+    missing = {page.name: hooks.missing_paths(page.read_text()) for page in pages}
     assert not {page: paths for page, paths in missing.items() if paths}
 
 
@@ -76,3 +79,25 @@ def test_the_site_builds_strict(tmp_path):
                           cwd=ROOT, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     assert (tmp_path / "configuration.html").is_file()
+
+
+def _github_slug(heading: str) -> str:
+    text = re.sub(r"[^\w\- ]", "", heading.strip().lower().replace("`", ""))
+    return text.replace(" ", "-")
+
+
+def test_the_readme_links_resolve():
+    """Every relative link of README.md names a file that exists (the docs pages among them), and
+    every in-page anchor a heading of the README."""
+    text = (ROOT / "README.md").read_text()
+    anchors = {_github_slug(h) for h in re.findall(r"^#+ (.+)$", text, flags=re.M)}
+    broken = []
+    for target in re.findall(r"\]\(([^)\s]+)\)", text):
+        if re.match(r"[a-z]+://", target):
+            continue
+        path, _, anchor = target.partition("#")
+        if path and not (ROOT / path).exists():
+            broken.append(target)
+        elif not path and anchor not in anchors:
+            broken.append(target)
+    assert not broken, f"README links that lead nowhere: {broken}"

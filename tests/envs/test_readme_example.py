@@ -1,40 +1,54 @@
-"""The README's standalone-gym example, run as written (keep the two in sync)."""
+"""The README's runnable examples, read from README.md itself and run as written, so the README
+cannot drift from the code (no copy of an example lives here).
+
+A fenced ```python block is meant to run when the line before its fence is the marker
+`<!-- test -->` (an HTML comment: invisible on GitHub and on the docs site). The documentation
+pages (docs/*.md) may mark theirs the same way and are run too. Every block runs on its own, in a
+fresh namespace; its `assert` lines are the checks.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+README = ROOT / "README.md"
+MARK = "<!-- test -->"
+_BLOCK = re.compile(r"^" + re.escape(MARK) + r"[ \t]*\n```python[ \t]*\n(.*?)^```", re.M | re.S)
 
 
-def test_readme_standalone_gym_example():
-    # --- README example starts here ---
-    import gymnasium as gym
+def marked_blocks(path: Path) -> list[tuple[int, str]]:
+    """(line of the fence, code) of every ```python block marked to run in `path`."""
+    text = path.read_text()
+    return [(text.count("\n", 0, m.start()) + 2, m.group(1)) for m in _BLOCK.finditer(text)]
 
-    import envs  # registers ThoughtMDP-Code-v0 and ThoughtMDP-Math-v0
 
-    env = gym.make("ThoughtMDP-Math-v0", tasks="arith", split="test")
-    obs, info = env.reset(seed=0)  # obs: instruction + worked example + problem (plain text)
-    task = env.unwrapped.task
+def _cases() -> list:
+    cases = []
+    for path in [README, *sorted((ROOT / "docs").glob("*.md"))]:
+        for line, code in marked_blocks(path):
+            name = f"{path.relative_to(ROOT)}:{line}"
+            cases.append(pytest.param(name, code, id=name))
+    return cases
 
-    def policy(observation: str, thoughts_so_far: int) -> str:
-        """Stand-in for a language model: return the next thought, ending with "</thought>".
-        (A real agent generates from `observation` and stops at the stop pattern.)"""
-        return task.reference[thoughts_so_far]
 
-    states = []
-    done = False
-    while not done:
-        states.append(env.unwrapped.get_state())  # immutable, hashable, JSON-serializable
-        obs, reward, terminated, truncated, info = env.step(policy(obs, info["n_thoughts"]))
-        done = terminated or truncated
-    print(reward, info["outcome"])  # 1.0 {'reward': 1.0, 'correct': True, 'status': 'ok', ...}
+def test_the_readme_marks_its_gym_and_sandbox_examples():
+    blocks = [code for _, code in marked_blocks(README)]
+    assert any("reset_to(" in code for code in blocks), f"no README block marked {MARK} calls reset_to"
+    assert any("make_sandbox(" in code for code in blocks), f"no README block marked {MARK} runs a sandbox"
+    # a marker that does not sit right before a ```python fence would silently run nothing
+    assert README.read_text().count(MARK) == len(blocks), f"every {MARK} must stand right before a ```python fence"
 
-    # A reset: re-enter the state after the first thought and try a different continuation.
-    obs, info = env.unwrapped.reset_to(states[1])
-    wrong = "The answer is \\boxed{0}.</thought>"
-    obs, reward2, terminated, truncated, info = env.step(wrong)
-    print(reward2, env.unwrapped.first_error())  # 0.0 1: thought 1 (0-based) is the first wrong one
 
-    # States survive JSON, e.g. to resume elsewhere.
-    saved = states[1].to_json()
-    obs, info = env.reset(options={"state": envs.ThoughtState.from_json(saved)})
-    env.close()
-    # --- README example ends here ---
-    assert reward == 1.0 and info["n_thoughts"] == 1
-    assert reward2 == 0.0 and terminated
-    assert len(task.reference) >= 2  # the example resets after the first thought
+def test_marked_blocks_are_found_where_marked(tmp_path):
+    page = tmp_path / "page.md"
+    page.write_text(f"# t\n\n```python\nskipped = 1\n```\n\n{MARK}\n```python\nx = 1\nassert x == 1\n```\n")
+    assert marked_blocks(page) == [(8, "x = 1\nassert x == 1\n")]
+
+
+@pytest.mark.parametrize("where, code", _cases())
+def test_marked_example_runs_as_written(where, code):
+    exec(compile(code, where, "exec"), {"__name__": "__readme_example__"})
