@@ -1,4 +1,4 @@
-"""benchmarks/first_errors.py: the histogram rule on known failures, and its smoke mode end to end."""
+"""benchmarks/first_errors.py: the histogram rule on known failures (its smoke run: tests/benchmarks/test_smoke.py)."""
 
 import sys
 from pathlib import Path
@@ -6,7 +6,6 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "benchmarks"))
 import first_errors  # noqa: E402
-import pytest  # noqa: E402
 
 
 def test_histogram_late_share_and_modal_thought():
@@ -14,10 +13,3 @@ def test_histogram_late_share_and_modal_thought():
     assert out == {"failures": 6, "no_error_found": 1, "histogram": {"1": 1, "2": 1, "3": 2, "5": 1},
                    "late_share": 3 / 5, "modal": 3}
     assert first_errors.first_error_histogram([None])["late_share"] is None
-
-
-@pytest.mark.slow  # loads a model and samples: ~20 s here
-def test_smoke_mode_writes_where_told(tmp_path, capsys):
-    assert first_errors.main(["--smoke", "--out", str(tmp_path)]) == 0
-    assert (tmp_path / "first_errors.json").is_file()
-    assert capsys.readouterr().out.strip().splitlines()[-1].startswith("first_errors: pass_rate=")

@@ -45,6 +45,7 @@ CASES = [
     case("generation", ["--backends", "hf"], r"vllm_over_hf=na prefix_cache_hit=na"),
     case("generation", [], r"vllm_over_hf=\d+\.\d+ prefix_cache_hit=", vllm, timeout=600, id="generation-vllm"),
     case("mc_oracle", [], r"wrote .*summary\.json and .*output\.txt", out=True),
+    case("first_errors", [], r"first_errors: pass_rate=\d\.\d+ failures=\d+", slow, out=True),
     case("localization_probe", [], r"parse_fail=\d\.\d+ budget_out=\d\.\d+ n=2 budget=8"),
     case("step_throughput", [], r"step_speedup=\d+\.\d+ gen_rows_per_call=", slow),
     case("step_throughput", ["--vllm"], r"step_speedup=\d+\.\d+ gen_rows_per_call=", vllm, timeout=600,
