@@ -14,7 +14,7 @@ from __future__ import annotations
 import random
 
 from envs.rules import DEFAULT_STOP
-from envs.tasks.task import Task, split_of, stable_hash
+from envs.tasks.task import Task, draw_procedural
 
 # Default number of tasks per split and the difficulty (number of steps) range.
 DEFAULT_N = {"train": 500, "val": 100, "test": 200}
@@ -105,19 +105,10 @@ def load(split: str = "train", seed: int = 0, n: int | None = None,
     n = DEFAULT_N[split] if n is None else n
     if any(d < 1 for d in difficulties) or not difficulties:
         raise ValueError(f"arith difficulties must be positive step counts, got {difficulties}")
-    tasks: dict[str, Task] = {}
-    attempt = 0
-    while len(tasks) < n:
-        if attempt > 200 * n + 1000:
-            raise RuntimeError(f"arith: could not generate {n} distinct {split} problems")
+
+    def make(rng: random.Random, attempt: int):
         steps = difficulties[attempt % len(difficulties)]
-        rng = random.Random(f"arith/{seed}/{attempt}")
-        attempt += 1
         problem, reference, values = make_problem(rng, steps)
-        if split_of(problem) != split:
-            continue
-        task_id = f"arith/{steps}-{stable_hash(problem)}"
-        tasks.setdefault(task_id, Task(
-            task_id=task_id, suite="arith", kind="math", problem=problem, reference=reference,
-            answer=values[-1], step_values=values, difficulty=steps, split=split))
-    return list(tasks.values())
+        return str(steps), problem, reference, values, steps
+
+    return draw_procedural("arith", split, seed, n, make)

@@ -24,7 +24,7 @@ from collections.abc import Sequence
 
 from envs.rules import DEFAULT_STOP
 from envs.tasks.arith import _ITEMS, _PEOPLE
-from envs.tasks.task import Task, split_of, stable_hash
+from envs.tasks.task import Task, draw_procedural
 
 DEFAULT_N = {"train": 500, "val": 100, "test": 200}
 DEFAULT_LENGTHS = (6, 7, 8)
@@ -107,24 +107,15 @@ def load(split: str = "train", seed: int = 0, n: int | None = None,
     if not lengths or any(x < 1 for x in lengths):
         raise ValueError(f"chain lengths must be positive thought counts, got {lengths}")
     depths = _depths(critical_depth, lengths)
-    tasks: dict[str, Task] = {}
-    attempt = 0
-    while len(tasks) < n:
-        if attempt > 200 * n + 1000:
-            raise RuntimeError(f"chain: could not generate {n} distinct {split} problems")
+
+    def make(rng: random.Random, attempt: int):
         length = lengths[attempt % len(lengths)]
         depth = (depths[(attempt // len(lengths)) % len(depths)] if depths is not None
                  else 1 + (attempt // len(lengths)) % length)
-        rng = random.Random(f"chain/{seed}/{attempt}")
-        attempt += 1
         problem, reference, values = make_problem(rng, length, depth)
-        if split_of(problem) != split:
-            continue
-        task_id = f"chain/{length}-d{depth}-{stable_hash(problem)}"
-        tasks.setdefault(task_id, Task(
-            task_id=task_id, suite="chain", kind="math", problem=problem, reference=reference,
-            answer=values[-1], step_values=values, difficulty=length, split=split))
-    return list(tasks.values())
+        return f"{length}-d{depth}", problem, reference, values, length
+
+    return draw_procedural("chain", split, seed, n, make)
 
 
 def critical_depth_of(task: Task) -> int:

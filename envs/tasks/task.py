@@ -7,8 +7,9 @@ trainer read nothing else about a problem.
 from __future__ import annotations
 
 import hashlib
+import random
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Callable
 
 from envs.rules import ANSWER_EXTRACTORS
 
@@ -80,3 +81,25 @@ class Task:
                 f"{where}: step_values has {len(self.step_values)} entries but reference has "
                 f"{len(self.reference)} thoughts; give one value per reference thought"
             )
+
+
+def draw_procedural(suite: str, split: str, seed: int, n: int,
+                    make: Callable[[random.Random, int], tuple[str, str, tuple[str, ...], tuple[str, ...], int]]) -> list[Task]:
+    """`n` distinct tasks of `split` from a procedural math suite with step truth: attempt k draws
+    with ``random.Random(f"{suite}/{seed}/{k}")``; `make(rng, k)` returns (id stem, problem,
+    reference thoughts, step values, difficulty); problems of other splits are skipped, repeats
+    kept once. Deterministic given the seed."""
+    tasks: dict[str, Task] = {}
+    attempt = 0
+    while len(tasks) < n:
+        if attempt > 200 * n + 1000:
+            raise RuntimeError(f"{suite}: could not generate {n} distinct {split} problems")
+        stem, problem, reference, values, difficulty = make(random.Random(f"{suite}/{seed}/{attempt}"), attempt)
+        attempt += 1
+        if split_of(problem) != split:
+            continue
+        task_id = f"{suite}/{stem}-{stable_hash(problem)}"
+        tasks.setdefault(task_id, Task(task_id=task_id, suite=suite, kind="math", problem=problem,
+                                       reference=reference, answer=values[-1], step_values=values,
+                                       difficulty=difficulty, split=split))
+    return list(tasks.values())
