@@ -57,6 +57,7 @@ from sweep_io import KEPT_FILES, Tee, last_pass_at_1, machine, read_jsonl  # noq
 
 from codereset.agents.arms import DEFAULT_LOCALIZER, arm_label  # noqa: E402
 from codereset.report.speedup import SpeedupRule, bootstrap_mean  # noqa: E402
+from codereset.run.resume import steps_done  # noqa: E402
 
 ARM_SPEC = re.compile(r"(?P<agent>[a-z_]+)(?:\[(?P<localizer>[a-z_]+)\])?(?:-(?P<split>\d+x\d+))?")
 
@@ -144,7 +145,7 @@ PRESETS: dict[str, Preset] = {
     "chain": Preset(
         overrides=("+experiment=chain_tiny", f"model.name={CHAIN_SFT}", "optim.lr=1e-4",
                    "+env.suite_options.n=64", "env.val_split=train", "validation.max_tasks=null",
-                   "trainer.steps=40", "validation.every=5", "trainer.checkpoint_every=1000"),
+                   "trainer.steps=60", "validation.every=5", "trainer.checkpoint_every=1000"),
         title="Reset experiment on chain (tiny model, hard step at thought 5, 64 training problems, paired seeds)",
         sweep_dir="runs/agent_comparison/chain", out="runs/benchmarks/reset_chain",
         # the warm-start as it was made (2026-12-06): 36 minutes from scratch (val 0.14), then a
@@ -196,7 +197,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--model", default=None,
                    help="train from this checkpoint instead of the preset's warm-start (none is made)")
     p.add_argument("--title", default=None, help="the report's title (default: the preset's)")
-    p.add_argument("--keep", action="store_true", help="keep finished runs of an earlier sweep (resume a sweep)")
+    p.add_argument("--keep", action="store_true", help="keep finished runs of an earlier sweep (resume a sweep); a kept run with fewer steps "
+                        "than trainer.steps asks is continued from its last checkpoint")
     return p.parse_args(argv)
 
 
@@ -222,30 +224,53 @@ def run_job(arm: Arm, seed: int, preset: Preset, sweep: Path, extra: list[str]) 
     name = f"{agent}_s{seed}"
     run_dir = sweep / name
     status = run_dir / "run_status.json"
+    overrides = [*preset.overrides, *extra]
+    extend = False
     if status.is_file() and json.loads(status.read_text()).get("state") == "finished":
-        return {"job": name, "agent": agent, "seed": seed, "returncode": 0, "minutes": 0.0,
-                "cpu_minutes": 0.0, "command": "(kept from an earlier sweep)"}
-    shutil.rmtree(run_dir, ignore_errors=True)
+        done, asked = steps_done(run_dir), requested_steps(overrides)
+        if asked is None or done >= asked:
+            return {"job": name, "agent": agent, "seed": seed, "returncode": 0, "minutes": 0.0,
+                    "cpu_minutes": 0.0, "command": "(kept from an earlier sweep)"}
+        # a kept run with fewer steps than asked is continued from its last checkpoint (optimizer
+        # and random states restored; the RL trainer's lr is constant), as one longer run would be
+        extend = True
+    else:
+        shutil.rmtree(run_dir, ignore_errors=True)
     cmd = [sys.executable, "-m", "codereset.train", *preset.overrides, *arm.overrides(), f"seed={seed}",
            "trainer.paired=true", "validation.at_start=true", f"trainer.output_dir={run_dir}",
-           "trainer.progress=false", *extra]
+           "trainer.progress=false", *extra, *(["trainer.resume=true"] if extend else [])]
     threads = str(preset.threads)
     env = dict(os.environ, OMP_NUM_THREADS=threads, MKL_NUM_THREADS=threads, TOKENIZERS_PARALLELISM="false")
     started = time.perf_counter()
-    with open(sweep / f"{name}.log", "w") as log:
+    with open(sweep / f"{name}.log", "a" if extend else "w") as log:
         proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
         _, wait_status, usage = os.wait4(proc.pid, 0)  # the job's own CPU time, whoever else runs
     code = os.waitstatus_to_exitcode(wait_status)
     if code == 0 and preset.heldout:
-        heldout_eval(preset, model_of(preset), run_dir, run_dir / "heldout")
-    return {"job": name, "agent": agent, "seed": seed, "returncode": code,
+        heldout_eval(preset, model_of(preset), run_dir, run_dir / "heldout", extra)
+    return {"job": name, "agent": agent, "seed": seed, "returncode": code, "extended": extend,
             "minutes": round((time.perf_counter() - started) / 60, 2),
             "cpu_minutes": round((usage.ru_utime + usage.ru_stime) / 60, 2), "command": " ".join(cmd[1:])}
 
 
-def heldout_eval(preset: Preset, model: str, checkpoint: Path | None, out_dir: Path) -> float | None:
+def requested_steps(overrides: list[str]) -> int | None:
+    """The last `trainer.steps=N` among the overrides (None when none sets it)."""
+    found = [o.split("=", 1)[1] for o in overrides if o.startswith("trainer.steps=")]
+    return int(found[-1]) if found else None
+
+
+def heldout_overrides(preset: Preset, extra: list[str]) -> list[str]:
+    """The held-out check's overrides: the preset's, plus every `env.suite_options.*` override the
+    runs got beyond the preset (e.g. critical_depth=2 scores held-out problems of that depth too)."""
+    return [*preset.heldout, *(o for o in extra if o.lstrip("+").startswith("env.suite_options.")
+                               and not o.lstrip("+").startswith("env.suite_options.n="))]
+
+
+def heldout_eval(preset: Preset, model: str, checkpoint: Path | None, out_dir: Path,
+                 extra: list[str] = ()) -> float | None:
     """Greedy held-out pass@1 of `checkpoint` (a run directory; None = the warm-start `model`)."""
-    cmd = [sys.executable, "-m", "codereset.evaluate", *preset.heldout, f"model.name={model}",
+    shutil.rmtree(out_dir, ignore_errors=True)  # an extended run's earlier check is replaced
+    cmd = [sys.executable, "-m", "codereset.evaluate", *heldout_overrides(preset, list(extra)), f"model.name={model}",
            f"eval.output_dir={out_dir}", *([f"eval.checkpoint={checkpoint}"] if checkpoint else [])]
     env = dict(os.environ, OMP_NUM_THREADS=str(preset.threads), TOKENIZERS_PARALLELISM="false")
     with open(out_dir.parent / f"{out_dir.name}.log", "w") as log:
@@ -439,7 +464,8 @@ def main(argv: list[str] | None = None) -> int:
     if preset.heldout:
         say("")
         # beside the sweep, not in it: the report reads every run directory under the sweep
-        start = heldout_eval(preset, model_of(preset), None, sweep.with_name(f"{sweep.name}_warm_start_heldout"))
+        start = heldout_eval(preset, model_of(preset), None, sweep.with_name(f"{sweep.name}_warm_start_heldout"),
+                             args.overrides)
         described["heldout"] = heldout_table(agents, seeds, sweep, start, say)
     info = {"command": "python benchmarks/agent_comparison.py " + " ".join(argv if argv is not None else sys.argv[1:]),
             "preset": args.preset, "overrides": list(preset.overrides) + args.overrides,

@@ -165,3 +165,33 @@ def test_checkpoints_save_without_transformers_progress_bars(tmp_path, capfd):
     save_checkpoint(tmp_path / "ckpt", 1, model, tok, torch.optim.AdamW(model.parameters()), {})
     assert "Writing model shards" not in capfd.readouterr().err
     assert hf_logging.is_progress_bar_enabled()                    # restored for everyone else
+
+
+TIMING = ("time_",)
+
+
+def _rows(path: Path) -> list[dict]:
+    """A run file's rows without wall-clock fields (the only thing two equal runs may differ in)."""
+    return [{k: v for k, v in r.items() if not k.startswith(TIMING)} for r in RunDir(path.parent, create=False).read(path.name)]
+
+
+def test_a_finished_run_continued_to_more_steps_equals_one_longer_run(tmp_path):
+    """`agent_comparison --keep` continues kept runs to a larger trainer.steps: that must give the
+    very run a longer one gives (optimizer and random states restored, constant lr), resets included."""
+    arm = ["+experiment=chain_tiny", "+agent=caro", "buffer.split=1x8", "model.name=chain-tiny",
+           "trainer.prompts_per_step=2", "validation.every=2", "validation.max_tasks=4",
+           "trainer.paired=true", "trainer.progress=false", "seed=3"]
+
+    def train(*args):
+        proc = subprocess.run([sys.executable, "-m", "codereset.train", *arm, *args], cwd=ROOT,
+                              capture_output=True, text=True, timeout=420)
+        assert proc.returncode == 0, proc.stderr[-4000:]
+
+    train("trainer.steps=3", f"trainer.output_dir={tmp_path / 'long'}")
+    train("trainer.steps=2", f"trainer.output_dir={tmp_path / 'short'}")
+    train("trainer.steps=3", f"trainer.output_dir={tmp_path / 'short'}", "trainer.resume=true")
+    for name in ("metrics.jsonl", "eval.jsonl", "samples.jsonl"):
+        longer, continued = _rows(tmp_path / "long" / name), _rows(tmp_path / "short" / name)
+        assert longer and continued == longer, name
+    resets = [r for r in _rows(tmp_path / "long" / "samples.jsonl") if r["group"] == "reset" and r["step"] == 3]
+    assert resets  # the continued step had reset groups to get right
