@@ -86,3 +86,43 @@ def test_presets_name_known_agents_and_the_model_their_heldout_check_loads():
     assert (args.preset, args.seeds, args.overrides) == ("basic", [3], ["trainer.steps=2"])
     with pytest.raises(SystemExit):
         agent_comparison.parse_args(["--preset", "no_such_preset"])
+
+
+def test_requested_steps_is_the_last_override_that_sets_it():
+    assert agent_comparison.requested_steps(["trainer.steps=40", "seed=1", "trainer.steps=60"]) == 60
+    assert agent_comparison.requested_steps(["seed=1"]) is None
+
+
+def test_heldout_check_scores_the_runs_own_suite_options_but_not_the_training_set_size():
+    preset = agent_comparison.PRESETS["chain"]
+    got = agent_comparison.heldout_overrides(preset, ["env.suite_options.critical_depth=2", "+env.suite_options.n=64",
+                                                      "trainer.steps=60"])
+    assert got[:len(preset.heldout)] == list(preset.heldout)
+    assert got[len(preset.heldout):] == ["env.suite_options.critical_depth=2"]
+
+
+def test_keep_continues_a_finished_run_with_fewer_steps_and_keeps_one_with_enough(tmp_path, monkeypatch):
+    calls = []
+
+    class Proc:
+        pid = 0
+
+    def popen(cmd, **kw):
+        calls.append(cmd)
+        return Proc()
+
+    monkeypatch.setattr(agent_comparison.subprocess, "Popen", popen)
+    monkeypatch.setattr(agent_comparison.os, "wait4", lambda pid, opt: (pid, 0, type("U", (), {"ru_utime": 0, "ru_stime": 0})))
+    monkeypatch.setattr(agent_comparison, "heldout_eval", lambda *a, **k: None)
+    preset = agent_comparison.PRESETS["chain"]
+    arm = agent_comparison.parse_arm("grpo")
+    run = tmp_path / "grpo_s0"
+    (run / "checkpoints" / "step_000040").mkdir(parents=True)
+    (run / "checkpoints" / "step_000040" / "trainer_state.pt").write_bytes(b"")
+    (run / "checkpoints" / "latest").write_text("step_000040")
+    (run / "run_status.json").write_text(json.dumps({"state": "finished"}))
+    out = agent_comparison.run_job(arm, 0, preset, tmp_path, ["trainer.steps=40"])
+    assert out["command"].startswith("(kept") and not calls            # already has 40 steps
+    out = agent_comparison.run_job(arm, 0, preset, tmp_path, [])        # the preset asks for 60
+    assert out["extended"] and calls[-1][-1] == "trainer.resume=true"
+    assert (run / "checkpoints").is_dir()                                 # continued, not wiped
