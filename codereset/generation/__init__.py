@@ -4,7 +4,10 @@ Registry `BACKENDS` maps a name to "module:Class"; the module is imported only w
 is asked for, so `vllm` is never imported unless `make_backend("vllm", ...)` is called (or
 "auto", whose rule `choose_backend` imports vLLM when it is installed, without starting it).
 Every backend class takes `(model, tokenizer, cfg)` and declares its config dataclass as the
-class attribute `Config`.
+class attribute `Config`. A backend whose options choose among engine classes (vLLM's
+`engine: sync|async`, `options.VLLM_ENGINES`) names them in the class attribute `ENGINES`
+(option value -> "module:Class", keyed by the option `ENGINE_OPTION`); `make_backend` builds the
+one the options name.
 """
 
 from __future__ import annotations
@@ -31,12 +34,26 @@ BACKENDS: dict[str, str] = {
 }
 
 
+def _load(spec: str) -> Any:
+    module, _, attr = spec.partition(":")
+    return getattr(importlib.import_module(module), attr)
+
+
 def backend_class(name: str) -> type[GenerationBackend]:
     """The backend class registered under `name` (imports its module now)."""
     if name not in BACKENDS:
         raise ValueError(f"unknown generation backend {name!r}; known: {sorted(BACKENDS)}")
-    module, _, attr = BACKENDS[name].partition(":")
-    return getattr(importlib.import_module(module), attr)
+    return _load(BACKENDS[name])
+
+
+def engine_class(cls: type[GenerationBackend], options: Any) -> type[GenerationBackend]:
+    """The class that runs `options` for backend class `cls`: the entry of `cls.ENGINES` named by
+    the option `cls.ENGINE_OPTION` when `cls` has such a registry (options validate the name),
+    else `cls` itself."""
+    engines = getattr(cls, "ENGINES", None)
+    if not engines:
+        return cls
+    return _load(engines[getattr(options, cls.ENGINE_OPTION)])
 
 
 def backend_config(cls: type, cfg: Any) -> Any:
@@ -96,7 +113,8 @@ def make_backend(name: str, model: Any, tokenizer: Any, cfg: Any = None) -> Gene
         log.info("backend=auto: using %s (%s)", name, why)
         cfg = _options_of(cfg, name)
     cls = backend_class(name)
-    return cls(model, tokenizer, backend_config(cls, cfg))
+    options = backend_config(cls, cfg)
+    return engine_class(cls, options)(model, tokenizer, options)
 
 
 def _options_of(cfg: Any, name: str) -> Any:
@@ -116,6 +134,7 @@ __all__ = [
     "backend_class",
     "backend_config",
     "choose_backend",
+    "engine_class",
     "make_backend",
     "stop_cut",
 ]

@@ -164,6 +164,11 @@ class GenerationBackend(ABC):
     def sync_weights(self, model: Any) -> None:
         """Make later `generate` calls sample from `model`'s current weights."""
 
+    def offload(self) -> None:
+        """Free the device memory the backend holds until the next `sync_weights` (which brings
+        it back): the trainer calls it before the policy update. No-op unless the backend can
+        (vLLM's async engine with `sleep`)."""
+
     def close(self) -> None:
         """Release engine resources (no-op for in-process backends)."""
 

@@ -11,6 +11,12 @@ from dataclasses import dataclass, field
 ENGINES = ("loop", "generate")  # HFConfig.engine
 DTYPE_NAMES = ("float32", "bfloat16", "float16")  # VLLMConfig.dtype besides "auto"
 LORA_SYNC = ("merged", "adapter")  # VLLMConfig.lora_sync
+# VLLMConfig.engine: which class drives the vLLM engine ("module:Class"; `codereset.generation`
+# resolves it, so neither module is imported until that engine is asked for).
+VLLM_ENGINES = {
+    "sync": "codereset.generation.vllm:VLLMBackend",
+    "async": "codereset.generation.vllm_async:AsyncVLLMBackend",
+}
 
 
 @dataclass
@@ -69,6 +75,12 @@ class VLLMConfig:
         /dev/shm when it exists (else the system temp dir), removed on `close()` (or at
         interpreter exit when the owner never closes the backend).
     engine_kwargs: further keyword arguments for `vllm.LLM` (e.g. tensor_parallel_size).
+    engine: "sync" (`vllm.LLM`, blocking calls; continuous rollouts advance in rounds that wait
+        for their slowest row) or "async" (`AsyncLLM`: every trajectory is its own coroutine asking
+        for one thought at a time, so no row waits for another; `codereset.generation.vllm_async`).
+    sleep: (engine "async", CUDA only) put the engine to sleep during the policy update
+        (`GenerationBackend.offload`: its weights and KV cache leave the GPU) and wake it at the
+        weight sync, so trainer and engine share one GPU's memory. Untested on a GPU.
     """
 
     dtype: str = "auto"
@@ -83,8 +95,14 @@ class VLLMConfig:
     lora_sync: str = "adapter"
     sync_dir: str | None = None
     engine_kwargs: dict = field(default_factory=dict)
+    engine: str = "sync"
+    sleep: bool = False
 
     def __post_init__(self) -> None:
+        if self.engine not in VLLM_ENGINES:
+            raise ValueError(f"unknown vLLM engine {self.engine!r}; known: {sorted(VLLM_ENGINES)}")
+        if self.sleep and self.engine != "async":
+            raise ValueError("backend.vllm.sleep=true needs backend.vllm.engine=async")
         if self.dtype != "auto" and self.dtype not in DTYPE_NAMES:
             raise ValueError(f"unknown vLLM dtype {self.dtype!r}; known: {['auto', *DTYPE_NAMES]}")
         if self.lora_sync not in LORA_SYNC:

@@ -69,7 +69,7 @@ from codereset.generation.vllm_export import (
     lora_rank,
     unwrap,
 )
-from codereset.generation.options import DTYPE_NAMES, VLLMConfig
+from codereset.generation.options import DTYPE_NAMES, VLLM_ENGINES, VLLMConfig
 from codereset.generation.vllm_worker import QUALNAME as WORKER_EXTENSION
 
 DTYPES = {name: getattr(torch, name) for name in DTYPE_NAMES}
@@ -133,6 +133,8 @@ class VLLMBackend(GenerationBackend):
     """Generation on a colocated vLLM engine; see the module docstring."""
 
     Config = VLLMConfig
+    ENGINES = VLLM_ENGINES  # backend.vllm.engine picks the class (codereset.generation.engine_class)
+    ENGINE_OPTION = "engine"
 
     def __init__(self, model: Any, tokenizer: Any, cfg: VLLMConfig | None = None) -> None:
         vllm = _import_vllm()
@@ -168,6 +170,15 @@ class VLLMBackend(GenerationBackend):
     def _start(self, vllm: Any, model: Any, tokenizer: Any) -> None:
         """Export the model and start the engine on the model's device."""
         export_checkpoint(model, tokenizer, self.sync_dir / "model", self.dtype, merge_lora=not self.use_adapter)
+        kwargs = self._engine_kwargs(model)
+        self._vllm = vllm
+        with on_device_of(model):
+            self._launch(kwargs)
+        if self.use_adapter:
+            self._load_adapter(model)
+
+    def _engine_kwargs(self, model: Any) -> dict[str, Any]:
+        """The engine's arguments (`vllm.LLM` and `AsyncEngineArgs` take the same ones)."""
         kwargs: dict[str, Any] = dict(
             model=str(self.sync_dir / "model"), tokenizer=str(self.sync_dir / "model"),
             dtype=str(self.dtype).removeprefix("torch."), seed=self.cfg.seed,
@@ -188,11 +199,14 @@ class VLLMBackend(GenerationBackend):
         if self.use_adapter:
             kwargs.update(enable_lora=True, max_loras=1, max_lora_rank=lora_rank(unwrap(model)))
         kwargs.update(self.cfg.engine_kwargs)
-        with on_device_of(model):
-            self.llm = vllm.LLM(**kwargs)
-        self._vllm = vllm
-        if self.use_adapter:
-            self._load_adapter(model)
+        return kwargs
+
+    def _launch(self, kwargs: dict[str, Any]) -> None:
+        """Start the offline engine."""
+        self.llm = self._vllm.LLM(**kwargs)
+
+    def _remove_adapter(self, lora_id: int) -> None:
+        self.llm.llm_engine.remove_lora(lora_id)
 
     # -- setup helpers -------------------------------------------------------------------------
     def _resolve_dtype(self, model: Any) -> torch.dtype:
@@ -218,7 +232,7 @@ class VLLMBackend(GenerationBackend):
         old = self._lora_request
         self._lora_request = LoRARequest(f"adapter-{self._lora_id}", self._lora_id, str(path))
         if old is not None:
-            self.llm.llm_engine.remove_lora(old.lora_int_id)
+            self._remove_adapter(old.lora_int_id)
             shutil.rmtree(old.lora_path, ignore_errors=True)
 
     # -- the interface -------------------------------------------------------------------------

@@ -1,0 +1,216 @@
+"""vLLM generation on its asynchronous engine (`AsyncLLM`): rollouts at engine speed.
+
+`backend.vllm.engine=async` builds this backend instead of the blocking one (`vllm.VLLMBackend`,
+whose export, engine arguments, stop rule, log-probabilities and LoRA handling it shares):
+- Every row of a call is its own coroutine (`codereset.generation.agent_loop`). A continuous
+  rollout (`generate_streaming` with an `EpisodeEnd`) asks for one thought at a time, stopping at
+  the thought marker, token ids in and out, and continues from its stored ids as soon as the
+  caller's transition says the episode goes on: the engine's continuous batching and prefix cache
+  see every live row at once, where the blocking backend's rounds wait for their slowest row.
+  Any other call sends one request per row, all at once; `on_done` fires as each row ends.
+- Seeded calls (`Sampling.seed`) seed every request by (seed, prefix, sample, thought), so a
+  paired call draws the same tokens whatever order the engine serves the rows in.
+- `generate_streaming(..., abort=)` cancels the rows the predicate names while they run (surplus
+  seed-search draws); they come back as `agent_loop.Aborted` and are counted in `stats`
+  ("aborted_rows", "aborted_tokens"). `supports_abort` says a backend takes the argument.
+- Weight sync is the blocking backend's: the weights file is rewritten and every worker reloads
+  it in place (`vllm_worker.py`), then the prefix cache is reset; `stats["last_sync_s"]` is the
+  latest sync's seconds. With `sleep=true` (CUDA only; untested on a GPU, no GPU with vLLM could
+  be had), `offload()` puts the engine to sleep (level 1: weights offloaded to host memory, KV
+  cache dropped) before the policy update, and `sync_weights` wakes the weights, reloads them,
+  then wakes the KV cache, so trainer and engine share one GPU.
+- The event loop runs in a daemon thread (`agent_loop.LoopThread`); the interface stays
+  synchronous. `on_done` and `EpisodeEnd.over` are called on that thread, one at a time.
+
+Stats as the blocking backend's, plus "rows" (continuations asked for), "max_in_flight" (most
+requests in the engine at once in the latest call), "aborted_rows", "aborted_tokens",
+"last_sync_s", "sleeps".
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any, Callable, Sequence
+
+from codereset.generation.agent_loop import Aborted, LoopStats, LoopThread, Served, ThoughtRequest, run_rows
+from codereset.generation.base import Completion, EpisodeEnd, Sampling, as_token_ids
+from codereset.generation.vllm import VLLMBackend, _on_cpu
+from codereset.generation.vllm_export import export_weights
+
+SLEEP_LEVEL = 1  # vLLM sleep level 1: weights to host memory, KV cache discarded
+
+
+class AsyncVLLMBackend(VLLMBackend):
+    """Generation on a colocated `AsyncLLM`, one coroutine per row; see the module docstring."""
+
+    supports_abort = True
+
+    # -- engine ---------------------------------------------------------------------------------
+    def _launch(self, kwargs: dict[str, Any]) -> None:
+        from vllm.engine.arg_utils import AsyncEngineArgs
+        from vllm.v1.engine.async_llm import AsyncLLM
+
+        if self.cfg.sleep:
+            if _on_cpu():
+                raise ValueError("backend.vllm.sleep=true needs CUDA: vLLM's sleep mode does not run on the CPU")
+            kwargs = {**kwargs, "enable_sleep_mode": True}
+        self.loop = LoopThread("codereset-vllm-async")
+        self.engine = AsyncLLM.from_engine_args(AsyncEngineArgs(**kwargs))
+        self.llm = self.engine  # VLLMBackend's "engine is up" marker
+        self._asleep = False
+        self.stats.update(rows=0, max_in_flight=0, aborted_rows=0, aborted_tokens=0, last_sync_s=0.0, sleeps=0)
+
+    @classmethod
+    def on_engine(cls, engine: Any, tokenizer: Any, cfg: Any, eos_ids: Sequence[int],
+                  sampling_params: Callable[..., Any]) -> "AsyncVLLMBackend":
+        """A backend around an already running engine (tests: a fake `AsyncLLM`), with
+        `sampling_params(sampling, stop, seed)` building its request parameters; no model export,
+        so `sync_weights` must be given the sync directory's model via `sync_dir`."""
+        self = cls.__new__(cls)
+        self.cfg, self.tokenizer, self._eos = cfg, tokenizer, list(eos_ids)
+        self.use_adapter, self._lora_request, self._lora_id = False, None, 0
+        self.last_requests = []
+        self.stats = {"calls": 0, "requests": 0, "prefix_tokens": 0, "prefix_tokens_cached": 0,
+                      "prefix_cache_hit": 0.0, "last_prefix_cache_hit": 0.0, "generated_tokens": 0,
+                      "time_s": 0.0, "weight_syncs": 0, "sync_time_s": 0.0, "engine_start_s": 0.0,
+                      "episode_rounds": 0}
+        self._remove_dir = None
+        self.sampling_params = sampling_params
+        self.loop = LoopThread("codereset-vllm-async")
+        self.engine = self.llm = engine
+        self._asleep = False
+        self.stats.update(rows=0, max_in_flight=0, aborted_rows=0, aborted_tokens=0, last_sync_s=0.0, sleeps=0)
+        return self
+
+    def _remove_adapter(self, lora_id: int) -> None:
+        self.loop.run(self.engine.remove_lora(lora_id))
+
+    def sampling_params(self, sampling: Sampling, stop: Sequence[str], seed: int | None) -> Any:
+        """The blocking backend's parameters, asking the engine for the final output only."""
+        from vllm.sampling_params import RequestOutputKind
+
+        params = super().sampling_params(sampling, stop, seed)
+        params.output_kind = RequestOutputKind.FINAL_ONLY
+        return params
+
+    # -- the agent loop's engine ----------------------------------------------------------------
+    async def complete(self, request: ThoughtRequest) -> Served:
+        """Serve one request on the engine (final output only) and cut it by the shared stop rule."""
+        params = self.sampling_params(request.sampling, request.stop, request.seed)
+        final = None
+        async for out in self.engine.generate(_tokens_prompt(request.prompt_ids), params,
+                                              f"{request.request_id}-{id(request):x}",
+                                              lora_request=self._lora_request):
+            final = out
+        if final is None:
+            raise RuntimeError(f"vLLM returned nothing for request {request.request_id}")
+        return Served(self._completion(final, request.stop), len(final.prompt_token_ids),
+                      int(final.num_cached_tokens or 0))
+
+    def decode(self, ids: list[int]) -> str:
+        return self.tokenizer.decode(ids)
+
+    # -- the interface --------------------------------------------------------------------------
+    def generate_streaming(self, prefixes: Sequence[Sequence[int]] | Sequence[str], n: int | Sequence[int],
+                           sampling: Sampling, stop: Sequence[str] = (), on_done: Any = None,
+                           max_new: Sequence[int] | None = None, episode_end: EpisodeEnd | None = None,
+                           abort: Callable[[int, int], bool] | None = None) -> list[list[Completion | Aborted]]:
+        """Every row its own coroutine (module docstring); with `episode_end` and no stop strings,
+        one thought per request until the episode is over. Rows `abort` names come back `Aborted`."""
+        started = time.perf_counter()
+        ids = as_token_ids(self.tokenizer, prefixes)
+        counts = [n] * len(ids) if isinstance(n, int) else [int(k) for k in n]
+        budgets = [sampling.max_new_tokens] * len(ids) if max_new is None else [int(b) for b in max_new]
+        if len(counts) != len(ids) or len(budgets) != len(ids) or min(counts, default=0) < 0:
+            raise ValueError(f"need one count >= 0 and one budget per prefix; got {len(ids)} prefixes, "
+                             f"counts {counts}, budgets {budgets}")
+        if self._asleep:
+            raise RuntimeError("the vLLM engine is asleep (offload): sync_weights wakes it")
+        watch = episode_end if not stop else None
+        loop_stats = LoopStats()
+        groups = self.loop.run(run_rows(self, ids, counts, budgets, sampling, stop, watch, on_done, abort,
+                                        loop_stats))
+        self._count_loop(loop_stats, time.perf_counter() - started)
+        return groups
+
+    def sync_weights(self, model: Any) -> None:
+        """Push `model`'s current weights into the running engine (waking it first when it sleeps)
+        and reset its prefix cache; `stats["last_sync_s"]` is this sync's seconds."""
+        started = time.perf_counter()
+        if self._asleep:
+            self.loop.run(self.engine.wake_up(tags=["weights"]))
+        if self.use_adapter:
+            self._load_adapter(model)
+        else:
+            export_weights(model, self.sync_dir / "model", self.dtype, merge_lora=True)
+            self.loop.run(self.engine.collective_rpc("codereset_reload_weights",
+                                                     args=(str(self.sync_dir / "model"),)))
+        if self._asleep:
+            self.loop.run(self.engine.wake_up(tags=["kv_cache"]))
+            self._asleep = False
+        if not self.loop.run(self.engine.reset_prefix_cache()):
+            raise RuntimeError("vLLM refused to reset its prefix cache after a weight sync "
+                               "(requests still running?); stale KV would be reused")
+        elapsed = time.perf_counter() - started
+        self.stats["weight_syncs"] += 1
+        self.stats["sync_time_s"] += elapsed
+        self.stats["last_sync_s"] = elapsed
+
+    def offload(self) -> None:
+        """With `sleep`: put the engine to sleep until the next `sync_weights` (module docstring)."""
+        if not self.cfg.sleep or self._asleep:
+            return
+        self.loop.run(self.engine.sleep(level=SLEEP_LEVEL))
+        self._asleep = True
+        self.stats["sleeps"] += 1
+
+    def continuation_logprobs(self, prefix: Sequence[int], continuation: Sequence[int]) -> list[float]:
+        """log pi(continuation[t] | prefix + continuation[:t]), scored by the engine."""
+        prefix, continuation = [int(t) for t in prefix], [int(t) for t in continuation]
+        if not prefix or not continuation:
+            raise ValueError("continuation_logprobs needs a non-empty prefix and continuation")
+        params = self._vllm.SamplingParams(max_tokens=1, temperature=0.0, prompt_logprobs=0)
+
+        async def score() -> Any:
+            final = None
+            async for out in self.engine.generate(_tokens_prompt(prefix + continuation), params,
+                                                  f"score-{time.monotonic_ns()}", lora_request=self._lora_request):
+                final = out
+            return final
+
+        out = self.loop.run(score())
+        return [float(d[t].logprob) for d, t in zip(out.prompt_logprobs[len(prefix):], continuation)]
+
+    def close(self) -> None:
+        """Shut the engine and its event loop down; remove the sync directory when ours."""
+        engine, self.llm = getattr(self, "engine", None), None
+        self.engine = None
+        if engine is not None and hasattr(engine, "shutdown"):
+            engine.shutdown()
+        loop = getattr(self, "loop", None)
+        if loop is not None:
+            loop.close()
+        if getattr(self, "_remove_dir", None) is not None:
+            self._remove_dir()
+
+    # -- bookkeeping ----------------------------------------------------------------------------
+    def _count_loop(self, ls: LoopStats, elapsed: float) -> None:
+        s = self.stats
+        s["calls"] += 1
+        s["rows"] += ls.rows
+        s["requests"] += ls.requests
+        s["prefix_tokens"] += ls.prompt_tokens
+        s["prefix_tokens_cached"] += ls.cached_tokens
+        s["generated_tokens"] += ls.generated_tokens
+        s["aborted_rows"] += ls.aborted_rows
+        s["aborted_tokens"] += ls.aborted_tokens
+        s["max_in_flight"] = ls.max_in_flight
+        s["time_s"] += elapsed
+        s["last_prefix_cache_hit"] = ls.cached_tokens / ls.prompt_tokens if ls.prompt_tokens else 0.0
+        s["prefix_cache_hit"] = s["prefix_tokens_cached"] / s["prefix_tokens"] if s["prefix_tokens"] else 0.0
+        self.last_requests = list(ls.served)
+
+
+def _tokens_prompt(ids: list[int]) -> dict:
+    """A `vllm.inputs.TokensPrompt` (a TypedDict: a plain dict at run time, so no import)."""
+    return {"prompt_token_ids": list(ids)}
