@@ -18,7 +18,8 @@ whose export, engine arguments, stop rule, log-probabilities and LoRA handling i
   latest sync's seconds. With `sleep=true` (CUDA only; untested on a GPU, no GPU with vLLM could
   be had), `offload()` puts the engine to sleep (level 1: weights offloaded to host memory, KV
   cache dropped) before the policy update, and `sync_weights` wakes the weights, reloads them,
-  then wakes the KV cache, so trainer and engine share one GPU.
+  then wakes the KV cache, so trainer and engine share one GPU; a generate call while asleep
+  (the update was skipped, so no sync came) wakes everything with the weights it had.
 - The event loop runs in a daemon thread (`agent_loop.LoopThread`); the interface stays
   synchronous. `on_done` and `EpisodeEnd.over` are called on that thread, one at a time.
 
@@ -124,8 +125,9 @@ class AsyncVLLMBackend(VLLMBackend):
         if len(counts) != len(ids) or len(budgets) != len(ids) or min(counts, default=0) < 0:
             raise ValueError(f"need one count >= 0 and one budget per prefix; got {len(ids)} prefixes, "
                              f"counts {counts}, budgets {budgets}")
-        if self._asleep:
-            raise RuntimeError("the vLLM engine is asleep (offload): sync_weights wakes it")
+        if self._asleep:  # offloaded and no sync since (a skipped update): wake with the old weights
+            self.loop.run(self.engine.wake_up(tags=None))
+            self._asleep = False
         watch = episode_end if not stop else None
         loop_stats = LoopStats()
         groups = self.loop.run(run_rows(self, ids, counts, budgets, sampling, stop, watch, on_done, abort,

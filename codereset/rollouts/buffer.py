@@ -10,6 +10,10 @@ For each prompt, with split "<seeds>x<suffixes>" and `slots` trained rollouts (d
      for all such prompts; with "per_round", rounds of `search_batch` per prompt. Seeds are the
      first failures in draw order either way. Draws beyond the base group are not trained
      (their tokens, the speculative ones past the seed included, count as seed-search tokens).
+     A backend that can cancel rows while they run (the async vLLM engine) aborts a speculative
+     draw as soon as the draws before it hold the prompt's seeds (scored as they end): it could
+     never be a seed. Aborted draws leave `draws`; they are counted (`aborted_draws`) with their
+     tokens (`aborted_tokens`), never scored, never trained.
   3. The agent chooses a reset index h* per seed (`Agent.choose_resets`).
   4. Shared-prefix group per seed: `suffixes` continuations of the reset state x* = (prompt,
      seed thoughts 1..h*-1), token-exact; only the suffix tokens are trained.
@@ -156,6 +160,8 @@ class PromptBuffer:
         "mc": Monte-Carlo value continuations); the metrics row reports each as tokens_<kind>.
     diagnostics: JSON-safe per-prompt values an agent records for the metrics row (name -> list).
     pass_rollouts: see `pass_sample`.
+    aborted_draws, aborted_tokens: seed-search draws aborted as surplus (module docstring) and the
+        tokens they had generated (in `extra_tokens["aborted"]` too, so tokens_generated holds them).
     """
 
     task: Any
@@ -166,6 +172,8 @@ class PromptBuffer:
     extra_tokens: dict[str, int] = field(default_factory=dict)
     diagnostics: dict[str, list] = field(default_factory=dict)
     pass_rollouts: list[Rollout] | None = None
+    aborted_draws: int = 0
+    aborted_tokens: int = 0
 
     @property
     def pass_sample(self) -> list[Rollout]:
@@ -243,6 +251,9 @@ class BufferBuilder:
         draws = self._first_draws(tasks, kind, first, seed, times)
         prompts = [PromptBuffer(t, d, first) for t, d in zip(tasks, draws)]
         self._search(prompts, times)
+        if any(p.aborted_draws for p in prompts):  # metrics: aborted_draws, one count per prompt
+            for p in prompts:
+                p.diagnostics["aborted_draws"] = [p.aborted_draws]
         for p in prompts:
             p.seeds = [r for r in p.draws if _failed(r)][: self.split.seeds]
             if self.base_size > 0:
@@ -299,7 +310,7 @@ class BufferBuilder:
         return buf
 
     def _draw(self, starts: list[Rollout], n: int | list[int], times: PhaseTimes,
-              roller: Roller | None = None) -> list[list[Rollout]]:
+              roller: Roller | None = None, abort: Any = None) -> list[list[Rollout]]:
         """Generate and score. sampling.batching=step scores each rollout in the sandbox pool as
         soon as it ends, while the rest still generate (`codereset.rollouts.scoring`); time_verify_s is
         then only the wait after generation, and verify_busy the scoring time in all."""
@@ -312,7 +323,7 @@ class BufferBuilder:
             return groups
         with OverlappedScorer(roller, self.verifier) as scorer:
             with times.phase("generate"):
-                groups = roller.run(starts, n, on_done=scorer.submit)
+                groups = roller.run(starts, n, on_done=scorer.submit, abort=abort)
             with times.phase("verify"):
                 scorer.wait()
         times.seconds["verify_busy"] += scorer.busy_s
@@ -330,9 +341,22 @@ class BufferBuilder:
                 return
             width = self.cfg.max_attempts if self.roller.batching == "step" else self.cfg.search_batch
             counts = [min(width, self.cfg.max_attempts - len(p.draws)) for p in need]
-            new = self._draw([self.roller.fresh(p.task, "seed_search") for p in need], counts, times)
+            missing = [self.split.seeds - sum(map(_failed, p.draws)) for p in need]
+
+            def surplus(i: int, j: int, rollouts: list[Rollout]) -> bool:
+                """Draw j of prompt need[i] can no longer be a seed: the draws before it already
+                hold the seeds still missing (scored ones only; outcomes arrive as they end)."""
+                return sum(1 for r in rollouts[:j] if r.outcome is not None and _failed(r)) >= missing[i]
+
+            new = self._draw([self.roller.fresh(p.task, "seed_search") for p in need], counts, times,
+                             abort=surplus)
             for p, rollouts in zip(need, new):
-                p.draws.extend(rollouts)
+                aborted = [r for r in rollouts if r.aborted is not None]
+                p.draws.extend(r for r in rollouts if r.aborted is None)
+                if aborted:
+                    p.aborted_draws += len(aborted)
+                    p.aborted_tokens += sum(r.aborted for r in aborted)
+                    p.extra_tokens["aborted"] = p.extra_tokens.get("aborted", 0) + sum(r.aborted for r in aborted)
 
     def _reset_groups(self, prompts: list[PromptBuffer], times: PhaseTimes) -> None:
         seeds = [s for p in prompts for s in p.seeds]

@@ -73,6 +73,9 @@ class Rollout:
         (`Completion.logprobs`: log_softmax(logits / T) before top-p), None for a segment whose
         backend reported none; a reset's prefix segments carry the seed's.
     eos_logprob: the sampler's log-prob of the EOS that ended the episode (when it did), else None.
+    aborted: None, or the tokens this rollout had generated when its draw was aborted (a surplus
+        seed-search draw cancelled by `Roller.run`'s `abort`): it never ends, is never scored or
+        trained, and those tokens are counted apart (`PromptBuffer.aborted_tokens`).
     """
 
     task: Any
@@ -89,6 +92,7 @@ class Rollout:
     token_advantages: list[float] | None = None
     seg_logprobs: list[list[float] | None] = field(default_factory=list)
     eos_logprob: float | None = None
+    aborted: int | None = None
 
     @property
     def thoughts(self) -> tuple[str, ...]:
@@ -304,13 +308,19 @@ class Roller:
                        stop=self.rules.stop, eos_id=self.eos_id)
 
     def run(self, starts: Sequence[Rollout], n: int | Sequence[int],
-            on_done: Callable[[Rollout], None] | None = None) -> list[list[Rollout]]:
+            on_done: Callable[[Rollout], None] | None = None,
+            abort: Callable[[int, int, list[Rollout]], bool] | None = None) -> list[list[Rollout]]:
         """For each start state, `n` rollouts (or `n[i]` for start i) continued until they end.
 
         Returns [len(starts)][n_i]; start states are not modified. `on_done(rollout)` is called
         for each rollout as soon as it has ended (a streaming backend reports rows while others
         still decode, so the caller can score it meanwhile). How the thoughts are drawn is `mode`;
         how the calls are cut is `batching` (see `BATCHING`).
+
+        `abort(i, j, rollouts of start i)`, where the backend can cancel rows while they run
+        (`supports_abort`: the async vLLM engine) and batching is "step": rollout j of start i is
+        cancelled once it returns True; it comes back unfinished with `aborted` set (its tokens
+        so far) and is never passed to `on_done`. Other backends ignore it (every row finishes).
         """
         counts = [n] * len(starts) if isinstance(n, int) else [int(k) for k in n]
         if len(counts) != len(starts) or any(k < 0 for k in counts):
@@ -337,8 +347,16 @@ class Roller:
         if self.batching == "step":  # one call for every start
             watch = EpisodeEnd(self.rules.stop, self.rules.max_thought_tokens,
                                lambda p, ids: self._over(starts[live[p]], ids)) if continuous else None
-            self.backend.generate_streaming([starts[i].prefix_ids() for i in live], [counts[i] for i in live],
-                                            self.sampling, stop, first, max_new=budgets, episode_end=watch)
+            extra = {}
+            if abort is not None and getattr(self.backend, "supports_abort", False):
+                extra["abort"] = lambda p, j: abort(live[p], j, groups[live[p]])
+            out = self.backend.generate_streaming([starts[i].prefix_ids() for i in live], [counts[i] for i in live],
+                                                  self.sampling, stop, first, max_new=budgets, episode_end=watch,
+                                                  **extra)
+            for p, row in enumerate(out):
+                for j, got in enumerate(row):
+                    if not isinstance(got, Completion):  # cancelled (agent_loop.Aborted): its tokens so far
+                        groups[live[p]][j].aborted = len(got.token_ids)
         else:  # the old cut: one call per distinct (count, budget)
             keys = [(counts[i], b) for i, b in zip(live, budgets)]
             for key in sorted(set(keys)):
@@ -346,7 +364,7 @@ class Roller:
                 self.backend.generate_streaming(
                     [starts[live[p]].prefix_ids() for p in sub], key[0], replace(self.sampling, max_new_tokens=key[1]),
                     stop, lambda q, j, c, sub=sub: first(sub[q], j, c))
-        active = [r for g in groups for r in g if not r.done]
+        active = [r for g in groups for r in g if not r.done and r.aborted is None]
         while active:  # one thought per unfinished rollout per call
             def more(p: int, j: int, completion: Completion, active=active) -> None:
                 self._append(active[p], completion)

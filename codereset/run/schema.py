@@ -210,6 +210,8 @@ METRICS = RowSchema(
         Key("time_localize_s", _TIME.format("localize (SRPO)")),
         Key("time_train_s", _TIME.format("train (update and weight sync)")),
         Key("time_validate_s", _TIME.format("validate")),
+        Key("time_sync_s", "wall seconds of the step's weight sync into the generation backend (part "
+            "of time_train_s; 0 when the update was skipped; absent from runs before issue 28)", optional=True),
         Key("time_step_s", "wall seconds of the whole step (checkpointing excluded)"),
         Key("time_verify_busy_s", "seconds spent scoring rollouts in all, most of it overlapped with "
             "generation (sampling.batching=step); time_verify_s is only the part that was not"),
@@ -227,6 +229,11 @@ METRICS = RowSchema(
             when="agent", optional=True),
         Key("tokens_trained_tree", "spo_tree: all of tokens_trained (every segment once)",
             when="agent", optional=True),
+        Key("tokens_aborted", "backend.vllm.engine=async: tokens of seed-search draws aborted once the "
+            "draws before them held their prompt's seeds (never scored nor trained; in tokens_generated)",
+            when="agent", optional=True),
+        Key("aborted_draws", "backend.vllm.engine=async: seed-search draws aborted as surplus, per prompt "
+            "(list; written when any was)", when="agent", optional=True),
         Key("mc_start_values", "vineppo: MC value V_0 of each prompt (list)", when="agent", optional=True),
         Key("refinement_correct", "critique_grpo: 1.0/0.0 per refinement of the step (list)",
             when="agent", optional=True),

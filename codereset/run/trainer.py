@@ -261,9 +261,11 @@ class Trainer:
         with self.interrupts.protected():
             self._committing = True
             with times.phase("train"):
+                self.backend.offload()  # frees the engine's GPU memory where it can (backend.vllm.sleep)
                 result = self.updater.update(batches)  # trainer.mini_batches optimizer steps
-                if not result.skipped:
-                    self.backend.sync_weights(self.model)
+                with times.phase("sync"):  # the in-place weight reload, measured per step (time_sync_s)
+                    if not result.skipped:
+                        self.backend.sync_weights(self.model)
             self.nonfinite_streak = self.nonfinite_streak + 1 if result.skipped else 0
             if self.dist.enabled:
                 buf = distributed.merge_buffers(distributed.gather(buf))

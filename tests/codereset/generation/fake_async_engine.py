@@ -6,7 +6,7 @@ thought by thought and writing in one go give the same tokens, and a continuatio
 prefix alone. After `THOUGHTS` thoughts it writes a final answer ("```python\\nANSWER = 'RIGHT'...",
 RIGHT or WRONG by a hash) and then EOS. Requests sleep `delay(request)` seconds before they
 answer, so tests can make rows finish in any order; every request is recorded (prompt ids,
-parameters, whether it was cancelled), and the engine tracks a toy prefix cache (the longest
+parameters, whether it was cancelled; `verdict(record)` may force the final answer), and the engine tracks a toy prefix cache (the longest
 whole-block prefix of a prompt seen before) and its most concurrent requests.
 """
 
@@ -26,18 +26,20 @@ ASSISTANT = "<|im_start|>assistant\n"
 BLOCK = 4
 
 
-def toy_thought(before: str, salt: int) -> str:
-    """The toy model's next piece of text given everything before it."""
+def toy_thought(before: str, salt: int, verdict: str | None = None) -> str:
+    """The toy model's next piece of text given everything before it (`verdict` forces the final
+    answer's RIGHT/WRONG)."""
     generated = before.rpartition(ASSISTANT)[2]
     n = generated.count(STOP)
     h = hashlib.blake2b(f"{before}|{salt}".encode(), digest_size=4).hexdigest()
     if n >= THOUGHTS:
-        verdict = "RIGHT" if int(h, 16) % 2 else "WRONG"
+        verdict = verdict or ("RIGHT" if int(h, 16) % 2 else "WRONG")
         return f"```python\nANSWER = '{verdict}'\n```" + STOP
     return f"step {n + 1} {h}" + STOP
 
 
-def toy_continuation(tok: Any, prompt_ids: list[int], salt: int, max_tokens: int) -> tuple[list[int], bool]:
+def toy_continuation(tok: Any, prompt_ids: list[int], salt: int, max_tokens: int,
+                     verdict: str | None = None) -> tuple[list[int], bool]:
     """(ids, ended_by_eos): the toy model's continuation of `prompt_ids`, at most `max_tokens`
     (EOS, when written within them, is the last id)."""
     out: list[int] = []
@@ -45,7 +47,7 @@ def toy_continuation(tok: Any, prompt_ids: list[int], salt: int, max_tokens: int
         text = tok.decode(prompt_ids + out)
         if text.rpartition(ASSISTANT)[2].count("```python") and text.endswith(STOP):
             return out + [tok.eos_token_id], True
-        out += tok(toy_thought(text, salt), add_special_tokens=False)["input_ids"]
+        out += tok(toy_thought(text, salt, verdict), add_special_tokens=False)["input_ids"]
     return out[:max_tokens], False
 
 
@@ -68,6 +70,7 @@ class Record:
 class FakeAsyncLLM:
     tok: Any
     delay: Callable[[Record], float] = lambda record: 0.0
+    verdict: Callable[[Record], str | None] = lambda record: None
     records: list[Record] = field(default_factory=list)
     calls: list[tuple] = field(default_factory=list)  # (method, args) of the non-generate methods
     in_flight: int = 0
@@ -90,7 +93,7 @@ class FakeAsyncLLM:
             self.in_flight -= 1
         self.seen.append(ids)
         salt = 0 if params.temperature == 0 else (params.seed if params.seed is not None else self.rng.randrange(2**31))
-        out, eos = toy_continuation(self.tok, ids, salt, params.max_tokens)
+        out, eos = toy_continuation(self.tok, ids, salt, params.max_tokens, self.verdict(record))
         finish = "length"
         for stop in params.stop:  # vLLM: cut after the first stop string, kept in the output
             text = ""
