@@ -1,7 +1,8 @@
 """The tabular Thought-MDP family: prompts that are chains of H thoughts, some thoughts fatal.
 
 Owns `PromptSpec` / `ThoughtChainSpec` (the family's parameters), `build` (spec -> `LayeredMDP`),
-`first_error` (the step oracle of this family) and two named members used by the benchmarks:
+`first_error` (the step oracle of this family), `start_logits` (a start policy that is right at a
+chosen rate where it can go wrong) and two named members used by the benchmarks:
 
 - `critical_chain(p, ...)`: the theory check's member. A share p of prompts is *hard*: its
   thoughts are all sound except at one critical depth, where only thought 0 is sound and every
@@ -10,6 +11,8 @@ Owns `PromptSpec` / `ThoughtChainSpec` (the family's parameters), `build` (spec 
   outcome is decided by things the thoughts do not control, so none of their states is
   improvable, yet their 0/1 rewards are noisy). Under the uniform policy the only improvable
   state is the hard prompt's critical state, reached with probability exactly p (the knob).
+  p = 1 leaves out the routine prompt: every prompt is hard (the language-model `chain` suite's
+  shape, where every failure's first error is the hard step; benchmarks/reset_map.py).
 - `multi_fault(p, ...)`: the agent comparison's member. Hard prompts have fatal thoughts at
   every depth (drawn per prompt and depth), so a failed rollout can contain several
   errors and where to reset matters; routine prompts as above.
@@ -113,17 +116,40 @@ def critical_chain(p: float, horizon: int = 3, n_thoughts: int = 3, critical_dep
                    routine_success: float = 0.5) -> ThoughtChainSpec:
     """The theory check's member (module docstring): hard prompts (share p) with one critical
     depth where thoughts 1..K-1 are fatal; routine prompts (share 1 - p) with noisy outcomes.
-    critical_depth defaults to the last step (H-1): the improvable state ends a chain."""
-    if not 0.0 < p < 1.0:
-        raise ValueError(f"p must lie strictly between 0 and 1, got {p}")
+    critical_depth (0-based) defaults to the last step (H-1): the improvable state ends a chain.
+    p = 1: hard prompts only (no routine prompt)."""
+    if not 0.0 < p <= 1.0:
+        raise ValueError(f"p must lie in (0, 1], got {p}")
     depth = horizon - 1 if critical_depth is None else critical_depth
     if not 0 <= depth < horizon:
         raise ValueError(f"critical_depth must be in 0..{horizon - 1}, got {depth}")
     hard_fatal = tuple(tuple(range(1, n_thoughts)) if h == depth else () for h in range(horizon))
-    return ThoughtChainSpec(horizon=horizon, n_thoughts=n_thoughts, prompts=(
-        PromptSpec(weight=p, fatal=hard_fatal, success=1.0, name="hard"),
-        PromptSpec(weight=1.0 - p, fatal=((),) * horizon, success=routine_success, name="routine"),
-    ))
+    prompts = [PromptSpec(weight=p, fatal=hard_fatal, success=1.0, name="hard")]
+    if p < 1.0:
+        prompts.append(PromptSpec(weight=1.0 - p, fatal=((),) * horizon, success=routine_success,
+                                  name="routine"))
+    return ThoughtChainSpec(horizon=horizon, n_thoughts=n_thoughts, prompts=tuple(prompts))
+
+
+def start_logits(spec: ThoughtChainSpec, sound_prob: float | None = None) -> list[np.ndarray]:
+    """Logits (per depth, (n_h, K), the layout of `build`) of a start policy. None: all zeros (the
+    uniform policy). A probability: at every alive state with fatal thoughts, the sound thoughts
+    together get `sound_prob` (shared equally) and the fatal ones the rest; every other state stays
+    uniform (its thoughts all lead to the same place)."""
+    k = spec.n_thoughts
+    theta = [np.zeros((2 * len(spec.prompts), k)) for _ in range(spec.horizon)]
+    if sound_prob is None:
+        return theta
+    if not 0.0 < sound_prob < 1.0:
+        raise ValueError(f"sound_prob must lie strictly between 0 and 1 (finite logits), got {sound_prob}")
+    for j, prompt in enumerate(spec.prompts):
+        for h, fatal in enumerate(prompt.fatal):
+            if not fatal:
+                continue
+            bad = np.isin(np.arange(k), fatal)
+            theta[h][2 * j] = np.where(bad, np.log((1 - sound_prob) / bad.sum()),
+                                       np.log(sound_prob / (k - bad.sum())))
+    return theta
 
 
 def multi_fault(p: float, horizon: int = 5, n_thoughts: int = 4, n_hard: int = 4, fatal_per_step: int = 1,

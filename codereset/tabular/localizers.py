@@ -7,7 +7,13 @@ shared-prefix group redraws from thought h* on), given the oracle's index h_orac
 - "perfect": h* = h_oracle (SRPO with this localizer is the CARO agent);
 - "noisy": h* = h_oracle + d, d drawn from `deviation` (offset -> probability), clipped to 1..n;
   positive offsets point after the originating error (at a symptom), negative ones before it;
-- "random": h* uniform in 1..n (the RRPO reset rule, so SRPO with it matches RRPO in law).
+- "random": h* uniform in 1..n (the RRPO reset rule, so SRPO with it matches RRPO in law);
+- "symptom": h* = n, the last thought, where a wrong answer shows (the language-model SRPO
+  localizer of benchmarks/results/reset_chain named it for most seeds);
+- "mixed": h* = h_oracle with probability `accuracy`, otherwise the `otherwise` localizer's answer
+  (default "random": accuracy 1 is "perfect", accuracy 0 is "random", in law). Its share of exact
+  answers is accuracy + (1 - accuracy) * (the other localizer's exact share), e.g. q + (1 - q) / n
+  with "random": the figure the language-model reports call "exact".
 
 h_oracle is the family's step oracle (`family.first_error`: the first thought that lowers the
 best achievable success probability); when the seed has no such thought (its failure came from
@@ -31,14 +37,24 @@ class LocalizerConfig:
     deviation: for "noisy", (offset, probability) pairs of h* - h_oracle before clipping to 1..n;
         the probabilities must sum to 1. Default: right half the time, one thought late (at the
         symptom) a quarter of the time, otherwise one early or two late.
+    accuracy: for "mixed", the probability q of answering the oracle's h_oracle (0 <= q <= 1).
+    otherwise: for "mixed", the localizer (a key of `LOCALIZERS` other than "mixed") answering
+        with probability 1 - q.
     """
 
     name: str = "perfect"
     deviation: tuple[tuple[int, float], ...] = ((-1, 0.15), (0, 0.5), (1, 0.25), (2, 0.1))
+    accuracy: float = 1.0
+    otherwise: str = "random"
 
     def __post_init__(self) -> None:
         if self.name not in LOCALIZERS:
             raise ValueError(f"unknown localizer {self.name!r}; known: {sorted(LOCALIZERS)}")
+        if not 0.0 <= self.accuracy <= 1.0:
+            raise ValueError(f"accuracy must lie in [0, 1], got {self.accuracy}")
+        if self.otherwise not in LOCALIZERS or self.otherwise == "mixed":
+            raise ValueError(f"otherwise must name a localizer other than 'mixed'; known: "
+                             f"{sorted(set(LOCALIZERS) - {'mixed'})}, got {self.otherwise!r}")
         probs = [p for _, p in self.deviation]
         if not probs or min(probs) < 0 or not np.isclose(sum(probs), 1.0):
             raise ValueError(f"deviation must be (offset, probability) pairs with probabilities >= 0 "
@@ -59,10 +75,22 @@ def _random(h_oracle: int, n: int, cfg: LocalizerConfig, rng: np.random.Generato
     return int(rng.integers(1, n + 1))
 
 
+def _symptom(h_oracle: int, n: int, cfg: LocalizerConfig, rng: np.random.Generator) -> int:
+    return n
+
+
+def _mixed(h_oracle: int, n: int, cfg: LocalizerConfig, rng: np.random.Generator) -> int:
+    if rng.random() < cfg.accuracy:
+        return h_oracle
+    return LOCALIZERS[cfg.otherwise](h_oracle, n, cfg, rng)
+
+
 LOCALIZERS: dict[str, Callable[[int, int, LocalizerConfig, np.random.Generator], int]] = {
     "perfect": _perfect,
     "noisy": _noisy,
     "random": _random,
+    "symptom": _symptom,
+    "mixed": _mixed,
 }
 
 

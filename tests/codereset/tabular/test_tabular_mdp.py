@@ -89,8 +89,8 @@ def test_bad_specs_are_refused_with_a_reason():
         build(ThoughtChainSpec(horizon=1, n_thoughts=2, prompts=(PromptSpec(1.0, fatal=((0, 1),)),)))
     with pytest.raises(ValueError, match="one per depth"):
         build(ThoughtChainSpec(horizon=2, n_thoughts=2, prompts=(PromptSpec(1.0, fatal=((),)),)))
-    with pytest.raises(ValueError, match="strictly between 0 and 1"):
-        critical_chain(1.0)
+    with pytest.raises(ValueError, match=r"p must lie in \(0, 1\]"):
+        critical_chain(0.0)
     with pytest.raises(ValueError, match="probability distribution"):
         evaluate(fork(), [np.array([[0.5, 0.6]]), fork_policy()[1]])
 

@@ -41,7 +41,7 @@ def test_oracle_without_error_points_at_the_last_thought():
 
 
 def test_bad_localizer_configs_are_refused():
-    with pytest.raises(ValueError, match=r"known: \['noisy', 'perfect', 'random'\]"):
+    with pytest.raises(ValueError, match=r"known: \['mixed', 'noisy', 'perfect', 'random', 'symptom'\]"):
         LocalizerConfig("psychic")
     with pytest.raises(ValueError, match="summing to 1"):
         LocalizerConfig("noisy", ((0, 0.5),))
