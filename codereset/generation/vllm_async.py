@@ -30,6 +30,7 @@ requests in the engine at once in the latest call), "aborted_rows", "aborted_tok
 
 from __future__ import annotations
 
+import asyncio
 import time
 from typing import Any, Callable, Sequence
 
@@ -187,9 +188,12 @@ class AsyncVLLMBackend(VLLMBackend):
         """Shut the engine and its event loop down; remove the sync directory when ours."""
         engine, self.llm = getattr(self, "engine", None), None
         self.engine = None
+        loop = getattr(self, "loop", None)
+        handler = getattr(engine, "output_handler", None)
+        if loop is not None and isinstance(handler, asyncio.Future):  # first, or it logs the core's exit as a crash
+            loop.run(_cancelled(handler))
         if engine is not None and hasattr(engine, "shutdown"):
             engine.shutdown()
-        loop = getattr(self, "loop", None)
         if loop is not None:
             loop.close()
         if getattr(self, "_remove_dir", None) is not None:
@@ -211,6 +215,11 @@ class AsyncVLLMBackend(VLLMBackend):
         s["last_prefix_cache_hit"] = ls.cached_tokens / ls.prompt_tokens if ls.prompt_tokens else 0.0
         s["prefix_cache_hit"] = s["prefix_tokens_cached"] / s["prefix_tokens"] if s["prefix_tokens"] else 0.0
         self.last_requests = list(ls.served)
+
+
+async def _cancelled(task: asyncio.Future) -> None:
+    task.cancel()
+    await asyncio.gather(task, return_exceptions=True)
 
 
 def _tokens_prompt(ids: list[int]) -> dict:
