@@ -43,7 +43,7 @@ rollout's trained thoughts): 1/H for a fresh rollout, 1/(H - h* + 1) for a suffi
 suffix from h* > d keeps the fatal thought and never succeeds (no gradient). So at the start the
 ratio to GRPO is (1 - pi^12) * H / (H - d + 1) for CARO-1x8 (1 at d = 1, 7 at d = 7), the
 harmonic sum (1 - pi^12) * sum_{h <= d} 1 / (H - h + 1) for RRPO-1x8, 0 for the symptom below
-d = H, and for CARO-1x4 E[std_4] / E[std_8] * (1 + (1 - pi^12) H / (H - d + 1)) / 2. What it
+d = H (CARO-1x8's at d = H), and for CARO-1x4 E[std_4] / E[std_8] * (1 + (1 - pi^12) H / (H - d + 1)) / 2. What it
 leaves out: the later phase (seeds get rare as pi -> 1), finite steps, and every LM effect.
 
 LM points (`--lm FOLDER ...`, result folders of benchmarks/agent_comparison.py: summary.json and
@@ -117,6 +117,7 @@ ARMS: dict[str, Arm] = {
 DEPTH_ARMS = ("caro-1x8", "caro-1x4", "srpo-1x8[symptom]", "rrpo-1x8")
 MIXED = {"else uniform": ("random", "#c44e52"), "else symptom": ("symptom", "#55a868")}
 LM_COLORS = {arm.lm: arm.color for arm in ARMS.values() if arm.lm} | {"entropy-1x8": "#937860"}
+LM_NAMES = {"caro": "caro (1x4)"}  # the LM sweep's label for the paper's split
 
 
 def mixed_arm(q: float, otherwise: str) -> Arm:
@@ -147,7 +148,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     outdir.add_arguments(ap, "reset_map")
     args = ap.parse_args(argv)
     if args.out is None and not args.smoke:
-        ap.error("--out is required (a folder; benchmarks/results/... only on purpose), unless --smoke")
+        ap.error("--out is required unless --smoke (a committed result folder only on purpose)")
     if args.smoke:  # tiny sizes (seconds); the figures mean nothing
         args.seeds, args.steps, args.n_boot, args.lr = 3, 12, 50, 1.0
         args.depths, args.accuracies = "1,5", "0,1"
@@ -234,7 +235,7 @@ def initial_ratio(name: str, depth: int, args: argparse.Namespace) -> float | No
     formulas = {
         "caro-1x8": lambda: seed * h / (h - depth + 1),
         "rrpo-1x8": lambda: seed * sum(1 / (h - k + 1) for k in range(1, depth + 1)),
-        "srpo-1x8[symptom]": lambda: seed * (1.0 if depth == h else 0.0),
+        "srpo-1x8[symptom]": lambda: seed * h / (h - depth + 1) if depth == h else 0.0,  # h* = n: right only at d = H
         "caro-1x4": lambda: expected_std(g // 2, pi) / expected_std(g, pi) * (1 + seed * h / (h - depth + 1)) / 2,
     }
     return formulas[name]() if name in formulas else None
@@ -338,17 +339,17 @@ def _bar(ax, x: float, entry: dict, axis: str, floor: float, **kw) -> None:
 
 
 def _line(ax, xs: list[float], entries: list[dict], axis: str, floor: float, color: str, label: str,
-          marker: str = "") -> None:
-    """A tabular line with its 95% band over the points that have a speed-up; the points whose arm
-    never reached the target are floor markers (no line through them)."""
+          marker: str = "s", shift: float = 0.0) -> None:
+    """A tabular line (small markers) with its 95% band over the points that have a speed-up; the
+    points whose arm never reached the target are floor markers, moved by `shift` (no line)."""
     vals = np.array([_sp(e, axis) for e in entries])
     ok = ~np.isnan(vals[:, 0])
     x = np.asarray(xs, dtype=float)
     y = np.where(ok, vals[:, 0], np.nan)
-    ax.plot(x, y, "-" + marker, color=color, lw=2, ms=5, alpha=0.85, label=label)
+    ax.plot(x, y, "-" + marker, color=color, lw=2, ms=4, alpha=0.85, label=label)
     ax.fill_between(x, np.fmax(np.where(ok, vals[:, 1], np.nan), floor), np.where(ok, vals[:, 2], np.nan),
                     color=color, alpha=0.13)
-    gone = [xi for xi, e in zip(x, entries) if never(e, axis)]
+    gone = [xi + shift for xi, e in zip(x, entries) if never(e, axis)]
     ax.plot(gone, [floor] * len(gone), marker="v", ms=8, ls="none", color=color, alpha=0.85)
 
 
@@ -359,9 +360,9 @@ def plot(tab: dict, lm: list[dict], horizon: int, path: Path) -> None:
     acc = tab["accuracy"]["arms"]
     for row, axis in enumerate(AXES):
         ax_a, ax_b = axes[row]
-        for name in DEPTH_ARMS:  # panel A: tabular lines
+        for k, name in enumerate(DEPTH_ARMS):  # panel A: tabular lines
             _line(ax_a, depths, [tab["depths"][str(d)]["arms"][name] for d in depths], axis, floor,
-                  ARMS[name].color, f"tabular {name}")
+                  ARMS[name].color, f"tabular {name}", marker="os^D"[k], shift=0.07 * (k - 1.5))
         for folder in lm:  # panel A: LM points, spread a little around their depth
             for j, (arm, e) in enumerate(sorted(folder["arms"].items())):
                 x = (folder["depth"] or 0) + 0.09 * (j - (len(folder["arms"]) - 1) / 2)
@@ -378,9 +379,9 @@ def plot(tab: dict, lm: list[dict], horizon: int, path: Path) -> None:
                     continue
                 _bar(ax_b, e["exact"], e, axis, floor, color=LM_COLORS.get(arm, "k"), mec=LM_COLORS.get(arm, "k"))
                 v = _sp(e, axis)[0]
-                ax_b.annotate(f"LM {arm}", (e["exact"], floor if math.isnan(v) else v), textcoords="offset points",
-                              xytext=(-75 if e["exact"] > 0.9 else 8, 12 if placed % 2 else -16), fontsize=9,
-                              color=LM_COLORS.get(arm, "k"))
+                ax_b.annotate(f"LM {LM_NAMES.get(arm, arm)}", (e["exact"], floor if math.isnan(v) else v),
+                              textcoords="offset points", fontsize=9, color=LM_COLORS.get(arm, "k"),
+                              xytext=(-95 if e["exact"] > 0.9 else 8, 8 if placed % 2 or math.isnan(v) else -14))
                 placed += 1
         ax_a.set(xlabel="first-error depth d (the hard thought, 1-based)", xticks=range(1, horizon + 1),
                  xlim=(0.6, horizon + 0.4), title=f"A. speed-up vs first-error depth, {AXES[axis]}")
@@ -396,7 +397,7 @@ def plot(tab: dict, lm: list[dict], horizon: int, path: Path) -> None:
             ax.minorticks_off()
             ax.grid(alpha=0.3)
     handles = axes[0, 0].get_legend_handles_labels()[0] + axes[0, 1].get_legend_handles_labels()[0]
-    handles += [plt.Line2D([], [], color=c, marker="o", ls="none", ms=7, label=f"LM {a} (95% CI)")
+    handles += [plt.Line2D([], [], color=c, marker="o", ls="none", ms=7, label=f"LM {LM_NAMES.get(a, a)} (95% CI)")
                 for a, c in LM_COLORS.items() if any(a in f["arms"] for f in lm)]
     handles.append(plt.Line2D([], [], color="grey", marker="v", ls="none", ms=8,
                               label="never reached the target (at the floor; hollow: LM)"))
