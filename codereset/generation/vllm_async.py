@@ -31,12 +31,13 @@ requests in the engine at once in the latest call), "aborted_rows", "aborted_tok
 from __future__ import annotations
 
 import asyncio
+import itertools
 import time
 from typing import Any, Callable, Sequence
 
 from codereset.generation.agent_loop import Aborted, LoopStats, LoopThread, Served, ThoughtRequest, run_rows
 from codereset.generation.base import Completion, EpisodeEnd, Sampling, as_token_ids
-from codereset.generation.vllm import VLLMBackend, _on_cpu
+from codereset.generation.vllm import VLLMBackend, _on_cpu, new_stats
 from codereset.generation.vllm_export import export_weights
 
 SLEEP_LEVEL = 1  # vLLM sleep level 1: weights to host memory, KV cache discarded
@@ -56,10 +57,14 @@ class AsyncVLLMBackend(VLLMBackend):
             if _on_cpu():
                 raise ValueError("backend.vllm.sleep=true needs CUDA: vLLM's sleep mode does not run on the CPU")
             kwargs = {**kwargs, "enable_sleep_mode": True}
+        self._attach(AsyncLLM.from_engine_args(AsyncEngineArgs(**kwargs)))
+
+    def _attach(self, engine: Any) -> None:
+        """Run `engine` from a fresh event-loop thread; the async engine's own counters."""
         self.loop = LoopThread("codereset-vllm-async")
-        self.engine = AsyncLLM.from_engine_args(AsyncEngineArgs(**kwargs))
-        self.llm = self.engine  # VLLMBackend's "engine is up" marker
+        self.engine = self.llm = engine  # self.llm: VLLMBackend's "engine is up" marker
         self._asleep = False
+        self._request_ids = itertools.count()
         self.stats.update(rows=0, max_in_flight=0, aborted_rows=0, aborted_tokens=0, last_sync_s=0.0, sleeps=0)
 
     @classmethod
@@ -72,16 +77,10 @@ class AsyncVLLMBackend(VLLMBackend):
         self.cfg, self.tokenizer, self._eos = cfg, tokenizer, list(eos_ids)
         self.use_adapter, self._lora_request, self._lora_id = False, None, 0
         self.last_requests = []
-        self.stats = {"calls": 0, "requests": 0, "prefix_tokens": 0, "prefix_tokens_cached": 0,
-                      "prefix_cache_hit": 0.0, "last_prefix_cache_hit": 0.0, "generated_tokens": 0,
-                      "time_s": 0.0, "weight_syncs": 0, "sync_time_s": 0.0, "engine_start_s": 0.0,
-                      "episode_rounds": 0}
+        self.stats = new_stats()
         self._remove_dir = None
         self.sampling_params = sampling_params
-        self.loop = LoopThread("codereset-vllm-async")
-        self.engine = self.llm = engine
-        self._asleep = False
-        self.stats.update(rows=0, max_in_flight=0, aborted_rows=0, aborted_tokens=0, last_sync_s=0.0, sleeps=0)
+        self._attach(engine)
         return self
 
     def _remove_adapter(self, lora_id: int) -> None:
@@ -101,7 +100,7 @@ class AsyncVLLMBackend(VLLMBackend):
         params = self.sampling_params(request.sampling, request.stop, request.seed)
         final = None
         async for out in self.engine.generate(_tokens_prompt(request.prompt_ids), params,
-                                              f"{request.request_id}-{id(request):x}",
+                                              f"{request.request_id}-{next(self._request_ids)}",
                                               lora_request=self._lora_request):
             final = out
         if final is None:
@@ -177,7 +176,7 @@ class AsyncVLLMBackend(VLLMBackend):
         async def score() -> Any:
             final = None
             async for out in self.engine.generate(_tokens_prompt(prefix + continuation), params,
-                                                  f"score-{time.monotonic_ns()}", lora_request=self._lora_request):
+                                                  f"score-{next(self._request_ids)}", lora_request=self._lora_request):
                 final = out
             return final
 
