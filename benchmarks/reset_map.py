@@ -363,9 +363,9 @@ def plot(tab: dict, lm: list[dict], horizon: int, path: Path) -> None:
         for k, name in enumerate(DEPTH_ARMS):  # panel A: tabular lines
             _line(ax_a, depths, [tab["depths"][str(d)]["arms"][name] for d in depths], axis, floor,
                   ARMS[name].color, f"tabular {name}", marker="os^D"[k], shift=0.07 * (k - 1.5))
-        for folder in lm:  # panel A: LM points, spread a little around their depth
+        for folder in (f for f in lm if f["depth"] is not None):  # panel A: LM points, spread around their depth
             for j, (arm, e) in enumerate(sorted(folder["arms"].items())):
-                x = (folder["depth"] or 0) + 0.09 * (j - (len(folder["arms"]) - 1) / 2)
+                x = folder["depth"] + 0.09 * (j - (len(folder["arms"]) - 1) / 2)
                 _bar(ax_a, x, e, axis, floor, color=LM_COLORS.get(arm, "k"), mec=LM_COLORS.get(arm, "k"))
         for line, (_, color) in MIXED.items():  # panel B: tabular lines against their measured exact share
             entries = sorted((acc[f"{line} q={q:g}"] for q in tab["accuracies"]
@@ -440,7 +440,8 @@ def report(tab: dict, lm: list[dict], say) -> None:
         say(f"  {line:<13} {q:>4} {e['exact']:6.3f} {_cell(e, 'steps'):>20} {_cell(e, 'tokens'):>20} "
             f"{e['groups_with_signal'] or 0:6.2f}")
     for folder in lm:
-        say(f"\nLM {folder['folder']}: depth {folder['depth']}, metric {folder['metric']}, GRPO gain "
+        depth = folder["depth"] if folder["depth"] is not None else "unknown (no runs/*/config.yaml sets it: not drawn)"
+        say(f"\nLM {folder['folder']}: depth {depth}, metric {folder['metric']}, GRPO gain "
             f"{'significant' if folder['baseline_gain_significant'] else 'NOT significant'}")
         for arm, e in sorted(folder["arms"].items()):
             ex = "-" if e["exact"] is None else f"{e['exact']:.3f}"
