@@ -41,6 +41,7 @@ CASES = [
     case("sweep_io", [], r'\{"cpu": .*"commit"'),
     case("cpi_theory", [], r"sample_complexity_slope=-?\d+\.\d+ improvement_slope=-?\d+\.\d+", out=True),
     case("tabular_agents", [], r"wrote .*results\.json", out=True),
+    case("reset_map", ["--lm", "benchmarks/results/reset_chain"], r"reset_map: tabular caro-1x8 d1=\S+ d5=\S+ lm_points=\d+", out=True),
     case("prefix_tokens", [], r"prompt \d+ tok, suffix ~60, 2 prompts: .*x fewer"),
     case("generation", ["--backends", "hf"], r"vllm_over_hf=na prefix_cache_hit=na"),
     case("generation", [], r"vllm_over_hf=\d+\.\d+ prefix_cache_hit=", vllm, timeout=600, id="generation-vllm"),
