@@ -1,6 +1,6 @@
-"""Two SRPO training steps end to end with `backend.vllm.engine=async` (marked `vllm`; its own
-module, so its engine never runs beside test_vllm_async.py's): the run finishes, every step row
-has its weight-sync seconds, and the token counts add up."""
+"""The async engine beyond rollouts (marked `vllm`; its own module, so its engines never run beside
+test_vllm_async.py's, one at a time): two SRPO training steps end to end (the run finishes, every
+step row has its weight-sync seconds, the token counts add up), and a LoRA adapter synced live."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ import sys
 from pathlib import Path
 
 import pytest
+import torch
 
 ROOT = Path(__file__).resolve().parents[3]
 # model=tiny with 2 heads: vLLM's CPU attention needs head size >= 32 (tiny's default is 16)
@@ -36,3 +37,34 @@ def test_srpo_two_steps_on_the_async_engine(tmp_path):
         assert len(r.get("aborted_draws", [0] * 4)) == 4
     assert "engine: async" in (out / "config.yaml").read_text()
     assert len([json.loads(x) for x in (out / "eval.jsonl").read_text().splitlines()]) >= 2
+
+
+@pytest.mark.vllm
+def test_lora_adapter_sync_on_the_async_engine():
+    pytest.importorskip("vllm")
+    from codereset.generation import make_backend
+    from codereset.learn.logprobs import token_logprobs
+    from codereset.models import LoRAConfig, ModelConfig, load_model
+
+    model, tok = load_model(ModelConfig(lora=LoRAConfig(enabled=True, r=8, alpha=16)))
+    prefix = tok("def add(a, b):\n    return a + b\n\nThe function above", add_special_tokens=False)["input_ids"]
+    cont = tok(" adds two numbers and returns their sum.", add_special_tokens=False)["input_ids"]
+
+    def gap(a: list[float]) -> float:
+        ids = torch.tensor([prefix + cont])
+        with torch.no_grad():
+            ref = token_logprobs(model, ids, torch.ones_like(ids))[0, len(prefix):].tolist()
+        return max(abs(x - y) for x, y in zip(a, ref))
+
+    with make_backend("vllm", model, tok, {"dtype": "float32", "lora_sync": "adapter", "engine": "async"}) as backend:
+        before = backend.continuation_logprobs(prefix, cont)
+        assert gap(before) < 1e-3
+        with torch.no_grad():  # stands in for an optimizer step: only adapter weights move
+            for name, p in model.named_parameters():
+                if "lora_B" in name:
+                    p.add_(torch.randn_like(p) * 0.02)
+        backend.sync_weights(model)
+        backend.sync_weights(model)  # a second sync removes the first adapter live
+        after = backend.continuation_logprobs(prefix, cont)
+        assert gap(after) < 1e-3 and max(abs(a - b) for a, b in zip(after, before)) > 2e-2
+        assert set(backend.loop.run(backend.engine.list_loras())) == {backend._lora_request.lora_int_id}
