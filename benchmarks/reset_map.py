@@ -19,7 +19,12 @@ warm-start section of benchmarks/results/reset_chain/README.md when this was wri
   - start policy: the hard state picks its sound thought with probability `--start-success` 0.42
     (the warm-start's sampled pass rate), every other state uniform (`family.start_logits`);
   - buffer (`codereset.tabular.pg`): 8 prompts per step, 8 trained slots per prompt, probe 4, at
-    most 12 draws in the seed search, fallbacks reuse untrained draws: the LM runs' settings.
+    most 12 draws in the seed search, fallbacks reuse untrained draws: the LM runs' settings;
+  - optimizer `--optimizer`: "sgd" (default), one plain gradient step on the logits per batch, or
+    "adam", Adam on the logits with its state carried through the run (`codereset.tabular.pg`:
+    the LM trains with AdamW; Adam's per-parameter normalization cancels a constant factor on the
+    loss, such as a suffix's per-thought weight). `--lr` defaults per optimizer (`DEFAULT_LR`),
+    one value for every arm.
 Arms (`ARMS`): GRPO (one group of 8 fresh rollouts), CARO-1x8 (oracle h*, one reset group of 8
 suffixes, untrained probe), CARO-1x4 (base group of 4 + 4 suffixes), SRPO-1x8[symptom] (h* = n,
 the last thought, where the LM's SRPO localizer pointed for 71.5% of seeds), RRPO-1x8 (uniform h*),
@@ -53,6 +58,10 @@ summary.json's per-agent block; paired where the runs were paired) with its 95% 
 and the localization exact share with its baselines (summary.json's "oracle" block). An arm that
 never reached the target is drawn as such (a marker at the floor), not dropped.
 
+Learning-rate pilot (`--pilot-lrs a,b,...`): GRPO alone at `--accuracy-depth`, `--seeds` seeds
+per rate, printing the step at which its mean curve reaches half its own gain (interpolated), to
+choose one rate per optimizer before the sweep; writes pilot.json and pilot.txt, no map.
+
 Outputs under `--out` (required unless `--smoke`; `benchmarks/outdir.py`): reset_map.png,
 results.json (every number), output.txt (the printout). `--tabular results.json` re-draws the map
 from a stored tabular prediction (no training) with fresh LM points. The last line:
@@ -66,7 +75,7 @@ import json
 import math
 import sys
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the repo root, when not pip-installed
@@ -81,14 +90,19 @@ import outdir  # noqa: E402
 import yaml  # noqa: E402
 from scipy import stats  # noqa: E402
 
-from codereset.report.speedup import CurveSet, SpeedupRule, gain_check, speedup  # noqa: E402
+from codereset.report.speedup import CurveSet, SpeedupRule, crossing, gain_check, speedup  # noqa: E402
 from codereset.tabular.family import ThoughtChainSpec, build, critical_chain, start_logits  # noqa: E402
 from codereset.tabular.localizers import LocalizerConfig  # noqa: E402
 from codereset.tabular.mdp import evaluate  # noqa: E402
-from codereset.tabular.pg import PGConfig, softmax, train_step  # noqa: E402
+from codereset.tabular.pg import OPTIMIZERS, PGConfig, make_optimizer, softmax, train_step  # noqa: E402
 
 AXES = {"steps": "per training step", "tokens": "per generated thought (LM: token)"}
 BASELINE = "grpo"
+# --lr when left out, per --optimizer: sgd 0.25 (benchmarks/results/reset_map_tabular: GRPO at half
+# its gain at step 32 of 120); adam: from the GRPO-only pilot at d = 5
+# (benchmarks/results/reset_map_tabular_adam/README.md), chosen to match that step.
+DEFAULT_LR = {"sgd": 0.25, "adam": 0.0175}
+SMOKE_LR = {"sgd": 1.0, "adam": 0.1}
 
 
 @dataclass(frozen=True)
@@ -103,6 +117,7 @@ class Arm:
 
     def config(self, args: argparse.Namespace) -> PGConfig:
         return PGConfig(agent=self.agent, split=self.split, localizer=self.localizer, lr=args.lr,
+                        optimizer=args.optimizer,
                         group_size=args.slots // 2, probe_size=args.probe, max_seed_attempts=args.max_attempts,
                         prompts_per_step=args.prompts, reuse_search_draws=True)
 
@@ -136,7 +151,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     ap.add_argument("--accuracies", default="0,0.2,0.4,0.6,0.8,1", help="q values of the accuracy sweep")
     ap.add_argument("--seeds", type=int, default=24)
     ap.add_argument("--steps", type=int, default=120)
-    ap.add_argument("--lr", type=float, default=0.25, help="step size of every arm")
+    ap.add_argument("--optimizer", choices=sorted(OPTIMIZERS), default="sgd",
+                    help="the tabular agents' optimizer (codereset.tabular.pg)")
+    ap.add_argument("--lr", type=float, default=None,
+                    help=f"step size of every arm (default per optimizer: {DEFAULT_LR})")
+    ap.add_argument("--pilot-lrs", default="",
+                    help="comma list of rates: run only the GRPO learning-rate pilot at --accuracy-depth")
     ap.add_argument("--prompts", type=int, default=8, help="prompts per step")
     ap.add_argument("--slots", type=int, default=8, help="trained slots per prompt")
     ap.add_argument("--probe", type=int, default=4, help="untrained first draws of a 1x8 split")
@@ -150,8 +170,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     if args.out is None and not args.smoke:
         ap.error("--out is required unless --smoke (a committed result folder only on purpose)")
     if args.smoke:  # tiny sizes (seconds); the figures mean nothing
-        args.seeds, args.steps, args.n_boot, args.lr = 3, 12, 50, 1.0
+        args.seeds, args.steps, args.n_boot, args.lr = 3, 12, 50, SMOKE_LR[args.optimizer]
         args.depths, args.accuracies = "1,5", "0,1"
+    if args.lr is None:
+        args.lr = DEFAULT_LR[args.optimizer]
+    args.pilot_lrs = [float(x) for x in args.pilot_lrs.split(",")] if args.pilot_lrs else []
     args.out = outdir.resolve(args.out, "reset_map", args.smoke)
     args.depths = ([int(d) for d in args.depths.split(",")] if args.depths
                    else list(range(1, args.horizon + 1)))
@@ -178,8 +201,9 @@ def run(spec: ThoughtChainSpec, cfg: PGConfig, args: argparse.Namespace, seed: i
     v_star = evaluate(mdp, softmax(theta)).v_star
     eta, thoughts = [evaluate(mdp, softmax(theta)).eta], [0.0]
     judged = exact = last = signal = resets = 0
+    optimizer = make_optimizer(cfg)  # one per run: Adam's moments carry across its steps
     for step in range(args.steps):
-        theta, records = train_step(mdp, theta, v_star, cfg, np.random.default_rng([seed, step]))
+        theta, records = train_step(mdp, theta, v_star, cfg, np.random.default_rng([seed, step]), optimizer)
         eta.append(evaluate(mdp, softmax(theta)).eta)
         thoughts.append(thoughts[-1] + sum(r.generated_thoughts for r in records))
         for r in (r for r in records if r.seed_found):
@@ -227,7 +251,8 @@ def expected_std(n: int, pi: float) -> float:
 
 
 def initial_ratio(name: str, depth: int, args: argparse.Namespace) -> float | None:
-    """The closed-form early-phase gradient ratio to GRPO (module docstring), at p = 1 only."""
+    """The closed-form early-phase gradient ratio to GRPO (module docstring), at p = 1 only: the ratio of
+    expected gradients, so the speed-up of the plain gradient step (sgd), not of Adam's normalized one."""
     if args.hard_share < 1.0:
         return None
     h, pi, g = args.horizon, args.start_success, args.slots
@@ -239,6 +264,24 @@ def initial_ratio(name: str, depth: int, args: argparse.Namespace) -> float | No
         "caro-1x4": lambda: expected_std(g // 2, pi) / expected_std(g, pi) * (1 + seed * h / (h - depth + 1)) / 2,
     }
     return formulas[name]() if name in formulas else None
+
+
+def lr_pilot(args: argparse.Namespace, say) -> dict:
+    """GRPO alone at --accuracy-depth for each rate of --pilot-lrs: its mean curve's start, final,
+    and the (interpolated) step at which it reaches half its own gain."""
+    spec, out = chain_spec(args, args.accuracy_depth), {}
+    say(f"lr pilot: GRPO only, optimizer {args.optimizer}, depth {args.accuracy_depth}, {args.seeds} seeds x "
+        f"{args.steps} steps")
+    say(f"  {'lr':>8} {'start':>6} {'final':>6} {'gain':>6} {'half-gain step':>15}")
+    for lr in args.pilot_lrs:
+        cfg = replace(ARMS[BASELINE].config(args), lr=lr)
+        eta = np.stack([run(spec, cfg, args, s)["eta"] for s in range(args.seeds)]).mean(axis=0)
+        half = crossing(np.arange(args.steps + 1), eta, eta[0] + (eta[-1] - eta[0]) / 2) if eta[-1] > eta[0] else None
+        out[str(lr)] = {"start": float(eta[0]), "final": float(eta[-1]), "half_gain_step": half,
+                        "eta_mean": eta.round(5).tolist()}
+        say(f"  {lr:>8g} {eta[0]:6.3f} {eta[-1]:6.3f} {eta[-1] - eta[0]:+6.3f} "
+            f"{'none' if half is None else f'{half:.1f}':>15}")
+    return out
 
 
 def tabular_prediction(args: argparse.Namespace, say) -> dict:
@@ -353,7 +396,7 @@ def _line(ax, xs: list[float], entries: list[dict], axis: str, floor: float, col
     ax.plot(gone, [floor] * len(gone), marker="v", ms=8, ls="none", color=color, alpha=0.85)
 
 
-def plot(tab: dict, lm: list[dict], horizon: int, path: Path) -> None:
+def plot(tab: dict, lm: list[dict], horizon: int, path: Path, optimizer: str = "sgd") -> None:
     floor = 0.2
     fig, axes = plt.subplots(2, 2, figsize=(14, 11))
     depths = sorted(int(d) for d in tab["depths"])
@@ -402,8 +445,8 @@ def plot(tab: dict, lm: list[dict], horizon: int, path: Path) -> None:
     handles.append(plt.Line2D([], [], color="grey", marker="v", ls="none", ms=8,
                               label="never reached the target (at the floor; hollow: LM)"))
     fig.legend(handles=handles, loc="lower center", ncol=4, fontsize=9, frameon=False)
-    fig.suptitle("When resets pay: tabular prediction (lines, 95% band over seeds) beside the LM experiment "
-                 "(points, 95% CI over seeds)", fontsize=13)
+    fig.suptitle(f"When resets pay: tabular prediction ({optimizer}; lines, 95% band over seeds) beside the LM "
+                 "experiment (points, 95% CI over seeds)", fontsize=13)
     fig.tight_layout(rect=(0, 0.07, 1, 0.97))
     fig.savefig(path, dpi=110)
     plt.close(fig)
@@ -420,7 +463,8 @@ def _cell(entry: dict, axis: str) -> str:
 
 
 def report(tab: dict, lm: list[dict], say) -> None:
-    say(f"\nA. tabular speed-up over GRPO vs depth (paired bootstrap 95% CI); initial: closed-form early ratio")
+    say(f"\nA. tabular speed-up over GRPO vs depth (paired bootstrap 95% CI); in parentheses: the closed-form "
+        "early ratio of the plain gradient step (sgd)")
     for axis in AXES:
         say(f"  {AXES[axis]}:")
         say(f"  {'d':>2} {'GRPO gain':>9}  " + "  ".join(f"{n:>30}" for n in DEPTH_ARMS))
@@ -459,6 +503,14 @@ def main(argv: list[str] | None = None) -> None:
         lines.append(text)
 
     t0 = time.time()
+    if args.pilot_lrs:
+        pilot = lr_pilot(args, say)
+        settings = {k: str(v) if isinstance(v, Path) else v for k, v in vars(args).items()
+                    if k not in ("lm", "tabular", "out", "smoke")}
+        (args.out / "pilot.json").write_text(json.dumps({"args": settings, "pilot": pilot}, indent=1))
+        say(f"wrote {args.out / 'pilot.json'}, pilot.txt in {time.time() - t0:.0f} s")
+        (args.out / "pilot.txt").write_text("\n".join(lines) + "\n")
+        return
     if args.tabular is not None:
         stored = json.loads(args.tabular.read_text())
         tab, settings = stored["tabular"], stored["args"]
@@ -467,12 +519,12 @@ def main(argv: list[str] | None = None) -> None:
         settings = {k: str(v) if isinstance(v, Path) else v for k, v in vars(args).items()
                     if k not in ("lm", "tabular", "out", "smoke")}
         say(f"tabular: critical_chain(p={args.hard_share}, H={args.horizon}, K={args.thoughts}), start success "
-            f"{args.start_success}; {args.seeds} paired seeds x {args.steps} steps, lr {args.lr}, "
+            f"{args.start_success}; {args.seeds} paired seeds x {args.steps} steps, {args.optimizer} lr {args.lr}, "
             f"{args.prompts} prompts x {args.slots} slots, probe {args.probe}, seed search <= {args.max_attempts}")
         tab = tabular_prediction(args, say)
     lm = [read_lm_folder(f) for f in args.lm]
     report(tab, lm, say)
-    plot(tab, lm, int(settings["horizon"]), args.out / "reset_map.png")
+    plot(tab, lm, int(settings["horizon"]), args.out / "reset_map.png", settings.get("optimizer", "sgd"))
     n_points = sum(len(f["arms"]) for f in lm)
     (args.out / "results.json").write_text(json.dumps({"args": settings, "tabular": tab, "lm": lm}, indent=1))
     caro = {d: _sp(pt["arms"]["caro-1x8"], "steps")[0] for d, pt in tab["depths"].items()}

@@ -1,7 +1,8 @@
 """GRPO / RRPO / SRPO-style policy-gradient updates on a softmax tabular policy.
 
-Owns `PGConfig`, the agent registry `AGENTS`, `Split` (the buffer's "1xU" shape), `softmax`,
-`build_groups` (the prompts' rollout buffers) and `train_step` (one batch, one gradient step).
+Owns `PGConfig`, the agent registry `AGENTS`, the optimizer registry `OPTIMIZERS` (`SGD`, `Adam`,
+`make_optimizer`), `Split` (the buffer's "1xU" shape), `softmax`, `build_groups` (the prompts'
+rollout buffers) and `train_step` (one batch, one optimizer step).
 
 Buffer for one prompt (G = `group_size`, 2G trained slots; `split` = "1xU", U suffixes, as the
 trainer's buffer.split with buffer.slots = 2G):
@@ -41,13 +42,26 @@ and why:
     tokens, counted as localization tokens);
   - a rollout "fails" when its reward is 0 (tabular rewards are 0/1; the trainer: not correct);
     the loss averages over trained thoughts, where the trainer averages over trained tokens
-    (a tabular action is one thought); the step is plain gradient descent (the trainer: AdamW
-    with gradient clipping, which rescales the gradient per parameter).
+    (a tabular action is one thought); the step is plain gradient descent by default (the
+    trainer: AdamW with gradient clipping, which rescales the gradient per parameter); optimizer
+    "adam" is Adam without weight decay or clipping (below).
 Each group's advantages come from the project's estimator (`codereset.learn.advantages`, default
 "group_norm"). Loss (method.md): L = - mean over the batch's rollouts i of
 A_i * mean over i's trained thoughts t of log pi(a_t | s_t); its gradient with respect to the
 logits of s_t is -A_i / (N n_i) (onehot(a_t) - pi(s_t)) per trained thought (N rollouts in the
-batch, n_i trained thoughts of rollout i). One plain gradient step per batch: theta -= lr * grad.
+batch, n_i trained thoughts of rollout i). One optimizer step per batch (`OPTIMIZERS`, chosen by
+`PGConfig.optimizer`):
+  - "sgd" (default): the plain gradient step theta -= lr * grad; stateless;
+  - "adam": Adam on the logits, every logit its own parameter, betas (0.9, 0.999), eps 1e-8,
+    bias-corrected (torch.optim.Adam's rule, no weight decay): theta -= lr * m_hat / (sqrt(v_hat) + eps).
+    Its first step moves each logit with a non-zero gradient by about lr * sign(grad), whatever the
+    gradient's size, so a constant factor on the loss (such as a suffix's 1 / n_i weight) no longer
+    scales the step.
+Where the optimizer state lives: `train_step` is a function of the logits (theta in, theta out),
+and the caller's run loop holds theta across steps; it holds the optimizer the same way. Make one
+per run with `make_optimizer(cfg)` and pass it to every `train_step` of that run (it updates its
+moments in place). `train_step` without one is allowed for the stateless "sgd" only; a stateful
+optimizer without its state would silently restart every step, so it raises.
 """
 
 from __future__ import annotations
@@ -84,6 +98,53 @@ AGENTS: dict[str, Callable[..., tuple[int, int]] | None] = {
 }
 
 
+class SGD:
+    """The plain gradient step theta - lr * grad (stateless)."""
+
+    name = "sgd"
+
+    def step(self, theta: list[np.ndarray], grad: list[np.ndarray], lr: float) -> list[np.ndarray]:
+        return [t - lr * g for t, g in zip(theta, grad)]
+
+
+class Adam:
+    """Adam on a list of logit arrays (module docstring); holds its moments and step count across
+    steps, so one instance serves one run."""
+
+    name = "adam"
+
+    def __init__(self, betas: tuple[float, float] = (0.9, 0.999), eps: float = 1e-8) -> None:
+        self.betas, self.eps = betas, eps
+        self.m: list[np.ndarray] | None = None
+        self.v: list[np.ndarray] | None = None
+        self.t = 0
+
+    def step(self, theta: list[np.ndarray], grad: list[np.ndarray], lr: float) -> list[np.ndarray]:
+        b1, b2 = self.betas
+        if self.m is None:
+            self.m = [np.zeros_like(g) for g in grad]
+            self.v = [np.zeros_like(g) for g in grad]
+        self.t += 1
+        out = []
+        for k, (t, g) in enumerate(zip(theta, grad)):
+            self.m[k] = b1 * self.m[k] + (1 - b1) * g
+            self.v[k] = b2 * self.v[k] + (1 - b2) * g * g
+            m_hat = self.m[k] / (1 - b1 ** self.t)
+            v_hat = self.v[k] / (1 - b2 ** self.t)
+            out.append(t - lr * m_hat / (np.sqrt(v_hat) + self.eps))
+        return out
+
+
+# Optimizer name -> its class (instances: `make_optimizer`).
+OPTIMIZERS: dict[str, type] = {"sgd": SGD, "adam": Adam}
+STATELESS = frozenset({"sgd"})
+
+
+def make_optimizer(cfg: "PGConfig") -> SGD | Adam:
+    """A fresh optimizer for one run of `cfg` (its state starts empty)."""
+    return OPTIMIZERS[cfg.optimizer]()
+
+
 @dataclass(frozen=True)
 class Split:
     """One seed per prompt with `suffixes` continuations from its reset state ("1xU")."""
@@ -113,7 +174,8 @@ class PGConfig:
     reuse_search_draws: a prompt without a seed fills its fallback group with its untrained draws
         first, as the trainer does (False: U new fresh rollouts; module docstring).
     prompts_per_step: prompts drawn (from the start distribution) per batch.
-    lr: step size of the gradient step on the logits (5.0: the agent benchmark's value).
+    lr: step size of the optimizer step on the logits (5.0: the agent benchmark's value, for sgd).
+    optimizer: one of `OPTIMIZERS` ("sgd": the plain gradient step; "adam"; module docstring).
     advantage: name of the group advantage estimator in `codereset.learn.advantages`.
     """
 
@@ -127,8 +189,11 @@ class PGConfig:
     prompts_per_step: int = 8
     lr: float = 5.0
     advantage: str = "group_norm"
+    optimizer: str = "sgd"
 
     def __post_init__(self) -> None:
+        if self.optimizer not in OPTIMIZERS:
+            raise ValueError(f"unknown optimizer {self.optimizer!r}; known: {sorted(OPTIMIZERS)}")
         if self.agent not in AGENTS:
             raise ValueError(f"unknown agent {self.agent!r}; known: {sorted(AGENTS)}")
         if self.group_size < 2 or self.prompts_per_step < 1 or self.lr <= 0 or self.probe_size < 1:
@@ -304,11 +369,20 @@ def policy_gradient(theta: list[np.ndarray], policy: list[np.ndarray], groups: l
 
 
 def train_step(mdp: LayeredMDP, theta: list[np.ndarray], v_star: list[np.ndarray], cfg: PGConfig,
-               rng: np.random.Generator) -> tuple[list[np.ndarray], list[PromptRecord]]:
-    """One batch: draw prompts, build their groups, take one gradient step. Returns the new logits
-    and one record per prompt."""
+               rng: np.random.Generator, optimizer: SGD | Adam | None = None
+               ) -> tuple[list[np.ndarray], list[PromptRecord]]:
+    """One batch: draw prompts, build their groups, take one optimizer step. Returns the new logits
+    and one record per prompt. `optimizer`: this run's `make_optimizer(cfg)` (updated in place);
+    None only for a stateless optimizer (module docstring)."""
+    if optimizer is None:
+        if cfg.optimizer not in STATELESS:
+            raise ValueError(f"optimizer {cfg.optimizer!r} carries state across steps: make one per run with "
+                             f"make_optimizer(cfg) and pass it to every train_step")
+        optimizer = make_optimizer(cfg)
+    elif optimizer.name != cfg.optimizer:
+        raise ValueError(f"train_step got a {optimizer.name!r} optimizer for a config that names {cfg.optimizer!r}")
     policy = softmax(theta)
     prompts = rng.choice(len(mdp.start), size=cfg.prompts_per_step, p=mdp.start)
     groups, records = build_groups(mdp, policy, v_star, prompts, cfg, rng)
     grad = policy_gradient(theta, policy, groups, cfg.advantage)
-    return [t - cfg.lr * g for t, g in zip(theta, grad)], records
+    return optimizer.step(theta, grad, cfg.lr), records
