@@ -151,12 +151,6 @@ def _joined(engine: Any, ids: list[int], reason: str, lps: list[float] | None, e
     return Completion(list(ids), engine.decode(ids), reason, lps, eos_lp)
 
 
-def copy_completion(c: Completion) -> Completion:
-    """An independent copy (greedy decoding reports one row as its n copies)."""
-    return Completion(list(c.token_ids), c.text, c.finish_reason,
-                      None if c.logprobs is None else list(c.logprobs), c.eos_logprob)
-
-
 async def run_rows(engine: Engine, ids: Sequence[list[int]], counts: Sequence[int], budgets: Sequence[int],
                    sampling: Sampling, stop: Sequence[str], watch: EpisodeEnd | None,
                    on_done: Callable[[int, int, Completion], None] | None,
@@ -177,7 +171,7 @@ async def run_rows(engine: Engine, ids: Sequence[list[int]], counts: Sequence[in
         done = await trajectory(engine, ids[p], row, budgets[p], sampling, stop, watch, stats, spent[row])
         results[row] = done
         for k in range(counts[p]) if greedy else [j]:
-            copy = done if k == j else copy_completion(done)
+            copy = done if k == j else done.copy()
             results[(p, k)] = copy
             if on_done is not None:
                 on_done(p, k, copy)

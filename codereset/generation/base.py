@@ -74,6 +74,11 @@ class Completion:
     logprobs: list[float] | None = None
     eos_logprob: float | None = None
 
+    def copy(self) -> "Completion":
+        """An independent copy (greedy decoding reports one row as its n copies)."""
+        return Completion(list(self.token_ids), self.text, self.finish_reason,
+                          None if self.logprobs is None else list(self.logprobs), self.eos_logprob)
+
     def __post_init__(self) -> None:
         if self.finish_reason not in FINISH_REASONS:
             raise ValueError(f"finish_reason must be one of {FINISH_REASONS}, got {self.finish_reason!r}")

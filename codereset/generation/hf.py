@@ -194,7 +194,7 @@ class HFBackend(GenerationBackend):
                 return
             if greedy:  # n independent copies of the one continuation
                 for j in range(counts[row[0]]):
-                    on_done(row[0], j, completion if j == 0 else _copy(completion))
+                    on_done(row[0], j, completion if j == 0 else completion.copy())
             else:
                 on_done(row[0], row[1], completion)
 
@@ -226,7 +226,7 @@ class HFBackend(GenerationBackend):
             self.model.train(was_training)
         out = [[results[(p, j if not greedy else 0)] for j in range(counts[p])] for p in range(len(ids))]
         if greedy:  # independent copies of the one continuation
-            out = [[c if j == 0 else _copy(c) for j, c in enumerate(group)] for group in out]
+            out = [[c if j == 0 else c.copy() for j, c in enumerate(group)] for group in out]
         self.stats["calls"] += 1
         self.stats["rows"] += len(rows)
         self.stats["prefix_tokens"] += sum(len(ids[p]) for p, _ in rows)
@@ -458,8 +458,3 @@ class HFBackend(GenerationBackend):
                 logprobs: list[float], reason: str, eos_logprob: float | None = None) -> None:
         done(row, Completion(list(token_ids), self.tokenizer.decode(token_ids), reason, list(logprobs),
                              eos_logprob))
-
-
-def _copy(c: Completion) -> Completion:
-    return Completion(list(c.token_ids), c.text, c.finish_reason,
-                      None if c.logprobs is None else list(c.logprobs), c.eos_logprob)

@@ -240,6 +240,36 @@ class VLLMBackend(GenerationBackend):
             self._remove_adapter(old.lora_int_id)
             shutil.rmtree(old.lora_path, ignore_errors=True)
 
+    def _row_plan(self, prefixes: Sequence[Sequence[int]] | Sequence[str], n: int | Sequence[int],
+                  sampling: Sampling, max_new: Sequence[int] | None) -> tuple[list[list[int]], list[int], list[int]]:
+        """A call's prefixes as token ids, each prefix's count and token budget (checked)."""
+        ids = as_token_ids(self.tokenizer, prefixes)
+        counts = [n] * len(ids) if isinstance(n, int) else [int(k) for k in n]
+        budgets = [sampling.max_new_tokens] * len(ids) if max_new is None else [int(b) for b in max_new]
+        if len(counts) != len(ids) or len(budgets) != len(ids) or min(counts, default=0) < 0:
+            raise ValueError(f"need one count >= 0 and one budget per prefix; got {len(ids)} prefixes, "
+                             f"counts {counts}, budgets {budgets}")
+        return ids, counts, budgets
+
+    def _engine_call(self, method: str, *args: Any, **kwargs: Any) -> Any:
+        """One engine method's result (the async backend awaits it on its event loop)."""
+        return getattr(self.llm, method)(*args, **kwargs)
+
+    def _push_weights(self, model: Any) -> None:
+        """Put `model`'s current weights into the engine: the adapter live, or the full weights
+        exported and reloaded in place by every worker (`vllm_worker.py`)."""
+        if self.use_adapter:
+            self._load_adapter(model)
+        else:
+            export_weights(model, self.sync_dir / "model", self.dtype, merge_lora=True)
+            self._engine_call("collective_rpc", "codereset_reload_weights", args=(str(self.sync_dir / "model"),))
+
+    def _reset_prefix_cache(self) -> None:
+        """Drop the prefix cache after a weight sync (its KV was computed with the old weights)."""
+        if not self._engine_call("reset_prefix_cache"):
+            raise RuntimeError("vLLM refused to reset its prefix cache after a weight sync "
+                               "(requests still running?); stale KV would be reused")
+
     # -- the interface -------------------------------------------------------------------------
     def sampling_params(self, sampling: Sampling, stop: Sequence[str], seed: int | None):
         """vLLM SamplingParams for one request (the sampled token's raw log-prob is returned)."""
@@ -266,12 +296,7 @@ class VLLMBackend(GenerationBackend):
         from vllm.inputs import TokensPrompt
 
         started = time.perf_counter()
-        ids = as_token_ids(self.tokenizer, prefixes)
-        counts = [n] * len(ids) if isinstance(n, int) else [int(k) for k in n]
-        budgets = [sampling.max_new_tokens] * len(ids) if max_new is None else [int(b) for b in max_new]
-        if len(counts) != len(ids) or len(budgets) != len(ids) or min(counts, default=0) < 0:
-            raise ValueError(f"need one count >= 0 and one budget per prefix; got {len(ids)} prefixes, "
-                             f"counts {counts}, budgets {budgets}")
+        ids, counts, budgets = self._row_plan(prefixes, n, sampling, max_new)
         greedy = sampling.greedy
         rows = [(p, j) for p in range(len(ids)) for j in range(1 if greedy and counts[p] else counts[p])]
         if episode_end is not None and not stop:
@@ -284,10 +309,7 @@ class VLLMBackend(GenerationBackend):
         results = {row: self._completion(out, stop) for row, out in zip(rows, outs)}
         groups = [[results[(p, 0 if greedy else j)] for j in range(counts[p])] for p in range(len(ids))]
         if greedy:  # independent copies of the one continuation
-            groups = [[c if j == 0 else Completion(list(c.token_ids), c.text, c.finish_reason,
-                                                   None if c.logprobs is None else list(c.logprobs),
-                                                   c.eos_logprob)
-                       for j, c in enumerate(g)] for g in groups]
+            groups = [[c if j == 0 else c.copy() for j, c in enumerate(g)] for g in groups]
         self._count(outs, results.values(), time.perf_counter() - started)
         if on_done is not None:
             for p, group in enumerate(groups):
@@ -338,7 +360,7 @@ class VLLMBackend(GenerationBackend):
             self.stats["episode_rounds"] += 1
             for p, j in ended:  # greedy: one row per prefix, reported as its n independent copies
                 for k in range(counts[p]) if greedy else [j]:
-                    final[(p, k)] = results[(p, j)] if k == j else _copy(results[(p, j)])
+                    final[(p, k)] = results[(p, j)] if k == j else results[(p, j)].copy()
                     if on_done is not None:
                         on_done(p, k, final[(p, k)])
             live = [row for row in live if row not in results]
@@ -361,14 +383,8 @@ class VLLMBackend(GenerationBackend):
     def sync_weights(self, model: Any) -> None:
         """Push `model`'s current weights into the running engine and reset its prefix cache."""
         started = time.perf_counter()
-        if self.use_adapter:
-            self._load_adapter(model)
-        else:
-            export_weights(model, self.sync_dir / "model", self.dtype, merge_lora=True)
-            self.llm.collective_rpc("codereset_reload_weights", args=(str(self.sync_dir / "model"),))
-        if not self.llm.reset_prefix_cache():
-            raise RuntimeError("vLLM refused to reset its prefix cache after a weight sync "
-                               "(requests still running?); stale KV would be reused")
+        self._push_weights(model)
+        self._reset_prefix_cache()
         self.stats["weight_syncs"] += 1
         self.stats["sync_time_s"] += time.perf_counter() - started
 
@@ -410,8 +426,3 @@ class VLLMBackend(GenerationBackend):
         s["time_s"] += elapsed
         s["last_prefix_cache_hit"] = cached / prefix if prefix else 0.0
         s["prefix_cache_hit"] = s["prefix_tokens_cached"] / s["prefix_tokens"] if s["prefix_tokens"] else 0.0
-
-
-def _copy(c: Completion) -> Completion:
-    return Completion(list(c.token_ids), c.text, c.finish_reason, None if c.logprobs is None else list(c.logprobs),
-                      c.eos_logprob)

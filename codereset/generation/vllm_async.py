@@ -36,9 +36,8 @@ import time
 from typing import Any, Callable, Sequence
 
 from codereset.generation.agent_loop import Aborted, LoopStats, LoopThread, Served, ThoughtRequest, run_rows
-from codereset.generation.base import Completion, EpisodeEnd, Sampling, as_token_ids
+from codereset.generation.base import Completion, EpisodeEnd, Sampling
 from codereset.generation.vllm import VLLMBackend, _on_cpu, new_stats
-from codereset.generation.vllm_export import export_weights
 
 SLEEP_LEVEL = 1  # vLLM sleep level 1: weights to host memory, KV cache discarded
 
@@ -84,7 +83,11 @@ class AsyncVLLMBackend(VLLMBackend):
         return self
 
     def _remove_adapter(self, lora_id: int) -> None:
-        self.loop.run(self.engine.remove_lora(lora_id))
+        self._engine_call("remove_lora", lora_id)
+
+    def _engine_call(self, method: str, *args: Any, **kwargs: Any) -> Any:
+        """The engine's coroutine method, awaited on the backend's event loop."""
+        return self.loop.run(getattr(self.engine, method)(*args, **kwargs))
 
     def sampling_params(self, sampling: Sampling, stop: Sequence[str], seed: int | None) -> Any:
         """The blocking backend's parameters, asking the engine for the final output only."""
@@ -119,14 +122,9 @@ class AsyncVLLMBackend(VLLMBackend):
         """Every row its own coroutine (module docstring); with `episode_end` and no stop strings,
         one thought per request until the episode is over. Rows `abort` names come back `Aborted`."""
         started = time.perf_counter()
-        ids = as_token_ids(self.tokenizer, prefixes)
-        counts = [n] * len(ids) if isinstance(n, int) else [int(k) for k in n]
-        budgets = [sampling.max_new_tokens] * len(ids) if max_new is None else [int(b) for b in max_new]
-        if len(counts) != len(ids) or len(budgets) != len(ids) or min(counts, default=0) < 0:
-            raise ValueError(f"need one count >= 0 and one budget per prefix; got {len(ids)} prefixes, "
-                             f"counts {counts}, budgets {budgets}")
+        ids, counts, budgets = self._row_plan(prefixes, n, sampling, max_new)
         if self._asleep:  # offloaded and no sync since (a skipped update): wake with the old weights
-            self.loop.run(self.engine.wake_up(tags=None))
+            self._engine_call("wake_up", tags=None)
             self._asleep = False
         watch = episode_end if not stop else None
         loop_stats = LoopStats()
@@ -140,19 +138,12 @@ class AsyncVLLMBackend(VLLMBackend):
         and reset its prefix cache; `stats["last_sync_s"]` is this sync's seconds."""
         started = time.perf_counter()
         if self._asleep:
-            self.loop.run(self.engine.wake_up(tags=["weights"]))
-        if self.use_adapter:
-            self._load_adapter(model)
-        else:
-            export_weights(model, self.sync_dir / "model", self.dtype, merge_lora=True)
-            self.loop.run(self.engine.collective_rpc("codereset_reload_weights",
-                                                     args=(str(self.sync_dir / "model"),)))
+            self._engine_call("wake_up", tags=["weights"])
+        self._push_weights(model)
         if self._asleep:
-            self.loop.run(self.engine.wake_up(tags=["kv_cache"]))
+            self._engine_call("wake_up", tags=["kv_cache"])
             self._asleep = False
-        if not self.loop.run(self.engine.reset_prefix_cache()):
-            raise RuntimeError("vLLM refused to reset its prefix cache after a weight sync "
-                               "(requests still running?); stale KV would be reused")
+        self._reset_prefix_cache()
         elapsed = time.perf_counter() - started
         self.stats["weight_syncs"] += 1
         self.stats["sync_time_s"] += elapsed
@@ -162,7 +153,7 @@ class AsyncVLLMBackend(VLLMBackend):
         """With `sleep`: put the engine to sleep until the next `sync_weights` (module docstring)."""
         if not self.cfg.sleep or self._asleep:
             return
-        self.loop.run(self.engine.sleep(level=SLEEP_LEVEL))
+        self._engine_call("sleep", level=SLEEP_LEVEL)
         self._asleep = True
         self.stats["sleeps"] += 1
 
