@@ -16,9 +16,11 @@ Agents whose groups are not "base + reset" (Critique-GRPO, SCoRe, SPO-tree, Vine
 from __future__ import annotations
 
 import random
+import threading
 from abc import ABC, abstractmethod
+from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any, ClassVar, Sequence
+from typing import Any, ClassVar, Iterator, Sequence
 
 from envs.rules import ThoughtRules
 
@@ -50,12 +52,32 @@ class AgentContext:
 
     backend: the generation backend (SRPO prompts the policy itself through it).
     rules: the Thought-MDP rules.
-    rng: the agent's own random stream (seeded from the run seed).
+    rng: the agent's own running random stream (seeded from the run seed).
+
+    What a localizer draws from is `current_rng()`: the running stream, or inside
+    `with ctx.stream(r):` the stream `r`, in this thread only. The buffer's graph mode
+    (sampling.batching=graph, `codereset.rollouts.graph`) chooses each prompt's resets under a stream
+    of that prompt's own, so h* does not depend on which prompt's seeds the engine finished first.
     """
 
     backend: Any
     rules: ThoughtRules
     rng: random.Random
+    _local: threading.local = field(default_factory=threading.local, init=False, repr=False, compare=False)
+
+    def current_rng(self) -> random.Random:
+        """The stream this thread draws from: the one `stream` set, else the running `rng`."""
+        return getattr(self._local, "rng", None) or self.rng
+
+    @contextmanager
+    def stream(self, rng: random.Random) -> Iterator[random.Random]:
+        """Draw from `rng` instead of the running stream, in this thread, within the block."""
+        before = getattr(self._local, "rng", None)
+        self._local.rng = rng
+        try:
+            yield rng
+        finally:
+            self._local.rng = before
 
 
 class Agent(ABC):

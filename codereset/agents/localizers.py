@@ -45,7 +45,8 @@ class Localizer:
 
 # -- uniform (RRPO) ----------------------------------------------------------------------------
 def choose_uniform(agent: Any, seeds: Sequence[Any]) -> list[ResetChoice]:
-    return [ResetChoice(h=agent.ctx.rng.randint(1, seed.n_thoughts)) for seed in seeds]
+    rng = agent.ctx.current_rng()
+    return [ResetChoice(h=rng.randint(1, seed.n_thoughts)) for seed in seeds]
 
 
 # -- self (SRPO) ---------------------------------------------------------------------------------
@@ -58,7 +59,8 @@ def choose_self(agent: Any, seeds: Sequence[Any]) -> list[ResetChoice]:
     loc = agent.cfg.localize
     sampling = Sampling(temperature=loc.temperature, top_p=loc.top_p, max_new_tokens=loc.max_new_tokens)
     asked = [s for s in seeds if len(s.thoughts) > 1]
-    results = iter(localize_many(asked, agent.ctx.backend, sampling, loc, agent.ctx.rng, agent.ctx.rules))
+    results = iter(localize_many(asked, agent.ctx.backend, sampling, loc, agent.ctx.current_rng(),
+                                        agent.ctx.rules))
     choices = []
     for seed in seeds:
         if len(seed.thoughts) <= 1:

@@ -25,7 +25,10 @@ class SamplingConfig:
         much faster with the HF backend on a CPU).
     batching: how a step's generation is cut into backend calls (`codereset.rollouts.rollout.BATCHING`):
         "step" (few large calls, seed search in one speculative round, scoring overlapped with
-        generation) or "per_round" (the old cut, kept as the benchmark's baseline).
+        generation), "graph" (as step, but every prompt's chain of first draws, search,
+        localization and reset group runs as its own task, all at once: needs backend=vllm
+        backend.vllm.engine=async; `codereset.rollouts.graph`) or "per_round" (the old cut, kept
+        as the benchmark's baseline).
     """
 
     temperature: float = 0.7

@@ -22,16 +22,21 @@ whose export, engine arguments, stop rule, log-probabilities and LoRA handling i
   (the update was skipped, so no sync came) wakes everything with the weights it had.
 - The event loop runs in a daemon thread (`agent_loop.LoopThread`); the interface stays
   synchronous. `on_done` and `EpisodeEnd.over` are called on that thread, one at a time.
+- Calls may come from several threads at once (`concurrent_calls`): their rows share the one
+  engine and event loop (sampling.batching=graph runs every prompt's chain as its own task,
+  `codereset.rollouts.graph`); the counters are updated under a lock.
 
 Stats as the blocking backend's, plus "rows" (continuations asked for), "max_in_flight" (most
-requests in the engine at once in the latest call), "aborted_rows", "aborted_tokens",
-"last_sync_s", "sleeps".
+requests in the engine at once in the latest call), "peak_in_flight" (most requests in the engine
+at once over all calls, concurrent ones together, since the engine started or the caller last set
+it to 0), "aborted_rows", "aborted_tokens", "last_sync_s", "sleeps".
 """
 
 from __future__ import annotations
 
 import asyncio
 import itertools
+import threading
 import time
 from typing import Any, Callable, Sequence
 
@@ -46,6 +51,7 @@ class AsyncVLLMBackend(VLLMBackend):
     """Generation on a colocated `AsyncLLM`, one coroutine per row; see the module docstring."""
 
     supports_abort = True
+    concurrent_calls = True
 
     # -- engine ---------------------------------------------------------------------------------
     def _launch(self, kwargs: dict[str, Any]) -> None:
@@ -64,7 +70,10 @@ class AsyncVLLMBackend(VLLMBackend):
         self.engine = self.llm = engine  # self.llm: VLLMBackend's "engine is up" marker
         self._asleep = False
         self._request_ids = itertools.count()
-        self.stats.update(rows=0, max_in_flight=0, aborted_rows=0, aborted_tokens=0, last_sync_s=0.0, sleeps=0)
+        self._stats_lock = threading.Lock()
+        self._live = 0  # requests in the engine now, every call together (touched on the loop thread only)
+        self.stats.update(rows=0, max_in_flight=0, peak_in_flight=0, aborted_rows=0, aborted_tokens=0,
+                          last_sync_s=0.0, sleeps=0)
 
     @classmethod
     def on_engine(cls, engine: Any, tokenizer: Any, cfg: Any, eos_ids: Sequence[int],
@@ -102,10 +111,15 @@ class AsyncVLLMBackend(VLLMBackend):
         """Serve one request on the engine (final output only) and cut it by the shared stop rule."""
         params = self.sampling_params(request.sampling, request.stop, request.seed)
         final = None
-        async for out in self.engine.generate(_tokens_prompt(request.prompt_ids), params,
-                                              f"{request.request_id}-{next(self._request_ids)}",
-                                              lora_request=self._lora_request):
-            final = out
+        self._live += 1
+        self.stats["peak_in_flight"] = max(self.stats["peak_in_flight"], self._live)
+        try:
+            async for out in self.engine.generate(_tokens_prompt(request.prompt_ids), params,
+                                                  f"{request.request_id}-{next(self._request_ids)}",
+                                                  lora_request=self._lora_request):
+                final = out
+        finally:
+            self._live -= 1
         if final is None:
             raise RuntimeError(f"vLLM returned nothing for request {request.request_id}")
         return Served(self._completion(final, request.stop), len(final.prompt_token_ids),
@@ -191,6 +205,10 @@ class AsyncVLLMBackend(VLLMBackend):
 
     # -- bookkeeping ----------------------------------------------------------------------------
     def _count_loop(self, ls: LoopStats, elapsed: float) -> None:
+        with self._stats_lock:
+            self._count_locked(ls, elapsed)
+
+    def _count_locked(self, ls: LoopStats, elapsed: float) -> None:
         s = self.stats
         s["calls"] += 1
         s["rows"] += ls.rows

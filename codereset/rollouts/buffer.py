@@ -35,6 +35,11 @@ draws; deeper branches continue them from the running stream). An agent that nee
 draws than `paired` (SPO-tree's release preset: 2) still draws `paired` and keeps the surplus as an
 untrained probe (pass-rate sample, tokens_seed_search), as a reset split without a base group does.
 
+Graph mode (sampling.batching=graph, a backend that serves concurrent calls): steps 1-5 of each
+prompt run as that prompt's own task, every prompt at once (`codereset.rollouts.graph`); the rules
+above are the same, the paired first draws are seeded per prompt and the agent draws each prompt's
+h* from a stream of that prompt's own, so neither depends on the engine's timing.
+
 Every group is normalized on its own later (`codereset.learn.update.assign_advantages`). Under a task
 with a step-level oracle, each reset group also records the oracle's first error h_oracle
 (1-based; None when the oracle finds none) for the localization diagnostics.
@@ -43,14 +48,16 @@ with a step-level oracle, each reset group also records the oracle's first error
 from __future__ import annotations
 
 import re
+import time
 from dataclasses import dataclass, field
 from typing import Any, Sequence
 
 from codereset.learn.advantages import STD_EPS
 from codereset.agents.base import Agent, ResetChoice
 from codereset.rollouts.infra import infra_failed
-from codereset.rollouts.rollout import Roller, Rollout
-from codereset.rollouts.scoring import OverlappedScorer
+from codereset.rollouts.graph import build_graph, per_prompt, prompt_seed
+from codereset.rollouts.rollout import CONCURRENT_BATCHING, Roller, Rollout
+from codereset.rollouts.scoring import OverlappedScorer, SerialVerifier
 from codereset.run.timing import PhaseTimes
 from codereset.rollouts.values import record_mc_diagnostics
 from envs.oracle import first_error, has_oracle
@@ -220,6 +227,8 @@ class BufferBuilder:
         self.split = Split.parse(cfg.split)
         self.agent = agent
         self.roller = roller
+        if roller.batching in CONCURRENT_BATCHING:  # prompts score at once (codereset.rollouts.graph)
+            verifier = SerialVerifier(verifier)
         self.verifier = verifier
         agent.attach(roller, verifier)
         self.base_size = cfg.slots - self.split.seeds * self.split.suffixes
@@ -236,8 +245,16 @@ class BufferBuilder:
         uses the same count out of its slots; an agent with its own groups gets the seed and
         draws them with `first_draws`) come from one generate call seeded with it, so two agents
         given the same seed start from identical first draws (same backend and weights); every
-        later draw comes from the running random stream."""
+        later draw comes from the running random stream. With sampling.batching=graph each
+        prompt's chain runs as its own task (`codereset.rollouts.graph`, which also says how the
+        paired draws are seeded there). The build's wall seconds are the phase "build"."""
         times = PhaseTimes()
+        started = time.perf_counter()
+        buf = self._build(tasks, seed, times)
+        times.add("build", time.perf_counter() - started)
+        return buf
+
+    def _build(self, tasks: Sequence[Any], seed: int | None, times: PhaseTimes) -> StepBuffer:
         before = self._backend_counts()
         own = self.agent.build_groups(self, tasks, times, seed)
         if own is not None:
@@ -246,20 +263,43 @@ class BufferBuilder:
             draws = self._first_draws(tasks, "base", self.cfg.slots, seed, times)
             prompts = [PromptBuffer(t, d, len(d), groups=[Group("base", d)]) for t, d in zip(tasks, draws)]
             return self._counted(StepBuffer(prompts, times), before)
-        first = self.base_size if self.base_size > 0 else self.cfg.probe_size
-        kind = "base" if self.base_size > 0 else "seed_search"
-        draws = self._first_draws(tasks, kind, first, seed, times)
-        prompts = [PromptBuffer(t, d, first) for t, d in zip(tasks, draws)]
-        self._search(prompts, times)
+        if self.roller.batching in CONCURRENT_BATCHING:
+            prompts = build_graph(self, tasks, seed, times)
+        else:
+            prompts = [self._first_buffer(t, d) for t, d in zip(tasks, self._first_draws(
+                tasks, self._first_kind, self._first_count, seed, times))]
+            self._search(prompts, times)
+            for p in prompts:
+                self.pick_seeds(p)
+            self._reset_groups(prompts, times)
         if any(p.aborted_draws for p in prompts):  # metrics: aborted_draws, one count per prompt
             for p in prompts:
                 p.diagnostics["aborted_draws"] = [p.aborted_draws]
-        for p in prompts:
-            p.seeds = [r for r in p.draws if _failed(r)][: self.split.seeds]
-            if self.base_size > 0:
-                p.groups.append(Group("base", p.draws[: self.base_size]))
-        self._reset_groups(prompts, times)
         return self._counted(StepBuffer(prompts, times), before)
+
+    @property
+    def _first_count(self) -> int:
+        """A reset agent's first draws per prompt: the base group, or the probe without one."""
+        return self.base_size if self.base_size > 0 else self.cfg.probe_size
+
+    @property
+    def _first_kind(self) -> str:
+        return "base" if self.base_size > 0 else "seed_search"
+
+    def _first_buffer(self, task: Any, draws: list[Rollout]) -> PromptBuffer:
+        return PromptBuffer(task, draws, self._first_count)
+
+    def first_buffer(self, task: Any, seed: int | None, times: PhaseTimes) -> PromptBuffer:
+        """A reset agent's buffer of one prompt holding its first draws, the paired ones from one
+        call seeded with `seed` (graph mode: the prompt's own seed, `graph.prompt_seed`)."""
+        return self._first_buffer(task, self._first_draws_call([task], self._first_kind, self._first_count,
+                                                               seed, times)[0])
+
+    def pick_seeds(self, p: PromptBuffer) -> None:
+        """After the search: the seeds (the first failures in draw order) and the base group."""
+        p.seeds = [r for r in p.draws if _failed(r)][: self.split.seeds]
+        if self.base_size > 0:
+            p.groups.append(Group("base", p.draws[: self.base_size]))
 
     @property
     def paired(self) -> int:
@@ -286,7 +326,16 @@ class BufferBuilder:
     def _first_draws(self, tasks: Sequence[Any], kind: str, total: int, seed: int | None,
                      times: PhaseTimes) -> list[list[Rollout]]:
         """`total` fresh draws per task; with `seed`, max(total, paired): the first `paired` from
-        the seeded call, the rest from the running stream."""
+        the seeded call, the rest from the running stream. Graph mode: one call per task, all
+        at once, task i's seeded with `graph.prompt_seed(seed, i)` (the calls a reset agent's
+        chains make), so every agent draws the same paired first rollouts."""
+        if self.roller.batching in CONCURRENT_BATCHING:
+            return per_prompt(tasks, lambda i, t: self._first_draws_call([t], kind, total, prompt_seed(seed, i),
+                                                                         times)[0])
+        return self._first_draws_call(tasks, kind, total, seed, times)
+
+    def _first_draws_call(self, tasks: Sequence[Any], kind: str, total: int, seed: int | None,
+                          times: PhaseTimes) -> list[list[Rollout]]:
         if seed is None or total <= 0:
             return self._draw([self.roller.fresh(t, kind) for t in tasks], total, times)
         draws = self._draw([self.roller.fresh(t, kind) for t in tasks], self.paired, times,
@@ -326,7 +375,7 @@ class BufferBuilder:
                 groups = roller.run(starts, n, on_done=scorer.submit, abort=abort)
             with times.phase("verify"):
                 scorer.wait()
-        times.seconds["verify_busy"] += scorer.busy_s
+        times.add("verify_busy", scorer.busy_s)
         return groups
 
     def _search(self, prompts: list[PromptBuffer], times: PhaseTimes) -> None:
@@ -339,7 +388,7 @@ class BufferBuilder:
                     and len(p.draws) < self.cfg.max_attempts]
             if not need:
                 return
-            width = self.cfg.max_attempts if self.roller.batching == "step" else self.cfg.search_batch
+            width = self.cfg.search_batch if self.roller.batching == "per_round" else self.cfg.max_attempts
             counts = [min(width, self.cfg.max_attempts - len(p.draws)) for p in need]
             missing = [self.split.seeds - sum(map(_failed, p.draws)) for p in need]
 

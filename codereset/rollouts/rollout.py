@@ -218,7 +218,13 @@ BATCHING: dict[str, str] = {
     "per_round": "the old cut, kept as the reference for benchmarks/step_throughput.py: one call per "
                  "distinct (count, budget), seed search in rounds of `buffer.search_batch` draws, "
                  "scoring after each call",
+    "graph": "each call as in 'step', but the buffer runs every prompt's chain (first draws, seed "
+             "search, localization, reset group, MC values) as its own task, all at once "
+             "(`codereset.rollouts.graph`); needs a backend that serves concurrent calls "
+             "(backend=vllm backend.vllm.engine=async)",
 }
+# Batchings whose calls run in flight together, and the backends that can serve them.
+CONCURRENT_BATCHING = frozenset({"graph"})
 
 
 def split_thoughts(tokenizer: Any, completion: Any, rules: ThoughtRules) -> list[Completion]:
@@ -271,6 +277,11 @@ class Roller:
             raise ValueError(f"unknown rollout mode {mode!r}; known: {sorted(MODES)}")
         if batching not in BATCHING:
             raise ValueError(f"unknown sampling.batching {batching!r}; known: {sorted(BATCHING)}")
+        if batching in CONCURRENT_BATCHING and not getattr(backend, "concurrent_calls", False):
+            raise ValueError(f"sampling.batching={batching} runs every prompt's rollouts as its own task, "
+                             f"so several generate calls are in flight at once, which the "
+                             f"{type(backend).__name__} backend cannot serve; use backend=vllm "
+                             "backend.vllm.engine=async, or sampling.batching=step")
         self.mode = mode
         self.batching = batching
         self.backend = backend
@@ -318,7 +329,7 @@ class Roller:
         how the calls are cut is `batching` (see `BATCHING`).
 
         `abort(i, j, rollouts of start i)`, where the backend can cancel rows while they run
-        (`supports_abort`: the async vLLM engine) and batching is "step": rollout j of start i is
+        (`supports_abort`: the async vLLM engine) and batching is "step" or "graph": rollout j of start i is
         cancelled once it returns True; it comes back unfinished with `aborted` set (its tokens
         so far) and is never passed to `on_done`. Other backends ignore it (every row finishes).
         """
@@ -344,7 +355,7 @@ class Roller:
             if rollout.done and on_done is not None:
                 on_done(rollout)
 
-        if self.batching == "step":  # one call for every start
+        if self.batching != "per_round":  # one call for every start
             watch = EpisodeEnd(self.rules.stop, self.rules.max_thought_tokens,
                                lambda p, ids: self._over(starts[live[p]], ids)) if continuous else None
             extra = {}

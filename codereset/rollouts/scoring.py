@@ -6,7 +6,9 @@ background thread scores whatever is queued in one batched `Roller.score` call (
 checks a batch in parallel), then takes the next batch. `wait()` blocks until every submitted
 rollout is scored; only that wait adds to the step's wall time (`time_verify_s`), while `busy_s`
 totals the seconds spent scoring. An exception raised while scoring is re-raised by `wait()`.
-The verifier is used by this thread alone between the first `submit` and `wait()`.
+The verifier is used by this thread alone between the first `submit` and `wait()`; where several
+scorers (or Monte-Carlo value estimates) run at once (sampling.batching=graph), they share the
+verifier through `SerialVerifier`, which lets one batch through at a time.
 """
 
 from __future__ import annotations
@@ -80,3 +82,19 @@ class OverlappedScorer:
                     self._error = error
                 self._pending -= len(batch)
                 self._cv.notify_all()
+
+
+class SerialVerifier:
+    """A verifier shared by threads: `score_many` calls run one at a time (each batch is still
+    checked in parallel by the sandbox pool); every other attribute is the wrapped verifier's."""
+
+    def __init__(self, verifier: Any) -> None:
+        self.verifier = verifier
+        self._lock = threading.Lock()
+
+    def score_many(self, items: Any) -> Any:
+        with self._lock:
+            return self.verifier.score_many(items)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.verifier, name)

@@ -121,7 +121,7 @@ def step_metrics(step: int, buf: StepBuffer, update: Any, times: dict[str, float
         row.update(oracle_metrics([(g, g.mc_h_oracle) for g in resets if g.mc_judged], prefix="mc_"))
         when.add("mc_oracle")
     row.update({f"time_{name}_s": float(times.get(name, 0.0))
-                for name in ("generate", "verify", "localize", "train", "sync", "validate", "step")})
+                for name in ("generate", "verify", "localize", "train", "sync", "validate", "step", "build")})
     row.update(time_verify_busy_s=float(times.get("verify_busy", 0.0)), gen_calls=buf.gen_calls,
                gen_rows_per_call=buf.gen_rows_per_call)
     if val_pass_rate is not None:

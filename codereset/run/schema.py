@@ -213,6 +213,9 @@ METRICS = RowSchema(
         Key("time_sync_s", "wall seconds of the step's weight sync into the generation backend (part "
             "of time_train_s; 0 when the update was skipped; absent from runs before issue 28)", optional=True),
         Key("time_step_s", "wall seconds of the whole step (checkpointing excluded)"),
+        Key("time_build_s", "wall seconds of building the step's buffer: generation, scoring and "
+            "localization; under sampling.batching=graph they overlap, so generate + verify + localize "
+            "can exceed it (absent from runs before issue 28 item 2)", optional=True),
         Key("time_verify_busy_s", "seconds spent scoring rollouts in all, most of it overlapped with "
             "generation (sampling.batching=step); time_verify_s is only the part that was not"),
         Key("gen_calls", "generation backend calls while building the buffer (localization included; "
