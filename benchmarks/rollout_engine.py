@@ -14,11 +14,16 @@ by the project's own `Trainer.setup()`, the vLLM one with `backend=vllm backend.
     before (a) and before (b), and before the step;
 (c) one main-job SRPO step (`Trainer.train_step(1)`, same seed) through that vLLM trainer and
     through a fresh HF trainer (the HF backend's own loop); with `--sync-too` also through the
-    blocking vLLM engine (`backend.vllm.engine=sync`, its own engine start).
+    blocking vLLM engine (`backend.vllm.engine=sync`, its own engine start); with `--graph` also
+    through the async engine with the step as a graph of per-prompt tasks (`sampling.batching=graph`,
+    `codereset.rollouts.graph`; its own engine start). Graph and step modes seed their draws
+    differently, so their steps draw different rollouts: they are compared by generated tokens per
+    wall second of the buffer's build (`time_build_s`: generation, scoring and localization).
 The LAST line is exactly
 `loop_vs_raw=<b/a> gen_vllm_vs_hf=<HF generate+localize s / vLLM generate+localize s>
 step_vllm_vs_hf=<HF step s / vLLM step s> engine_start_s=<s> sync_s=<s>` (one line; sync_s: the
-vLLM step's weight sync, time_sync_s). Targets (issue 28, on the 2-core machine): loop_vs_raw >= 0.7
+vLLM step's weight sync, time_sync_s), followed with `--graph` by ` graph_vs_step=<graph build
+tokens/s / step build tokens/s> gen_graph_vs_hf=<HF build s per token / graph build s per token>`. Targets (issue 28, on the 2-core machine): loop_vs_raw >= 0.7
 and gen_vllm_vs_hf >= 2.0 (engine start excluded, reported); the whole-step ratio is reported, not
 targeted (the update is the same on both). The machine must be otherwise idle for the figures to
 mean anything. It writes nothing but temporary run folders.
@@ -114,15 +119,25 @@ def raw_and_loop(trainer, rows: int) -> dict:
 
 def step(trainer) -> dict:
     """`train_step(1)` of a set-up trainer: its metrics row and the backend's counters over it."""
-    before = dict(trainer.backend.stats)
+    stats = trainer.backend.stats
+    if "peak_in_flight" in stats:
+        stats["peak_in_flight"] = 0  # the step's own peak
+    before = dict(stats)
     row = trainer.train_step(1)
-    moved = {k: v - before.get(k, 0) for k, v in trainer.backend.stats.items()
-             if isinstance(v, (int, float)) and not k.startswith(("last_", "prefix_cache", "max_"))}
+    moved = {k: v - before.get(k, 0) for k, v in stats.items()
+             if isinstance(v, (int, float)) and not k.startswith(("last_", "prefix_cache", "max_", "peak_"))}
+    if "peak_in_flight" in stats:
+        moved["peak_in_flight"] = stats["peak_in_flight"]
     return {"row": row, "backend": moved, "engine_start_s": trainer.backend.stats.get("engine_start_s", 0.0)}
 
 
 def gen_s(row: dict) -> float:
     return row["time_generate_s"] + row["time_localize_s"]
+
+
+def build_rate(row: dict) -> float:
+    """Generated tokens per wall second of the buffer's build (generation, scoring, localization)."""
+    return row["tokens_generated"] / max(row["time_build_s"], 1e-9)
 
 
 def print_step(name: str, result: dict) -> None:
@@ -132,8 +147,10 @@ def print_step(name: str, result: dict) -> None:
           f"train {row['time_train_s']:.1f} (sync {row.get('time_sync_s', 0.0):.1f}); tokens generated "
           f"{row['tokens_generated']} (trained {row['tokens_trained']}, seed search {row['tokens_seed_search']}, "
           f"localization {row['tokens_localization']}, aborted {row.get('tokens_aborted', 0)}); "
-          f"{row['tokens_generated'] / max(gen_s(row), 1e-9):.1f} tokens/s of generate+localize; backend calls "
-          f"{row['gen_calls']}, requests {be.get('requests', 'na')}", flush=True)
+          f"{row['tokens_generated'] / max(gen_s(row), 1e-9):.1f} tokens/s of generate+localize; build "
+          f"{row['time_build_s']:.1f} s = {build_rate(row):.1f} tokens/s; backend calls "
+          f"{row['gen_calls']}, requests {be.get('requests', 'na')}, most in flight {be.get('peak_in_flight', 'na')}",
+          flush=True)
 
 
 def main() -> None:
@@ -141,6 +158,8 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--rows", type=int, default=8, help="continuations per prompt in (a) and (b)")
     ap.add_argument("--sync-too", action="store_true", help="also one step through the blocking vLLM engine")
+    ap.add_argument("--graph", action="store_true",
+                    help="also one step through the async engine with sampling.batching=graph")
     ap.add_argument("--threads", type=int, default=None,
                     help="CPU threads (torch's, and the cores a vLLM worker binds to); default: all")
     ap.add_argument("overrides", nargs="*", help="extra Hydra overrides for every trainer")
@@ -172,6 +191,11 @@ def main() -> None:
     results = {"vllm-async": step(trainer)}
     close(trainer)
     print_step("vllm-async", results["vllm-async"])
+    if args.graph:
+        trainer = make_trainer("srpo", [*ASYNC, "sampling.batching=graph", *extra], tmp / "vllm-graph")
+        results["vllm-graph"] = step(trainer)
+        close(trainer)
+        print_step("vllm-graph", results["vllm-graph"])
     if args.sync_too:
         trainer = make_trainer("srpo", [*SYNC, *extra], tmp / "vllm-sync")
         results["vllm-sync"] = step(trainer)
@@ -185,7 +209,10 @@ def main() -> None:
     print(f"loop_vs_raw={ab['loop_rate'] / max(ab['raw_rate'], 1e-9):.2f} "
           f"gen_vllm_vs_hf={gen_s(h) / max(gen_s(v), 1e-9):.2f} "
           f"step_vllm_vs_hf={h['time_step_s'] / max(v['time_step_s'], 1e-9):.2f} "
-          f"engine_start_s={engine_start:.1f} sync_s={v.get('time_sync_s', 0.0):.2f}")
+          f"engine_start_s={engine_start:.1f} sync_s={v.get('time_sync_s', 0.0):.2f}"
+          + (f" graph_vs_step={build_rate(results['vllm-graph']['row']) / max(build_rate(v), 1e-9):.2f}"
+             f" gen_graph_vs_hf={build_rate(results['vllm-graph']['row']) / max(build_rate(h), 1e-9):.2f}"
+             if args.graph else ""))
 
 
 if __name__ == "__main__":

@@ -199,6 +199,8 @@ class AsyncVLLMBackend(VLLMBackend):
         if engine is not None and hasattr(engine, "shutdown"):
             engine.shutdown()
         if loop is not None:
+            if loop.loop.is_running():  # let the engine's own tasks (its output queue) finish cancelling,
+                loop.run(_drain())    # or the loop's close logs "Task was destroyed but it is pending"
             loop.close()
         if getattr(self, "_remove_dir", None) is not None:
             self._remove_dir()
@@ -223,6 +225,16 @@ class AsyncVLLMBackend(VLLMBackend):
         s["last_prefix_cache_hit"] = ls.cached_tokens / ls.prompt_tokens if ls.prompt_tokens else 0.0
         s["prefix_cache_hit"] = s["prefix_tokens_cached"] / s["prefix_tokens"] if s["prefix_tokens"] else 0.0
         self.last_requests = list(ls.served)
+
+
+async def _drain(timeout_s: float = 5.0) -> None:
+    """Cancel every other task on this loop and wait (at most `timeout_s`) until they have ended."""
+    await asyncio.sleep(0)  # callbacks scheduled from other threads (the engine's shutdown) run first
+    pending = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+    for task in pending:
+        task.cancel()
+    if pending:
+        await asyncio.wait(pending, timeout=timeout_s)
 
 
 async def _cancelled(task: asyncio.Future) -> None:

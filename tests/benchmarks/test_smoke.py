@@ -45,8 +45,9 @@ CASES = [
     case("prefix_tokens", [], r"prompt \d+ tok, suffix ~60, 2 prompts: .*x fewer"),
     case("generation", ["--backends", "hf"], r"vllm_over_hf=na prefix_cache_hit=na"),
     case("generation", [], r"vllm_over_hf=\d+\.\d+ prefix_cache_hit=", vllm, timeout=600, id="generation-vllm"),
-    case("rollout_engine", [], r"loop_vs_raw=\d+\.\d+ gen_vllm_vs_hf=\d+\.\d+ step_vllm_vs_hf=\d+\.\d+ "
-         r"engine_start_s=\d+\.\d+ sync_s=\d+\.\d+$", vllm, timeout=600),
+    case("rollout_engine", ["--graph"], r"loop_vs_raw=\d+\.\d+ gen_vllm_vs_hf=\d+\.\d+ step_vllm_vs_hf=\d+\.\d+ "
+         r"engine_start_s=\d+\.\d+ sync_s=\d+\.\d+ graph_vs_step=\d+\.\d+ gen_graph_vs_hf=\d+\.\d+$", vllm,
+         timeout=600),
     # without trl installed: our side runs, then one line says TRL was skipped
     case("trl_peer", [], r"^(trl_s_per_ktok=\d+\.\d+ ours_s_per_ktok=\d+\.\d+ ratio=\d+\.\d+|"
          r"trl_peer: skipped: trl is not installed .*)$"),

@@ -1,6 +1,7 @@
 """The async engine beyond rollouts (marked `vllm`; its own module, so its engines never run beside
 test_vllm_async.py's, one at a time): two SRPO training steps end to end (the run finishes, every
-step row has its weight-sync seconds, the token counts add up), and a LoRA adapter synced live."""
+step row has its weight-sync seconds, the token counts add up), in phases and with the step as a
+graph of per-prompt tasks (sampling.batching=graph), and a LoRA adapter synced live."""
 
 from __future__ import annotations
 
@@ -19,11 +20,13 @@ TINY_FOR_VLLM = ["model=tiny", "model.random_init.num_heads=2", "model.random_in
 
 
 @pytest.mark.vllm
-def test_srpo_two_steps_on_the_async_engine(tmp_path):
+@pytest.mark.parametrize("batching", ["step", "graph"])
+def test_srpo_two_steps_on_the_async_engine(tmp_path, batching):
     pytest.importorskip("vllm")
     out = tmp_path / "run"
     cmd = [sys.executable, "-m", "codereset.train", "+agent=srpo", *TINY_FOR_VLLM, "backend=vllm",
-           "backend.vllm.engine=async", "trainer.steps=2", "validation.every=1", f"trainer.output_dir={out}"]
+           "backend.vllm.engine=async", f"sampling.batching={batching}", "trainer.steps=2", "validation.every=1",
+           f"trainer.output_dir={out}"]
     proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=900,
                           env={**os.environ, "PYTHONPATH": str(ROOT)})
     assert proc.returncode == 0, proc.stderr[-4000:]
@@ -35,7 +38,10 @@ def test_srpo_two_steps_on_the_async_engine(tmp_path):
         assert r["tokens_generated"] == (r["tokens_trained"] + r["tokens_seed_search"] + r["tokens_localization"]
                                          + r.get("tokens_aborted", 0))
         assert len(r.get("aborted_draws", [0] * 4)) == 4
+        assert r["time_build_s"] > 0 and r["rollouts_trained"] == 32
+        assert r["seeds_found"] + r["fallback_groups"] == 4  # one reset or fallback group per prompt
     assert "engine: async" in (out / "config.yaml").read_text()
+    assert f"batching: {batching}" in (out / "config.yaml").read_text()
     assert len([json.loads(x) for x in (out / "eval.jsonl").read_text().splitlines()]) >= 2
 
 
