@@ -215,3 +215,29 @@ def test_without_sleep_offload_is_a_no_op_and_sync_reloads_in_place(tmp_path):
     assert [c for c in engine.calls if c[0] != "shutdown"] == [("collective_rpc", "codereset_reload_weights"),
                                                               ("reset_prefix_cache",)] * 2
     assert b.stats["weight_syncs"] == 2
+
+
+def test_calls_from_several_threads_share_the_engine_and_the_counters_add_up(tok):
+    """sampling.batching=graph calls the backend from one thread per prompt: the calls' rows are in
+    the engine together, every call returns its own rows, and the counters hold every call."""
+    engine = FakeAsyncLLM(tok, delay=lambda rec: 0.05)
+    with backend(tok, engine) as b:
+        roller = Roller(b, RULES, temperature=0.0, mode="continuous", batching="graph")
+        tasks = [make_task(i) for i in range(4)]
+        got: dict[int, list] = {}
+
+        def one(i):
+            got[i] = roller.run([roller.fresh(tasks[i])], 2)[0]
+
+        threads = [threading.Thread(target=one, args=(i,)) for i in range(4)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert b.stats["calls"] == 4 and b.stats["rows"] == 4  # greedy: one row per prefix, copied
+        assert b.stats["peak_in_flight"] == 4 and b.stats["requests"] == len(engine.records)
+        assert b.stats["generated_tokens"] == sum(len(s) for i in got for s in got[i][0].segments)
+    sync = Roller(ToyBackend(tok), RULES, temperature=0.0, mode="continuous")
+    for i in range(4):
+        ref = sync.run([sync.fresh(tasks[i])], 1)[0][0]
+        assert [r.segments for r in got[i]] == [ref.segments, ref.segments]
