@@ -230,6 +230,7 @@ class BufferBuilder:
         if roller.batching in CONCURRENT_BATCHING:  # prompts score at once (codereset.rollouts.graph)
             verifier = SerialVerifier(verifier)
         self.verifier = verifier
+        self._scorer: OverlappedScorer | None = None  # graph mode: the step's shared scorer
         agent.attach(roller, verifier)
         self.base_size = cfg.slots - self.split.seeds * self.split.suffixes
         if agent.uses_resets and self.base_size < 0:
@@ -250,7 +251,16 @@ class BufferBuilder:
         paired draws are seeded there). The build's wall seconds are the phase "build"."""
         times = PhaseTimes()
         started = time.perf_counter()
-        buf = self._build(tasks, seed, times)
+        if self.roller.batching in CONCURRENT_BATCHING:  # one scorer for every prompt's calls
+            with OverlappedScorer(self.roller, self.verifier) as scorer:
+                self._scorer = scorer
+                try:
+                    buf = self._build(tasks, seed, times)
+                finally:
+                    self._scorer = None
+            times.add("verify_busy", scorer.busy_s)
+        else:
+            buf = self._build(tasks, seed, times)
         times.add("build", time.perf_counter() - started)
         return buf
 
@@ -362,8 +372,21 @@ class BufferBuilder:
               roller: Roller | None = None, abort: Any = None) -> list[list[Rollout]]:
         """Generate and score. sampling.batching=step scores each rollout in the sandbox pool as
         soon as it ends, while the rest still generate (`codereset.rollouts.scoring`); time_verify_s is
-        then only the wait after generation, and verify_busy the scoring time in all."""
+        then only the wait after generation, and verify_busy the scoring time in all. Graph mode:
+        the step's shared scorer, this call waiting for its own rollouts only."""
         roller = roller or self.roller
+        if self._scorer is not None:
+            scorer, submitted = self._scorer, []
+
+            def submit(rollout: Rollout) -> None:
+                submitted.append(rollout)
+                scorer.submit(rollout)
+
+            with times.phase("generate"):
+                groups = roller.run(starts, n, on_done=submit, abort=abort)
+            with times.phase("verify"):
+                scorer.wait_for(submitted)
+            return groups
         if roller.batching == "per_round":
             with times.phase("generate"):
                 groups = roller.run(starts, n)

@@ -6,9 +6,13 @@ background thread scores whatever is queued in one batched `Roller.score` call (
 checks a batch in parallel), then takes the next batch. `wait()` blocks until every submitted
 rollout is scored; only that wait adds to the step's wall time (`time_verify_s`), while `busy_s`
 totals the seconds spent scoring. An exception raised while scoring is re-raised by `wait()`.
-The verifier is used by this thread alone between the first `submit` and `wait()`; where several
-scorers (or Monte-Carlo value estimates) run at once (sampling.batching=graph), they share the
-verifier through `SerialVerifier`, which lets one batch through at a time.
+The verifier is used by this thread alone between the first `submit` and `wait()`.
+
+Graph mode (sampling.batching=graph) shares ONE scorer among all prompts' calls of a step: each
+call waits only for its own rollouts (`wait_for`), and rollouts that end together, whatever their
+prompt, are scored in one batch (the sandbox pool checks a batch in parallel). Monte-Carlo value
+estimates score on their own threads at the same time, so the buffer wraps the verifier in
+`SerialVerifier`, which lets one `score_many` through at a time.
 """
 
 from __future__ import annotations
@@ -28,6 +32,7 @@ class OverlappedScorer:
         self._cv = threading.Condition()
         self._queue: list[Any] = []
         self._pending = 0
+        self._scored: set[int] = set()  # id() of every rollout scored (wait_for)
         self._error: BaseException | None = None
         self._closed = False
         self._thread = threading.Thread(target=self._work, name="codereset-scorer", daemon=True)
@@ -47,6 +52,17 @@ class OverlappedScorer:
             while self._pending:
                 self._cv.wait()
             error, self._error = self._error, None
+        if error is not None:
+            raise error
+
+    def wait_for(self, rollouts: Any) -> None:
+        """Block until each of `rollouts` (submitted ones) has its outcome; re-raises a scoring
+        error (of any batch: the scorer is shared, so a failure stops every waiter)."""
+        wanted = {id(r) for r in rollouts}
+        with self._cv:
+            while not wanted <= self._scored and self._error is None:
+                self._cv.wait()
+            error = self._error
         if error is not None:
             raise error
 
@@ -81,6 +97,8 @@ class OverlappedScorer:
                 if error is not None and self._error is None:
                     self._error = error
                 self._pending -= len(batch)
+                if error is None:
+                    self._scored.update(id(r) for r in batch)
                 self._cv.notify_all()
 
 

@@ -50,3 +50,32 @@ def test_a_scoring_error_is_raised_by_wait_and_submit_after_close_refuses():
     scorer.close()
     with pytest.raises(RuntimeError, match="after close"):
         scorer.submit({"x": 2})
+
+
+def test_wait_for_returns_once_its_own_rollouts_are_scored_and_reraises_an_error():
+    """Graph mode shares one scorer: a call waits for its own rollouts, not for other calls'."""
+    gate = threading.Event()
+
+    class Gated(Roller):
+        def score(self, verifier, rollouts):
+            if any(r["x"] >= 100 for r in rollouts):  # the other call's batch is held
+                gate.wait()
+            super().score(verifier, rollouts)
+
+    roller = Gated()
+    mine, theirs = [{"x": 1}, {"x": 2}], [{"x": 100}]
+    with OverlappedScorer(roller, lambda x: -x) as scorer:
+        for r in mine:
+            scorer.submit(r)
+        scorer.wait_for(mine)
+        scorer.submit(theirs[0])  # held at the gate: wait() would block here, wait_for(mine) does not
+        scorer.wait_for(mine)
+        assert [r["outcome"] for r in mine] == [-1, -2] and "outcome" not in theirs[0]
+        gate.set()
+        scorer.wait_for(theirs)
+    assert theirs[0]["outcome"] == -100
+    with OverlappedScorer(Roller(fail=True), lambda x: x) as scorer:
+        item = {"x": 3}
+        scorer.submit(item)
+        with pytest.raises(RuntimeError, match="sandbox down"):
+            scorer.wait_for([item])
