@@ -48,6 +48,8 @@ CASES = [
     case("rollout_engine", ["--graph"], r"loop_vs_raw=\d+\.\d+ gen_vllm_vs_hf=\d+\.\d+ step_vllm_vs_hf=\d+\.\d+ "
          r"engine_start_s=\d+\.\d+ sync_s=\d+\.\d+ graph_vs_step=\d+\.\d+ gen_graph_vs_hf=\d+\.\d+$", vllm,
          timeout=600),
+    case("backend_agreement", [], r"backend_agreement: hf_tokens=\d+\.\d+ vllm_tokens=\d+\.\d+ z=-?(\d+\.\d+|nan) "
+         r"hf_pass=\d\.\d+ vllm_pass=\d\.\d+ n=\d+$", vllm, timeout=600),
     # without trl installed: our side runs, then one line says TRL was skipped
     case("trl_peer", [], r"^(trl_s_per_ktok=\d+\.\d+ ours_s_per_ktok=\d+\.\d+ ratio=\d+\.\d+|"
          r"trl_peer: skipped: trl is not installed .*)$"),
