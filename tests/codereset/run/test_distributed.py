@@ -159,16 +159,12 @@ def test_torchrun_trains_with_two_processes(tmp_path):
     assert not (tmp_path / "outputs").exists()
 
 
-def test_vllm_is_refused_under_data_parallelism(tmp_path):
+def test_prompts_per_step_must_split_over_the_ranks(tmp_path):
+    """(backend=vllm runs one engine per rank: tests/codereset/run/test_distributed_vllm.py.)"""
     from codereset.config import TrainConfig
     from codereset.run.trainer import Trainer
 
     cfg = TrainConfig()
-    cfg.backend.name = "vllm"
-    trainer = Trainer(cfg, tmp_path / "run", "", DistInfo(0, 2))
-    with pytest.raises(ValueError, match="backend=hf"):
-        trainer.setup()
-    cfg.backend.name = "hf"
     cfg.trainer.prompts_per_step = 3
     with pytest.raises(ValueError, match="multiple of the world size"):
-        Trainer(cfg, tmp_path / "run2", "", DistInfo(0, 2)).setup()
+        Trainer(cfg, tmp_path / "run", "", DistInfo(0, 2)).setup()
