@@ -20,7 +20,8 @@ loads: `codereset.run.preflight`). A resume may change only the run-control keys
 
 Data parallel on several GPUs (or CPU processes): `accelerate launch --num_processes N -m
 codereset.train +agent=srpo ...` or `torchrun --nproc_per_node N -m codereset.train ...`
-(codereset.run.distributed); prompts_per_step must be a multiple of N.
+(codereset.run.distributed); prompts_per_step must be a multiple of N. With backend=vllm every
+rank starts its own colocated engine (codereset.generation.vllm_placement).
 """
 
 from __future__ import annotations

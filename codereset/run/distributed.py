@@ -8,7 +8,9 @@ With one process every function is the identity and nothing is initialised, so a
 How a data-parallel step works (codereset.run.trainer):
   - every rank draws the same global batch of `prompts_per_step` prompts and keeps its shard
     (`shard`: prompts rank, rank + W, ...), builds that shard's buffer with its own generation
-    backend and sandbox, and samples with its own random stream (`step_seed`);
+    backend and sandbox, and samples with its own random stream (`step_seed`); with
+    backend=vllm that backend is the rank's own engine, on its own GPU or share of the CPUs and
+    with its own seed (`codereset.generation.vllm_placement`), reloaded after every update;
   - the update (codereset.learn.update) scales each rollout's loss by 1 / B with B the GLOBAL number of
     trained rollouts and sums gradients over ranks (`all_reduce_`): the gradient is exactly the
     one-process gradient of the whole batch, so clipping and the AdamW step are identical on
