@@ -158,8 +158,10 @@ def test_graph_buffer_follows_the_buffer_rules_and_its_metrics_add_up(tok):
     assert row["gen_calls"] == backend.stats["calls"] and row["gen_calls"] >= 3 * 2
     # every row of every prompt was in the engine together at the start: 3 prompts x 4 first draws
     assert backend.stats["peak_in_flight"] >= 12 and engine.max_in_flight >= 12
-    # the phases overlap; the build's wall time is its own figure
-    assert 0 < row["time_build_s"] <= row["time_generate_s"] + row["time_verify_s"] + row["time_localize_s"] + 0.05
+    # the build's wall time is its own figure; at every moment some prompt is in a phase (but for
+    # the few statements between phases), so the phases' seconds cover it
+    phases = row["time_generate_s"] + row["time_verify_s"] + row["time_localize_s"]
+    assert 0 < row["time_build_s"] <= phases + 0.25
 
 
 def test_graph_mode_needs_a_backend_that_serves_concurrent_calls():
