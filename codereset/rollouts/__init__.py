@@ -3,7 +3,8 @@
 Owns `task_sampler.py` (the step's prompts), `rollout.py` (`Rollout`, token-exact thoughts and
 resets; `Roller`, batched generation), `scoring.py` (verification overlapped with generation),
 `infra.py` (sandbox failures kept apart from wrong answers), `buffer.py` (`BufferBuilder`: base
-group, seed search, reset groups, fallback), `localize.py` (SRPO's self-localization prompt) and
+group, seed search, reset groups, fallback), `graph.py` (the buffer with every prompt's chain as
+its own task, sampling.batching=graph), `localize.py` (SRPO's self-localization prompt) and
 `values.py` (Monte-Carlo state values: VinePPO, the MC oracle).
 
 May import: `envs` (rules, transitions, verifiers), `codereset.generation` (backends),
