@@ -23,9 +23,10 @@ Draws therefore differ from step mode's: compare paired runs within one mode.
 
 Scoring: rollouts are scored as they end, as in step mode, by one scorer shared by every prompt's
 calls (`OverlappedScorer.wait_for`: a call waits for its own rollouts only); Monte-Carlo values
-score on their own threads, so the verifier is shared through `SerialVerifier`. Phase times (`codereset.run.timing.PhaseTimes`) are the wall
-seconds during which some prompt was in the phase; phases overlap, so their sum can exceed the
-build's wall time (`time_build_s`).
+score on their own threads, so the verifier is shared through `SerialVerifier`.
+
+Phase times (`codereset.run.timing.PhaseTimes`) are the wall seconds during which some prompt was
+in the phase; phases overlap, so their sum can exceed the build's wall time (`time_build_s`).
 """
 
 from __future__ import annotations
