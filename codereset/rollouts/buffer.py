@@ -236,9 +236,8 @@ class BufferBuilder:
         if agent.uses_resets and self.base_size < 0:
             raise ValueError(f"buffer.split={cfg.split} needs {self.split.seeds * self.split.suffixes} "
                              f"reset slots but buffer.slots={cfg.slots}; raise slots or shrink the split")
-        first = self.base_size if self.base_size > 0 else cfg.probe_size
-        if agent.uses_resets and cfg.max_attempts < first:
-            raise ValueError(f"buffer.max_attempts={cfg.max_attempts} is below the {first} first draws")
+        if agent.uses_resets and cfg.max_attempts < self._first_count:
+            raise ValueError(f"buffer.max_attempts={cfg.max_attempts} is below the {self._first_count} first draws")
 
     def build(self, tasks: Sequence[Any], seed: int | None = None) -> StepBuffer:
         """The step's buffers for `tasks`. With `seed`, the first `paired` draws of every prompt
@@ -316,7 +315,7 @@ class BufferBuilder:
         """How many first draws per prompt `build(seed=...)` draws from the seeded call: the base
         group (or the probe when the split leaves none), at most `slots`; one number for every
         agent of a comparison (it depends on the buffer config only)."""
-        return min(self.base_size if self.base_size > 0 else self.cfg.probe_size, self.cfg.slots)
+        return min(self._first_count, self.cfg.slots)
 
     def first_draws(self, tasks: Sequence[Any], kind: str, total: int, seed: int | None,
                     times: PhaseTimes) -> tuple[list[list[Rollout]], list[list[Rollout]]]:
